@@ -1,0 +1,189 @@
+"""`movrec`: ingest videos, query the index, open the UI. Query commands take --json."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from movrec_dagster.core.home import MovrecHome
+
+MARTIAN_QUERY = "NASA tries to rescue an astronaut stranded on Mars"
+
+
+def _home(ctx: click.Context) -> MovrecHome:
+    return MovrecHome.resolve(ctx.obj["home"]).ensure()
+
+
+def _store(home: MovrecHome):  # noqa: ANN202 - VectorStore
+    from movrec_dagster.defs.resources import QdrantResource
+
+    return QdrantResource(url=os.environ.get("QDRANT_URL"), api_key=os.environ.get("QDRANT_API_KEY")).store(home)
+
+
+def _embedder_for(store):  # noqa: ANN001, ANN202
+    """The embedder the serving collection was built with, so queries and documents share a model."""
+    from movrec_dagster.core.embedding import Embedder, EmbedderSettings
+
+    name = store.serving_version()
+    if name is None:
+        raise click.ClickException("nothing is indexed yet: run `movrec ingest DIR` or `movrec demo` first")
+    model = next(v.model for v in store.versions() if v.name == name)  # "st:<model>:seq<n>"
+    _, model_name, seq = model.rsplit(":", 2) if model.count(":") >= 2 else ("", model, "seq256")
+    return Embedder(EmbedderSettings(model=model_name.removeprefix("st:"), max_seq_length=int(seq[3:])))
+
+
+def _filters(language: tuple[str, ...], genre: tuple[str, ...], year_min: int | None, year_max: int | None):  # noqa: ANN202
+    from movrec_dagster.core.vectorstore import PayloadFilter
+
+    return PayloadFilter(languages=language, genres=genre, year_min=year_min, year_max=year_max)
+
+
+def _print_hits(hits: list, as_json: bool) -> None:  # noqa: ANN001
+    if as_json:
+        click.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        click.echo("no results")
+    for rank, h in enumerate(hits, 1):
+        year = f" ({h.year})" if h.year else ""
+        click.echo(f"{rank:>2}. {h.title}{year}  [{h.language}]  score={h.score:.3f}  id={h.movie_id}")
+        if h.matched_text:
+            at = f" @{h.start:.0f}s" if h.start is not None else ""
+            click.echo(f"      {h.matched_kind}{at}: {h.matched_text[:140]}")
+
+
+def _report(result) -> None:  # noqa: ANN001
+    for run, ok in result.runs.items():
+        click.echo(f"  {'ok    ' if ok else 'FAILED'} {run}")
+    for name, cause in sorted(result.failures.items()):
+        click.echo(f"  skipped {name}: {cause}", err=True)
+
+
+filter_options = [
+    click.option("--language", "-l", multiple=True, help="Only these languages (repeatable)."),
+    click.option("--genre", "-g", multiple=True, help="Any of these genres (repeatable)."),
+    click.option("--year-min", type=int), click.option("--year-max", type=int),
+    click.option("--top-k", "-k", type=click.IntRange(1, 100), default=5, show_default=True),
+    click.option("--json", "as_json", is_flag=True, help="Machine-readable output."),
+]
+
+
+def with_filters(fn):  # noqa: ANN001, ANN201
+    for option in reversed(filter_options):
+        fn = option(fn)
+    return fn
+
+
+@click.group()
+@click.option("--home", envvar="MOVREC_HOME", help="Library folder (default ~/.movrec).")
+@click.pass_context
+def main(ctx: click.Context, home: str | None) -> None:
+    """movrec: a movie recommender built from your videos, orchestrated by Dagster."""
+    ctx.obj = {"home": home}
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.pass_context
+def ingest(ctx: click.Context, source: Path) -> None:
+    """Copy videos (and <stem>.json sidecars) from SOURCE into the library and index them."""
+    from movrec_dagster.runner import copy_uploads, dagster_instance, run_pipeline
+
+    home = _home(ctx)
+    copied = copy_uploads(source, home.uploads)
+    click.echo(f"copied {len(copied)} new or changed file(s) into {home.uploads}")
+    result = run_pipeline(home, dagster_instance(home))
+    _report(result)
+    if not all(result.runs.values()):
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("text")
+@with_filters
+@click.pass_context
+def search(ctx: click.Context, text: str, language, genre, year_min, year_max, top_k: int, as_json: bool) -> None:  # noqa: ANN001
+    """Free-text semantic search, one hit per movie."""
+    from movrec_dagster.core.search import search as run_search
+
+    store = _store(_home(ctx))
+    _print_hits(run_search(store, _embedder_for(store), text, top_k, _filters(language, genre, year_min, year_max)), as_json)
+
+
+@main.command()
+@click.argument("movie_id")
+@with_filters
+@click.pass_context
+def similar(ctx: click.Context, movie_id: str, language, genre, year_min, year_max, top_k: int, as_json: bool) -> None:  # noqa: ANN001
+    """Movies similar to MOVIE_ID (the movie itself excluded)."""
+    from movrec_dagster.core.search import MovieNotFound
+    from movrec_dagster.core.search import similar as run_similar
+
+    try:
+        hits = run_similar(_store(_home(ctx)), movie_id, top_k, _filters(language, genre, year_min, year_max))
+    except MovieNotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+    _print_hits(hits, as_json)
+
+
+@main.command()
+@click.pass_context
+def demo(ctx: click.Context) -> None:
+    """Index the bundled demo library (8 short trailers, 4 languages) and run a search."""
+    from movrec_dagster.runner import dagster_instance, run_pipeline
+
+    home = _home(ctx)
+    started = time.perf_counter()
+    library = resources.files("movrec_dagster.demo").joinpath("library")
+    with resources.as_file(library) as folder:
+        for item in sorted(Path(folder).iterdir()):
+            if not (home.uploads / item.name).exists():
+                shutil.copy2(item, home.uploads / item.name)
+    click.echo(f"demo library in {home.uploads}; running the asset graph (Dagster instance: {home.dagster_home})")
+    result = run_pipeline(home, dagster_instance(home))
+    _report(result)
+    if not all(result.runs.values()):
+        sys.exit(1)
+    click.echo(f"\nindexed in {time.perf_counter() - started:.0f}s. movrec search \"{MARTIAN_QUERY}\":")
+    ctx.invoke(search, text=MARTIAN_QUERY, language=(), genre=(), year_min=None, year_max=None, top_k=3, as_json=False)
+    click.echo("\nmovrec similar the-martian:")
+    ctx.invoke(similar, movie_id="the-martian", language=(), genre=(), year_min=None, year_max=None, top_k=3, as_json=False)
+
+
+@main.command()
+@click.option("--port", default=3000, show_default=True)
+@click.pass_context
+def ui(ctx: click.Context, port: int) -> None:
+    """Open the Dagster UI (webserver + daemon) on this library's instance."""
+    from movrec_dagster.runner import dagster_instance
+
+    home = _home(ctx)
+    dagster_instance(home)
+    os.environ["MOVREC_HOME"] = str(home.root)
+    os.execvp("dagster", ["dagster", "dev", "-m", "movrec_dagster.definitions", "-h", "127.0.0.1", "-p", str(port)])
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """What is indexed, which collection version serves, and which files failed and why."""
+    from movrec_dagster.core.vectorstore import NoServingCollection
+    from movrec_dagster.runner import collect_failures
+
+    home = _home(ctx)
+    store = _store(home)
+    try:
+        versions = [v.__dict__ for v in store.versions()]
+    except NoServingCollection:
+        versions = []
+    info = {"home": str(home.root), "serving": store.serving_version(), "versions": versions,
+            "failures": collect_failures(home)}
+    click.echo(json.dumps(info, indent=2, default=str) if as_json else "\n".join(f"{k}: {v}" for k, v in info.items()))

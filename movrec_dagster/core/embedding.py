@@ -1,0 +1,123 @@
+"""Sentence embeddings: token-aware chunking of transcripts and L2-normalised vectors."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from .models import embedder_model_path
+from .speech import Segment
+
+# e5 models are trained with these prefixes; other models get none.
+E5_PROMPTS = {"query": "query: ", "passage": "passage: "}
+
+
+@dataclass(frozen=True)
+class EmbedderSettings:
+    model: str = "multilingual-e5-small"
+    device: str = "cpu"
+    batch_size: int = 32
+    max_seq_length: int = 256  # shorter than e5's 512: trailer lines are short, attention is O(n^2)
+
+    @property
+    def fingerprint(self) -> str:
+        return f"st:{self.model}:seq{self.max_seq_length}"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    text: str
+    start: float | None
+    end: float | None
+
+
+_load_lock = threading.Lock()
+
+
+@lru_cache(maxsize=2)
+def _load(model: str, device: str, max_seq_length: int) -> "object":
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(embedder_model_path(model), device=device, local_files_only=True)
+    st.max_seq_length = min(max_seq_length, st.max_seq_length or max_seq_length)
+    return st
+
+
+class Embedder:
+    """A loaded sentence-transformers model with movrec's chunking and prompt conventions."""
+
+    def __init__(self, settings: EmbedderSettings) -> None:
+        self.settings = settings
+        self._model: object | None = None
+
+    @property
+    def model(self) -> "object":
+        """Loaded on first use, so a run with nothing to embed never pays for the model."""
+        if self._model is None:
+            with _load_lock:
+                self._model = _load(self.settings.model, self.settings.device, self.settings.max_seq_length)
+        return self._model
+
+    @property
+    def prompts(self) -> dict[str, str]:
+        stored = getattr(self.model, "prompts", {}) or {}
+        default = E5_PROMPTS if "e5" in self.settings.model else {k: "" for k in E5_PROMPTS}
+        return {k: stored.get(k, default[k]) for k in E5_PROMPTS}
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    @property
+    def token_budget(self) -> int:
+        """Content tokens per chunk: the model limit less special tokens and the passage prompt."""
+        prompt_tokens = len(self.model.tokenizer.tokenize(self.prompts["passage"]))
+        return int(self.model.max_seq_length) - 2 - prompt_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.model.tokenizer.tokenize(text))
+
+    def encode(self, texts: list[str], kind: str = "passage") -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        vectors = self.model.encode(
+            texts, prompt=self.prompts[kind], batch_size=self.settings.batch_size,
+            normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
+        )
+        return vectors.astype(np.float32)
+
+    def chunk_segments(self, segments: list[Segment]) -> list[Chunk]:
+        """Group consecutive segments into chunks that fit the model; split any segment that alone is too long."""
+        budget = self.token_budget
+        chunks: list[Chunk] = []
+        texts: list[str] = []
+        start = end = None
+        used = 0
+        for seg in segments:
+            for piece in self.split_text(seg.text, budget):
+                tokens = self.count_tokens(piece)
+                if texts and used + tokens > budget:
+                    chunks.append(Chunk(" ".join(texts), start, end))
+                    texts, used, start = [], 0, None
+                start = seg.start if start is None else start
+                end = seg.end
+                texts.append(piece)
+                used += tokens
+        if texts:
+            chunks.append(Chunk(" ".join(texts), start, end))
+        return chunks
+
+    def split_text(self, text: str, budget: int | None = None) -> list[str]:
+        """`text` cut at token boundaries into pieces of at most `budget` tokens (no silent truncation)."""
+        budget = budget or self.token_budget
+        tokenizer = self.model.tokenizer
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        if len(ids) <= budget:
+            return [text]
+        return [
+            tokenizer.decode(ids[i : i + budget], skip_special_tokens=True).strip()
+            for i in range(0, len(ids), budget)
+        ]

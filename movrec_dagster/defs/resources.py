@@ -1,0 +1,83 @@
+"""One resource per external thing: the library on disk, whisper, the embedder, sentiment, Qdrant."""
+
+
+import dagster as dg
+from pydantic import Field
+
+from movrec_dagster.core.embedding import Embedder, EmbedderSettings
+from movrec_dagster.core.home import MovrecHome
+from movrec_dagster.core.sentiment import SentimentScorer, SentimentSettings, load_scorer
+from movrec_dagster.core.speech import WhisperSettings
+from movrec_dagster.core.vectorstore import EdgeStore, QdrantServerStore, VectorStore
+
+
+class LibraryResource(dg.ConfigurableResource):
+    """MOVREC_HOME: uploads, per-stage Parquet tables and the embedded vector store."""
+
+    home: str | None = Field(default=None, description="Defaults to $MOVREC_HOME, else ~/.movrec")
+
+    def paths(self) -> MovrecHome:
+        return MovrecHome.resolve(self.home).ensure()
+
+
+class WhisperResource(dg.ConfigurableResource):
+    """faster-whisper; `model` is a packaged name ('base'), a local CTranslate2 folder or a hub id."""
+
+    model: str = "base"
+    device: str = "cpu"
+    compute_type: str = "int8"
+    cpu_threads: int = 0
+    beam_size: int = 5
+    vad_filter: bool = True
+    min_language_probability: float = Field(
+        default=0.2, description="Below this, a video without sidecar language goes to partition 'und'"
+    )
+
+    def settings(self) -> WhisperSettings:
+        return WhisperSettings(self.model, self.device, self.compute_type, self.cpu_threads, self.beam_size, self.vad_filter)
+
+
+class EmbedderResource(dg.ConfigurableResource):
+    """sentence-transformers; default is the packaged multilingual-e5-small (converted offline once)."""
+
+    model: str = "multilingual-e5-small"
+    device: str = "cpu"
+    batch_size: int = 32
+    max_seq_length: int = 256
+
+    def settings(self) -> EmbedderSettings:
+        return EmbedderSettings(self.model, self.device, self.batch_size, self.max_seq_length)
+
+    def embedder(self) -> Embedder:
+        return Embedder(self.settings())
+
+
+class SentimentResource(dg.ConfigurableResource):
+    """'vader' (packaged English lexicon, the default) or 'transformers' with a local model folder."""
+
+    backend: str = "vader"
+    model_path: str | None = None
+
+    def settings(self) -> SentimentSettings:
+        return SentimentSettings(self.backend, self.model_path)
+
+    def scorer(self) -> SentimentScorer:
+        return load_scorer(self.settings())
+
+
+class QdrantResource(dg.ConfigurableResource):
+    """Embedded Qdrant (qdrant-edge) under MOVREC_HOME unless `url` points at a Qdrant server."""
+
+    url: str | None = None
+    api_key: str | None = None
+    alias: str = "movies"
+    timeout_s: int = 30
+    prefer_grpc: bool = False
+
+    def store(self, library: MovrecHome) -> VectorStore:
+        if self.url:
+            return QdrantServerStore(
+                url=self.url, api_key=self.api_key, alias=self.alias, timeout_s=self.timeout_s,
+                prefer_grpc=self.prefer_grpc,
+            )
+        return EdgeStore(library.qdrant, alias=self.alias)

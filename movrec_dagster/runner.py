@@ -1,0 +1,104 @@
+"""Run the asset graph from the CLI, recorded in the same Dagster instance the UI shows."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import polars as pl
+
+from dagster import DagsterInstance
+from movrec_dagster.core.home import MovrecHome, read_table
+from movrec_dagster.core.library import VIDEO_SUFFIXES
+
+
+def instance_yaml() -> str:
+    return resources.files("movrec_dagster").joinpath("dagster_local.yaml").read_text()
+
+
+def dagster_instance(home: MovrecHome) -> DagsterInstance:
+    """The persistent local instance at $DAGSTER_HOME (default: $MOVREC_HOME/dagster)."""
+    dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(home.dagster_home)))
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    config = dagster_home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(instance_yaml())
+    return DagsterInstance.get()
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    sa, sb = a.stat(), b.stat()
+    return sa.st_size == sb.st_size and int(sa.st_mtime) == int(sb.st_mtime)
+
+
+def copy_uploads(source: Path, uploads: Path) -> list[Path]:
+    """Copy videos and their sidecars into the library; unchanged files are not copied again.
+
+    Each file lands under a temporary name and is renamed into place, so a watcher never sees a
+    half-copied video.
+    """
+    if not source.is_dir():
+        raise NotADirectoryError(f"{source}: not a folder")
+    copied = []
+    for path in sorted(source.rglob("*")):
+        if not path.is_file() or path.suffix.lower() not in VIDEO_SUFFIXES | {".json"}:
+            continue
+        target = uploads / path.relative_to(source)
+        if target.exists() and _same_file(path, target):
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.partial")
+        shutil.copy2(path, partial)
+        partial.replace(target)
+        copied.append(target)
+    return copied
+
+
+@dataclass
+class IngestResult:
+    runs: dict[str, bool] = field(default_factory=dict)  # job[partition] -> success
+    failures: dict[str, str] = field(default_factory=dict)
+    indexed_movies: int = 0
+
+
+def collect_failures(home: MovrecHome) -> dict[str, str]:
+    """Every file or movie the pipeline could not use, with the cause, across all stages."""
+    failures: dict[str, str] = {}
+    tables = [home.table("videos"), home.table("audio"), home.table("spoken_languages")]
+    tables += sorted((home.data / "transcripts").glob("*.parquet"))
+    for path in tables:
+        frame = read_table(path)
+        if frame is None or "error" not in frame.columns:
+            continue
+        for row in frame.filter(pl.col("error").is_not_null()).iter_rows(named=True):
+            failures.setdefault(row.get("file_name") or row["movie_id"], row["error"])
+    return failures
+
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def run_pipeline(home: MovrecHome, instance: DagsterInstance, run_config: dict | None = None) -> IngestResult:
+    """Scan the library, then index every language partition, through the real Dagster jobs."""
+    from movrec_dagster.definitions import defs
+    from movrec_dagster.defs.partitions import language_partitions
+
+    os.environ["MOVREC_HOME"] = str(home.root)
+    result = IngestResult()
+    run_config = QUIET if run_config is None else run_config
+    scan = defs.get_job_def("scan_library").execute_in_process(
+        run_config=run_config, instance=instance, raise_on_error=False
+    )
+    result.runs["scan_library"] = scan.success
+    if scan.success:
+        index = defs.get_job_def("index_language")
+        for language in sorted(instance.get_dynamic_partitions(language_partitions.name)):
+            run = index.execute_in_process(
+                run_config=run_config, instance=instance, partition_key=language, raise_on_error=False
+            )
+            result.runs[f"index_language[{language}]"] = run.success
+    result.failures = collect_failures(home)
+    return result

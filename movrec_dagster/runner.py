@@ -89,12 +89,12 @@ def run_pipeline(home: MovrecHome, instance: DagsterInstance, run_config: dict |
     os.environ["MOVREC_HOME"] = str(home.root)
     result = IngestResult()
     run_config = QUIET if run_config is None else run_config
-    scan = defs.get_job_def("scan_library").execute_in_process(
+    scan = defs.resolve_job_def("scan_library").execute_in_process(
         run_config=run_config, instance=instance, raise_on_error=False
     )
     result.runs["scan_library"] = scan.success
     if scan.success:
-        index = defs.get_job_def("index_language")
+        index = defs.resolve_job_def("index_language")
         for language in sorted(instance.get_dynamic_partitions(language_partitions.name)):
             run = index.execute_in_process(
                 run_config=run_config, instance=instance, partition_key=language, raise_on_error=False

@@ -1,0 +1,119 @@
+"""The whole asset graph on real media, real models, real embedded Qdrant, through real Dagster runs."""
+
+from __future__ import annotations
+
+import polars as pl
+
+import dagster as dg
+from movrec_dagster.core.embedding import Embedder
+from movrec_dagster.core.home import read_table
+from movrec_dagster.core.search import search, similar
+from movrec_dagster.core.vectorstore import EdgeStore, PayloadFilter
+from movrec_dagster.runner import run_pipeline
+
+EXPECTED_LANGUAGE = {
+    "the-martian": "en", "apollo-13": "en", "finding-nemo": "en", "jurassic-park": "en",
+    "el-laberinto-del-fauno": "es", "coco": "es", "amelie": "fr", "das-boot": "de",
+    "alla-ricerca-di-nemo": "it",
+}
+
+
+def test_every_run_succeeds_and_bad_files_are_named(indexed) -> None:  # noqa: ANN001
+    home, result, bad = indexed
+    assert result.runs and all(result.runs.values()), result.runs
+    assert set(result.failures) == set(bad)
+    for name, cause in bad.items():
+        assert name in result.failures[name] and cause in result.failures[name]
+
+
+def test_languages_detected_and_partitioned(indexed, dagster_instance: dg.DagsterInstance) -> None:  # noqa: ANN001
+    home, _, _ = indexed
+    routes = read_table(home.table("spoken_languages"))
+    assert dict(zip(routes["movie_id"], routes["language"])) == EXPECTED_LANGUAGE
+    whisper_routed = routes.filter(pl.col("language_source") == "whisper")
+    assert set(whisper_routed["movie_id"]) == set(EXPECTED_LANGUAGE) - {"alla-ricerca-di-nemo"}
+    assert set(dagster_instance.get_dynamic_partitions("language")) == {"en", "es", "fr", "de", "it"}
+    for language, movies in {"en": 4, "es": 2, "fr": 1, "de": 1}.items():
+        transcripts = read_table(home.table("transcripts", language))
+        assert len(transcripts) == movies
+        assert (transcripts["detected_language"] == language).all()
+        assert transcripts["segments"].list.len().min() > 0
+    events = dagster_instance.fetch_materializations(dg.AssetKey("qdrant_collection"), limit=50).records
+    assert {e.partition_key for e in events} == {"en", "es", "fr", "de", "it"}
+
+
+def test_transcript_is_real_speech(indexed) -> None:  # noqa: ANN001
+    home, _, _ = indexed
+    transcripts = read_table(home.table("transcripts", "en"))
+    martian = transcripts.filter(pl.col("movie_id") == "the-martian").row(0, named=True)
+    text = " ".join(s["text"] for s in martian["segments"]).lower()
+    assert "mars" in text and "nasa" in text and "potatoes" in text
+    assert all(s["end"] > s["start"] for s in martian["segments"])
+
+
+def test_collection_payload_ids_and_indexes(indexed) -> None:  # noqa: ANN001
+    home, _, _ = indexed
+    store = EdgeStore(home.qdrant)
+    version = store.serving_version()
+    assert version and version.startswith("movies__multilingual-e5-small__")
+    embeddings = pl.concat([read_table(p) for p in sorted((home.data / "embeddings").glob("*.parquet"))])
+    assert store.count() == len(embeddings)  # exactly the stored chunks: no duplicates, no gaps
+    profiles = store.scroll(PayloadFilter(kinds=("profile",)))
+    assert sorted(h.payload["movie_id"] for h in profiles) == sorted(EXPECTED_LANGUAGE)
+    payload = store.scroll(PayloadFilter(movie_ids=("the-martian",), kinds=("overview",)))[0].payload
+    assert payload["title"] == "The Martian" and payload["year"] == 2015 and "Drama" in payload["genres"]
+    assert payload["language"] == "en" and -1 <= payload["sentiment"] <= 1 and payload["content_hash"]
+    assert payload["model"].startswith("st:multilingual-e5-small")
+
+
+def test_martian_found_by_description_in_three_languages(indexed, embedder: Embedder) -> None:  # noqa: ANN001
+    home, _, _ = indexed
+    store = EdgeStore(home.qdrant)
+    # Chinese is the weakest language of the 4-bit e5-small: The Martian and Apollo 13 (another NASA
+    # rescue) score within 0.01 of each other, so for it we ask for the top two, not first place.
+    for query, within in (
+        ("NASA tries to rescue an astronaut stranded on Mars", 1),
+        ("La NASA intenta rescatar a un astronauta varado en Marte", 1),
+        ("美国宇航局试图营救被困在火星上的宇航员", 2),
+    ):
+        hits = search(store, embedder, query, top_k=5)
+        assert "the-martian" in [h.movie_id for h in hits[:within]], (query, [h.movie_id for h in hits])
+        assert len({h.movie_id for h in hits}) == len(hits)  # one hit per movie
+
+
+def test_english_query_finds_spanish_speaking_movie(indexed, embedder: Embedder) -> None:  # noqa: ANN001
+    home, _, _ = indexed
+    hits = search(EdgeStore(home.qdrant), embedder, "a little girl meets a faun in a labyrinth during the war", top_k=3)
+    assert hits[0].movie_id == "el-laberinto-del-fauno"
+
+
+def test_filters_and_similar(indexed, embedder: Embedder) -> None:  # noqa: ANN001
+    home, _, _ = indexed
+    store = EdgeStore(home.qdrant)
+    spanish = search(store, embedder, "astronaut on Mars", top_k=5, flt=PayloadFilter(languages=("es",)))
+    assert spanish and {h.language for h in spanish} == {"es"}
+    old = search(store, embedder, "astronaut", top_k=10, flt=PayloadFilter(year_max=1999))
+    assert old and all(h.year <= 1999 for h in old)
+    neighbours = similar(store, "the-martian", top_k=3)
+    assert "the-martian" not in [h.movie_id for h in neighbours]
+    assert neighbours[0].movie_id == "apollo-13"
+
+
+def test_rerun_is_idempotent_and_cached(indexed, dagster_instance: dg.DagsterInstance) -> None:  # noqa: ANN001
+    home, _, _ = indexed
+    store = EdgeStore(home.qdrant)
+    before = {h.id for h in store.scroll()}
+    again = run_pipeline(home, dagster_instance)
+    assert all(again.runs.values())
+    assert {h.id for h in store.scroll()} == before
+    latest = dagster_instance.get_latest_materialization_event(dg.AssetKey("transcripts"))
+    meta = latest.asset_materialization.metadata
+    assert meta["processed"].value == 0 and meta["cached"].value >= 1
+
+
+def test_unusable_uploads_fail_the_check(indexed, dagster_instance: dg.DagsterInstance) -> None:  # noqa: ANN001
+    check = dagster_instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        [dg.AssetCheckKey(dg.AssetKey("videos"), "all_uploads_usable")]
+    )
+    evaluation = next(iter(check.values())).event.dagster_event.event_specific_data
+    assert evaluation.passed is False and evaluation.metadata["unusable"].value == 3

@@ -69,7 +69,8 @@ def _report(result) -> None:  # noqa: ANN001
 filter_options = [
     click.option("--language", "-l", multiple=True, help="Only these languages (repeatable)."),
     click.option("--genre", "-g", multiple=True, help="Any of these genres (repeatable)."),
-    click.option("--year-min", type=int), click.option("--year-max", type=int),
+    click.option("--year-min", type=int),
+    click.option("--year-max", type=int),
     click.option("--top-k", "-k", type=click.IntRange(1, 100), default=5, show_default=True),
     click.option("--json", "as_json", is_flag=True, help="Machine-readable output."),
 ]
@@ -114,7 +115,9 @@ def search(ctx: click.Context, text: str, language, genre, year_min, year_max, t
     from movrec_dagster.core.search import search as run_search
 
     store = _store(_home(ctx))
-    _print_hits(run_search(store, _embedder_for(store), text, top_k, _filters(language, genre, year_min, year_max)), as_json)
+    _print_hits(
+        run_search(store, _embedder_for(store), text, top_k, _filters(language, genre, year_min, year_max)), as_json
+    )
 
 
 @main.command()
@@ -151,10 +154,12 @@ def demo(ctx: click.Context) -> None:
     _report(result)
     if not all(result.runs.values()):
         sys.exit(1)
-    click.echo(f"\nindexed in {time.perf_counter() - started:.0f}s. movrec search \"{MARTIAN_QUERY}\":")
+    click.echo(f'\nindexed in {time.perf_counter() - started:.0f}s. movrec search "{MARTIAN_QUERY}":')
     ctx.invoke(search, text=MARTIAN_QUERY, language=(), genre=(), year_min=None, year_max=None, top_k=3, as_json=False)
     click.echo("\nmovrec similar the-martian:")
-    ctx.invoke(similar, movie_id="the-martian", language=(), genre=(), year_min=None, year_max=None, top_k=3, as_json=False)
+    ctx.invoke(
+        similar, movie_id="the-martian", language=(), genre=(), year_min=None, year_max=None, top_k=3, as_json=False
+    )
 
 
 @main.command()
@@ -184,6 +189,14 @@ def status(ctx: click.Context, as_json: bool) -> None:
         versions = [v.__dict__ for v in store.versions()]
     except NoServingCollection:
         versions = []
-    info = {"home": str(home.root), "serving": store.serving_version(), "versions": versions,
-            "failures": collect_failures(home)}
+    info = {
+        "home": str(home.root),
+        "serving": store.serving_version(),
+        "versions": versions,
+        "failures": collect_failures(home),
+    }
     click.echo(json.dumps(info, indent=2, default=str) if as_json else "\n".join(f"{k}: {v}" for k, v in info.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import dagster as dg
+
 from movrec_dagster.defs.index import assets as index_assets
 from movrec_dagster.defs.jobs import index_language_job, scan_library_job
 from movrec_dagster.defs.library import assets as library_assets

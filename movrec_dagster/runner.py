@@ -9,8 +9,8 @@ from importlib import resources
 from pathlib import Path
 
 import polars as pl
-
 from dagster import DagsterInstance
+
 from movrec_dagster.core.home import MovrecHome, read_table
 from movrec_dagster.core.library import VIDEO_SUFFIXES
 
@@ -86,9 +86,11 @@ def run_pipeline(home: MovrecHome, instance: DagsterInstance, run_config: dict |
     from movrec_dagster.definitions import defs
     from movrec_dagster.defs.partitions import language_partitions
 
-    os.environ["MOVREC_HOME"] = str(home.root)
     result = IngestResult()
-    run_config = QUIET if run_config is None else run_config
+    run_config = {
+        **(QUIET if run_config is None else run_config),
+        "resources": {"library": {"config": {"home": str(home.root)}}},
+    }
     scan = defs.resolve_job_def("scan_library").execute_in_process(
         run_config=run_config, instance=instance, raise_on_error=False
     )

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
-import dagster as dg
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.home import MovrecHome
 from movrec_dagster.runner import IngestResult, run_pipeline
@@ -61,10 +61,17 @@ def indexed(
         shutil.copy2(item, home.uploads / item.name)
     # same speech as finding-nemo, but its sidecar says Italian: the sidecar decides the partition
     shutil.copy2(demo_library / "finding-nemo.mp4", home.uploads / "nemo-doppiato.mp4")
-    (home.uploads / "nemo-doppiato.json").write_text(json.dumps(
-        {"id": "alla-ricerca-di-nemo", "title": "Alla ricerca di Nemo", "year": 2003, "genres": ["Animation"],
-         "language": "it"}
-    ))
+    (home.uploads / "nemo-doppiato.json").write_text(
+        json.dumps(
+            {
+                "id": "alla-ricerca-di-nemo",
+                "title": "Alla ricerca di Nemo",
+                "year": 2003,
+                "genres": ["Animation"],
+                "language": "it",
+            }
+        )
+    )
     bad = add_bad_uploads(home.uploads, demo_library)
     result = run_pipeline(home, dagster_instance)
     return home, result, bad

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import dagster as dg
 import polars as pl
 
-import dagster as dg
 from movrec_dagster.core.embedding import Embedder
 from movrec_dagster.core.home import read_table
 from movrec_dagster.core.search import search, similar
@@ -12,8 +12,14 @@ from movrec_dagster.core.vectorstore import EdgeStore, PayloadFilter
 from movrec_dagster.runner import run_pipeline
 
 EXPECTED_LANGUAGE = {
-    "the-martian": "en", "apollo-13": "en", "finding-nemo": "en", "jurassic-park": "en",
-    "el-laberinto-del-fauno": "es", "coco": "es", "amelie": "fr", "das-boot": "de",
+    "the-martian": "en",
+    "apollo-13": "en",
+    "finding-nemo": "en",
+    "jurassic-park": "en",
+    "el-laberinto-del-fauno": "es",
+    "coco": "es",
+    "amelie": "fr",
+    "das-boot": "de",
     "alla-ricerca-di-nemo": "it",
 }
 

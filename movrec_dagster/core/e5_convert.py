@@ -75,9 +75,7 @@ def read_e5_file(path: Path) -> E5File:
     pos += 4 * n_pieces
     blob = bytes(buf[pos : pos + blob_len])
     pos += blob_len
-    pieces = [
-        (blob[offsets[i] : offsets[i + 1]].decode("utf-8"), float(scores[i])) for i in range(n_pieces)
-    ]
+    pieces = [(blob[offsets[i] : offsets[i + 1]].decode("utf-8"), float(scores[i])) for i in range(n_pieces)]
     _n_norm, norm_bytes = struct.unpack_from("<iI", buf, pos)
     pos += 8 + norm_bytes  # the NFKC map is rebuilt by the tokenizers library instead
     (n_dir,) = struct.unpack_from("<i", buf, pos)
@@ -93,21 +91,17 @@ def read_e5_file(path: Path) -> E5File:
         count, offset, nbytes = struct.unpack_from("<IQQ", buf, pos)
         pos += 20
         raw = buf[offset : offset + nbytes]
-        tensors[name] = (
-            _dequantize_q4(raw, count) if dtype == 1 else np.frombuffer(raw, "<f4", count).copy()
-        )
-    return E5File(
-        hidden, layers, heads, ffn, vocab, max_pos, type_vocab, eps, pieces, bos, eos, pad, unk, tensors
-    )
+        tensors[name] = _dequantize_q4(raw, count) if dtype == 1 else np.frombuffer(raw, "<f4", count).copy()
+    return E5File(hidden, layers, heads, ffn, vocab, max_pos, type_vocab, eps, pieces, bos, eos, pad, unk, tensors)
 
 
-def _state_dict(e5: E5File) -> dict[str, "object"]:
+def _state_dict(e5: E5File) -> dict[str, object]:
     import torch
 
     h, f = e5.hidden, e5.ffn
     t = e5.tensors
 
-    def tensor(name: str, *shape: int) -> "torch.Tensor":
+    def tensor(name: str, *shape: int) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(t[name].reshape(shape)))
 
     sd = {
@@ -136,14 +130,12 @@ def _state_dict(e5: E5File) -> dict[str, "object"]:
     return sd
 
 
-def _tokenizer(e5: E5File) -> "object":
+def _tokenizer(e5: E5File) -> object:
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.Unigram(e5.pieces, unk_id=e5.unk, byte_fallback=False))
-    tok.normalizer = normalizers.Sequence(
-        [normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")]
-    )
+    tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")])
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
     bos, eos = e5.pieces[e5.bos][0], e5.pieces[e5.eos][0]

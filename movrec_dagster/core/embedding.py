@@ -38,7 +38,7 @@ _load_lock = threading.Lock()
 
 
 @lru_cache(maxsize=2)
-def _load(model: str, device: str, max_seq_length: int) -> "object":
+def _load(model: str, device: str, max_seq_length: int) -> object:
     from sentence_transformers import SentenceTransformer
 
     st = SentenceTransformer(embedder_model_path(model), device=device, local_files_only=True)
@@ -54,7 +54,7 @@ class Embedder:
         self._model: object | None = None
 
     @property
-    def model(self) -> "object":
+    def model(self) -> object:
         """Loaded on first use, so a run with nothing to embed never pays for the model."""
         if self._model is None:
             with _load_lock:
@@ -84,8 +84,12 @@ class Embedder:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         vectors = self.model.encode(
-            texts, prompt=self.prompts[kind], batch_size=self.settings.batch_size,
-            normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
+            texts,
+            prompt=self.prompts[kind],
+            batch_size=self.settings.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
         return vectors.astype(np.float32)
 
@@ -118,6 +122,5 @@ class Embedder:
         if len(ids) <= budget:
             return [text]
         return [
-            tokenizer.decode(ids[i : i + budget], skip_special_tokens=True).strip()
-            for i in range(0, len(ids), budget)
+            tokenizer.decode(ids[i : i + budget], skip_special_tokens=True).strip() for i in range(0, len(ids), budget)
         ]

@@ -18,7 +18,7 @@ class MovrecHome:
     root: Path
 
     @classmethod
-    def resolve(cls, root: str | Path | None = None) -> "MovrecHome":
+    def resolve(cls, root: str | Path | None = None) -> MovrecHome:
         return cls(Path(root).expanduser() if root else default_home())
 
     @property
@@ -44,7 +44,7 @@ class MovrecHome:
     def audio_file(self, content_hash: str) -> Path:
         return self.data / "audio" / f"{content_hash}.wav"
 
-    def ensure(self) -> "MovrecHome":
+    def ensure(self) -> MovrecHome:
         for path in (self.uploads, self.data, self.qdrant):
             path.mkdir(parents=True, exist_ok=True)
         return self

@@ -161,8 +161,12 @@ def scan_video(path: Path, previous: dict[str, Any] | None = None) -> VideoRecor
     """Describe one upload. An unchanged file (same size and mtime) reuses the previous hash and probe."""
     stat = path.stat()
     record = VideoRecord(
-        movie_id=path.stem, path=str(path), file_name=path.name,
-        size_bytes=stat.st_size, mtime_ns=stat.st_mtime_ns, title=path.stem,
+        movie_id=path.stem,
+        path=str(path),
+        file_name=path.name,
+        size_bytes=stat.st_size,
+        mtime_ns=stat.st_mtime_ns,
+        title=path.stem,
     )
     try:
         sidecar, record.sidecar_hash = read_sidecar(path)
@@ -171,8 +175,10 @@ def scan_video(path: Path, previous: dict[str, Any] | None = None) -> VideoRecor
         record.year, record.genres, record.overview = sidecar.year, sidecar.genres, sidecar.overview
         record.sidecar_language = sidecar.language
         unchanged = (
-            previous is not None and not previous.get("error")
-            and previous["size_bytes"] == stat.st_size and previous["mtime_ns"] == stat.st_mtime_ns
+            previous is not None
+            and not previous.get("error")
+            and previous["size_bytes"] == stat.st_size
+            and previous["mtime_ns"] == stat.st_mtime_ns
         )
         if unchanged:
             record.content_hash = previous["content_hash"]
@@ -199,9 +205,7 @@ def scan_library(uploads: Path, previous: dict[str, dict[str, Any]] | None = Non
     for path in find_videos(uploads):
         record = scan_video(path, previous.get(str(path)))
         if not record.error and record.movie_id in seen:
-            record.error = (
-                f"{path}: movie id '{record.movie_id}' is already used by {seen[record.movie_id]}"
-            )
+            record.error = f"{path}: movie id '{record.movie_id}' is already used by {seen[record.movie_id]}"
         if not record.error:
             seen[record.movie_id] = path.name
         records.append(record)

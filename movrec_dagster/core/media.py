@@ -26,8 +26,12 @@ def extract_audio(video: Path, target: Path) -> float:
                 raise MediaError(f"{video}: no audio track, nothing to transcribe")
             duration = float(clip.audio.duration)
             clip.audio.write_audiofile(
-                str(partial), fps=SAMPLE_RATE, nbytes=2, codec="pcm_s16le",
-                ffmpeg_params=["-ac", "1"], logger=None,
+                str(partial),
+                fps=SAMPLE_RATE,
+                nbytes=2,
+                codec="pcm_s16le",
+                ffmpeg_params=["-ac", "1"],
+                logger=None,
             )
     except (OSError, ValueError, KeyError, IndexError) as exc:
         partial.unlink(missing_ok=True)

@@ -24,9 +24,10 @@ PACKAGED_EMBEDDERS = {
 
 def model_cache() -> Path:
     """`MOVREC_MODEL_CACHE`, else the user cache (shared by every MOVREC_HOME on the machine)."""
-    base = os.environ.get("MOVREC_MODEL_CACHE") or Path(
-        os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")
-    ) / "movrec" / "models"
+    base = (
+        os.environ.get("MOVREC_MODEL_CACHE")
+        or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "movrec" / "models"
+    )
     path = Path(base)
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -39,7 +40,7 @@ def _package_dir(module: str) -> Path:
     return Path(spec.origin).parent
 
 
-def _build_once(target: Path, build: "callable") -> Path:
+def _build_once(target: Path, build: callable) -> Path:
     """Run `build(tmp_dir)` once across processes; the result appears atomically at `target`."""
     with FileLock(str(target) + ".lock", timeout=600):
         if (target / ".complete").exists():

@@ -35,10 +35,16 @@ class MovieNotFound(LookupError):
 def _movie_hit(hit: Hit) -> MovieHit:
     p = hit.payload
     return MovieHit(
-        movie_id=p["movie_id"], title=p.get("title") or p["movie_id"], language=p.get("language", ""),
-        score=round(hit.score, 4), year=p.get("year"), genres=list(p.get("genres") or []),
-        sentiment=float(p.get("sentiment") or 0.0), matched_kind=p.get("kind", ""),
-        matched_text=p.get("text", ""), start=p.get("start"),
+        movie_id=p["movie_id"],
+        title=p.get("title") or p["movie_id"],
+        language=p.get("language", ""),
+        score=round(hit.score, 4),
+        year=p.get("year"),
+        genres=list(p.get("genres") or []),
+        sentiment=float(p.get("sentiment") or 0.0),
+        matched_kind=p.get("kind", ""),
+        matched_text=p.get("text", ""),
+        start=p.get("start"),
     )
 
 

@@ -47,8 +47,12 @@ class TransformersScorer:
         scores = []
         for labels in self.pipe(texts):
             by_label = {d["label"].lower(): float(d["score"]) for d in labels}
-            positive = sum(v for k, v in by_label.items() if k.startswith("pos") or k in {"label_2", "5 stars", "4 stars"})
-            negative = sum(v for k, v in by_label.items() if k.startswith("neg") or k in {"label_0", "1 star", "2 stars"})
+            positive = sum(
+                v for k, v in by_label.items() if k.startswith("pos") or k in {"label_2", "5 stars", "4 stars"}
+            )
+            negative = sum(
+                v for k, v in by_label.items() if k.startswith("neg") or k in {"label_0", "1 star", "2 stars"}
+            )
             scores.append(max(-1.0, min(1.0, positive - negative)))
         return scores
 

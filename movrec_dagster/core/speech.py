@@ -45,22 +45,25 @@ _load_lock = threading.Lock()
 
 
 @lru_cache(maxsize=2)
-def _load(model: str, device: str, compute_type: str, cpu_threads: int) -> "object":
+def _load(model: str, device: str, compute_type: str, cpu_threads: int) -> object:
     from faster_whisper import WhisperModel
 
     return WhisperModel(
-        whisper_model_path(model), device=device, compute_type=compute_type,
-        cpu_threads=cpu_threads, local_files_only=model.startswith("/") or model == "base",
+        whisper_model_path(model),
+        device=device,
+        compute_type=compute_type,
+        cpu_threads=cpu_threads,
+        local_files_only=model.startswith("/") or model == "base",
     )
 
 
-def load_whisper(settings: WhisperSettings) -> "object":
+def load_whisper(settings: WhisperSettings) -> object:
     """The model, loaded once per process for a given setting."""
     with _load_lock:
         return _load(settings.model, settings.device, settings.compute_type, settings.cpu_threads)
 
 
-def _decode(audio: Path) -> "object":
+def _decode(audio: Path) -> object:
     from faster_whisper import decode_audio
 
     try:
@@ -85,8 +88,11 @@ def transcribe(audio: Path, settings: WhisperSettings, language: str | None = No
     """Segments of speech in `audio`; `language=None` lets whisper detect it."""
     model = load_whisper(settings)
     segments, info = model.transcribe(
-        _decode(audio), language=language, beam_size=settings.beam_size,
-        vad_filter=settings.vad_filter, condition_on_previous_text=False,
+        _decode(audio),
+        language=language,
+        beam_size=settings.beam_size,
+        vad_filter=settings.vad_filter,
+        condition_on_previous_text=False,
     )
     kept = [Segment(round(s.start, 2), round(s.end, 2), s.text.strip()) for s in segments if s.text.strip()]
     return Transcript(info.language, float(info.language_probability), float(info.duration), kept)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import time
 import wave
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,11 +47,26 @@ def _timed(report: StageReport, started: float) -> StageReport:
 
 
 VIDEO_SCHEMA = {
-    "movie_id": pl.String, "path": pl.String, "file_name": pl.String, "size_bytes": pl.Int64,
-    "mtime_ns": pl.Int64, "content_hash": pl.String, "duration_s": pl.Float64, "container": pl.String,
-    "video_codec": pl.String, "audio_codec": pl.String, "has_audio": pl.Boolean, "width": pl.Int64,
-    "height": pl.Int64, "title": pl.String, "year": pl.Int64, "genres": pl.List(pl.String),
-    "overview": pl.String, "sidecar_language": pl.String, "sidecar_hash": pl.String, "error": pl.String,
+    "movie_id": pl.String,
+    "path": pl.String,
+    "file_name": pl.String,
+    "size_bytes": pl.Int64,
+    "mtime_ns": pl.Int64,
+    "content_hash": pl.String,
+    "duration_s": pl.Float64,
+    "container": pl.String,
+    "video_codec": pl.String,
+    "audio_codec": pl.String,
+    "has_audio": pl.Boolean,
+    "width": pl.Int64,
+    "height": pl.Int64,
+    "title": pl.String,
+    "year": pl.Int64,
+    "genres": pl.List(pl.String),
+    "overview": pl.String,
+    "sidecar_language": pl.String,
+    "sidecar_hash": pl.String,
+    "error": pl.String,
 }
 
 
@@ -76,8 +90,13 @@ def usable(videos: pl.DataFrame) -> pl.DataFrame:
     return videos.filter(pl.col("error").is_null())
 
 
-AUDIO_SCHEMA = {"movie_id": pl.String, "content_hash": pl.String, "audio_path": pl.String,
-                "audio_seconds": pl.Float64, "error": pl.String}
+AUDIO_SCHEMA = {
+    "movie_id": pl.String,
+    "content_hash": pl.String,
+    "audio_path": pl.String,
+    "audio_seconds": pl.Float64,
+    "error": pl.String,
+}
 
 
 def _wav_seconds(path: Path) -> float:
@@ -91,8 +110,13 @@ def extract_all_audio(home: MovrecHome, videos: pl.DataFrame) -> tuple[pl.DataFr
     rows = []
     for video in usable(videos).iter_rows(named=True):
         target = home.audio_file(video["content_hash"])
-        row = {"movie_id": video["movie_id"], "content_hash": video["content_hash"],
-               "audio_path": str(target), "audio_seconds": None, "error": None}
+        row = {
+            "movie_id": video["movie_id"],
+            "content_hash": video["content_hash"],
+            "audio_path": str(target),
+            "audio_seconds": None,
+            "error": None,
+        }
         try:
             if target.exists():
                 row["audio_seconds"] = _wav_seconds(target)
@@ -112,13 +136,22 @@ def extract_all_audio(home: MovrecHome, videos: pl.DataFrame) -> tuple[pl.DataFr
 
 
 LANGUAGE_SCHEMA = {
-    "movie_id": pl.String, "content_hash": pl.String, "language": pl.String, "language_source": pl.String,
-    "detected_language": pl.String, "detected_probability": pl.Float64, "fingerprint": pl.String, "error": pl.String,
+    "movie_id": pl.String,
+    "content_hash": pl.String,
+    "language": pl.String,
+    "language_source": pl.String,
+    "detected_language": pl.String,
+    "detected_probability": pl.Float64,
+    "fingerprint": pl.String,
+    "error": pl.String,
 }
 
 
 def route_languages(
-    videos: pl.DataFrame, audio: pl.DataFrame, previous: pl.DataFrame | None, whisper: WhisperSettings,
+    videos: pl.DataFrame,
+    audio: pl.DataFrame,
+    previous: pl.DataFrame | None,
+    whisper: WhisperSettings,
     min_probability: float,
 ) -> tuple[pl.DataFrame, StageReport]:
     """Each movie's partition: the sidecar language, else whisper's detection (`und` when unsure)."""
@@ -131,18 +164,34 @@ def route_languages(
         video = meta[item["movie_id"]]
         fingerprint = f"{whisper.fingerprint}:min{min_probability}:{video['sidecar_language']}"
         old = prior.get(item["movie_id"])
-        if old and old["content_hash"] == item["content_hash"] and old["fingerprint"] == fingerprint and not old["error"]:
+        if (
+            old
+            and old["content_hash"] == item["content_hash"]
+            and old["fingerprint"] == fingerprint
+            and not old["error"]
+        ):
             rows.append(old)
             report.cached += 1
             continue
-        row = {"movie_id": item["movie_id"], "content_hash": item["content_hash"], "fingerprint": fingerprint,
-               "language": video["sidecar_language"], "language_source": "sidecar",
-               "detected_language": None, "detected_probability": None, "error": None}
+        row = {
+            "movie_id": item["movie_id"],
+            "content_hash": item["content_hash"],
+            "fingerprint": fingerprint,
+            "language": video["sidecar_language"],
+            "language_source": "sidecar",
+            "detected_language": None,
+            "detected_probability": None,
+            "error": None,
+        }
         if not row["language"]:
             try:
                 detected, probability = detect_language(Path(item["audio_path"]), whisper)
-                row.update(detected_language=detected, detected_probability=probability, language_source="whisper",
-                           language=detected if probability >= min_probability else UNDETERMINED)
+                row.update(
+                    detected_language=detected,
+                    detected_probability=probability,
+                    language_source="whisper",
+                    language=detected if probability >= min_probability else UNDETERMINED,
+                )
             except MediaError as exc:
                 row.update(error=str(exc), language=None)
                 report.fail(video["file_name"], str(exc))
@@ -153,14 +202,23 @@ def route_languages(
 
 SEGMENT = pl.Struct({"start": pl.Float64, "end": pl.Float64, "text": pl.String})
 TRANSCRIPT_SCHEMA = {
-    "movie_id": pl.String, "content_hash": pl.String, "fingerprint": pl.String, "language": pl.String,
-    "language_probability": pl.Float64, "detected_language": pl.String, "duration_s": pl.Float64,
-    "segments": pl.List(SEGMENT), "error": pl.String,
+    "movie_id": pl.String,
+    "content_hash": pl.String,
+    "fingerprint": pl.String,
+    "language": pl.String,
+    "language_probability": pl.Float64,
+    "detected_language": pl.String,
+    "duration_s": pl.Float64,
+    "segments": pl.List(SEGMENT),
+    "error": pl.String,
 }
 
 
 def transcribe_partition(
-    language: str, routes: pl.DataFrame, audio: pl.DataFrame, previous: pl.DataFrame | None,
+    language: str,
+    routes: pl.DataFrame,
+    audio: pl.DataFrame,
+    previous: pl.DataFrame | None,
     whisper: WhisperSettings,
 ) -> tuple[pl.DataFrame, StageReport]:
     started = time.perf_counter()
@@ -170,18 +228,32 @@ def transcribe_partition(
     rows = []
     for route in routes.filter(pl.col("language") == language).iter_rows(named=True):
         old = prior.get(route["movie_id"])
-        if old and old["content_hash"] == route["content_hash"] and old["fingerprint"] == whisper.fingerprint and not old["error"]:
+        if (
+            old
+            and old["content_hash"] == route["content_hash"]
+            and old["fingerprint"] == whisper.fingerprint
+            and not old["error"]
+        ):
             rows.append(old)
             report.cached += 1
             continue
-        row: dict[str, Any] = {"movie_id": route["movie_id"], "content_hash": route["content_hash"],
-                               "fingerprint": whisper.fingerprint, "detected_language": route["detected_language"],
-                               "language": language, "language_probability": route["detected_probability"],
-                               "duration_s": None, "segments": [], "error": None}
+        row: dict[str, Any] = {
+            "movie_id": route["movie_id"],
+            "content_hash": route["content_hash"],
+            "fingerprint": whisper.fingerprint,
+            "detected_language": route["detected_language"],
+            "language": language,
+            "language_probability": route["detected_probability"],
+            "duration_s": None,
+            "segments": [],
+            "error": None,
+        }
         try:
             result = transcribe(Path(paths[route["movie_id"]]), whisper, None if language == UNDETERMINED else language)
-            row.update(duration_s=result.duration_s,
-                       segments=[{"start": s.start, "end": s.end, "text": s.text} for s in result.segments])
+            row.update(
+                duration_s=result.duration_s,
+                segments=[{"start": s.start, "end": s.end, "text": s.text} for s in result.segments],
+            )
             if route["language_source"] == "sidecar" or language == UNDETERMINED:
                 row.update(detected_language=result.language, language_probability=result.language_probability)
             report.processed += 1
@@ -196,12 +268,20 @@ def segments_of(row: dict[str, Any]) -> list[Segment]:
     return [Segment(s["start"], s["end"], s["text"]) for s in row["segments"] or []]
 
 
-SENTIMENT_SCHEMA = {"movie_id": pl.String, "content_hash": pl.String, "fingerprint": pl.String,
-                    "segment_scores": pl.List(pl.Float64), "sentiment": pl.Float64}
+SENTIMENT_SCHEMA = {
+    "movie_id": pl.String,
+    "content_hash": pl.String,
+    "fingerprint": pl.String,
+    "segment_scores": pl.List(pl.Float64),
+    "sentiment": pl.Float64,
+}
 
 
 def score_partition(
-    transcripts: pl.DataFrame, previous: pl.DataFrame | None, scorer: SentimentScorer, fingerprint: str,
+    transcripts: pl.DataFrame,
+    previous: pl.DataFrame | None,
+    scorer: SentimentScorer,
+    fingerprint: str,
 ) -> tuple[pl.DataFrame, StageReport]:
     started = time.perf_counter()
     report = StageReport()
@@ -217,16 +297,31 @@ def score_partition(
         segments = segments_of(tr)
         scores = scorer.score([s.text for s in segments])
         overall = aggregate(scores, [max(s.end - s.start, 0.1) for s in segments])
-        rows.append({"movie_id": tr["movie_id"], "content_hash": tr["content_hash"], "fingerprint": key,
-                     "segment_scores": scores, "sentiment": overall})
+        rows.append(
+            {
+                "movie_id": tr["movie_id"],
+                "content_hash": tr["content_hash"],
+                "fingerprint": key,
+                "segment_scores": scores,
+                "sentiment": overall,
+            }
+        )
         report.processed += 1
     return pl.DataFrame(rows, schema=SENTIMENT_SCHEMA), _timed(report, started)
 
 
 def embedding_schema(dimension: int) -> dict[str, Any]:
-    return {"point_id": pl.String, "movie_id": pl.String, "kind": pl.String, "chunk": pl.Int64,
-            "text": pl.String, "start": pl.Float64, "end": pl.Float64, "cache_key": pl.String,
-            "vector": pl.Array(pl.Float32, dimension)}
+    return {
+        "point_id": pl.String,
+        "movie_id": pl.String,
+        "kind": pl.String,
+        "chunk": pl.Int64,
+        "text": pl.String,
+        "start": pl.Float64,
+        "end": pl.Float64,
+        "cache_key": pl.String,
+        "vector": pl.Array(pl.Float32, dimension),
+    }
 
 
 def _embedding_key(tr: dict[str, Any], overview: str | None, embedder: Embedder) -> str:
@@ -235,7 +330,10 @@ def _embedding_key(tr: dict[str, Any], overview: str | None, embedder: Embedder)
 
 
 def embed_partition(
-    transcripts: pl.DataFrame, videos: pl.DataFrame, previous: pl.DataFrame | None, embedder: Embedder,
+    transcripts: pl.DataFrame,
+    videos: pl.DataFrame,
+    previous: pl.DataFrame | None,
+    embedder: Embedder,
 ) -> tuple[pl.DataFrame, StageReport]:
     """Transcript chunks + overview per movie, plus a `profile` point: the mean of the movie's vectors."""
     started = time.perf_counter()
@@ -258,11 +356,31 @@ def embed_partition(
         movie = tr["movie_id"]
         first = len(rows)
         for i, chunk in enumerate(embedder.chunk_segments(segments_of(tr))):
-            rows.append({"point_id": point_id(movie, "transcript", i), "movie_id": movie, "kind": "transcript",
-                         "chunk": i, "text": chunk.text, "start": chunk.start, "end": chunk.end, "cache_key": key})
+            rows.append(
+                {
+                    "point_id": point_id(movie, "transcript", i),
+                    "movie_id": movie,
+                    "kind": "transcript",
+                    "chunk": i,
+                    "text": chunk.text,
+                    "start": chunk.start,
+                    "end": chunk.end,
+                    "cache_key": key,
+                }
+            )
         for i, piece in enumerate(embedder.split_text(overviews.get(movie) or "") if overviews.get(movie) else []):
-            rows.append({"point_id": point_id(movie, "overview", i), "movie_id": movie, "kind": "overview",
-                         "chunk": i, "text": piece, "start": None, "end": None, "cache_key": key})
+            rows.append(
+                {
+                    "point_id": point_id(movie, "overview", i),
+                    "movie_id": movie,
+                    "kind": "overview",
+                    "chunk": i,
+                    "text": piece,
+                    "start": None,
+                    "end": None,
+                    "cache_key": key,
+                }
+            )
         texts += [r["text"] for r in rows[first:]]
         report.processed += 1
     vectors = embedder.encode(texts)  # one batched call across every changed movie
@@ -284,14 +402,28 @@ def _profiles(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     profiles = []
     for movie, items in by_movie.items():
         mean = np.mean([r["vector"] for r in items], axis=0)
-        profiles.append({"point_id": point_id(movie, "profile", 0), "movie_id": movie, "kind": "profile", "chunk": 0,
-                         "text": items[0]["text"], "start": None, "end": None, "cache_key": items[0]["cache_key"],
-                         "vector": (mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32)})
+        profiles.append(
+            {
+                "point_id": point_id(movie, "profile", 0),
+                "movie_id": movie,
+                "kind": "profile",
+                "chunk": 0,
+                "text": items[0]["text"],
+                "start": None,
+                "end": None,
+                "cache_key": items[0]["cache_key"],
+                "vector": (mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32),
+            }
+        )
     return profiles
 
 
 def build_points(
-    language: str, embeddings: pl.DataFrame, videos: pl.DataFrame, sentiment: pl.DataFrame, model: str,
+    language: str,
+    embeddings: pl.DataFrame,
+    videos: pl.DataFrame,
+    sentiment: pl.DataFrame,
+    model: str,
 ) -> list[VectorPoint]:
     meta = {r["movie_id"]: r for r in usable(videos).iter_rows(named=True)}
     mood = dict(zip(sentiment["movie_id"], sentiment["sentiment"]))
@@ -301,11 +433,20 @@ def build_points(
         if video is None:  # removed from the library since the embeddings were computed
             continue
         payload = {
-            "movie_id": row["movie_id"], "title": video["title"], "language": language, "year": video["year"],
-            "genres": video["genres"] or [], "sentiment": float(mood.get(row["movie_id"], 0.0)),
-            "kind": row["kind"], "chunk": row["chunk"], "text": (row["text"] or "")[:EXCERPT_CHARS],
-            "start": row["start"], "end": row["end"], "content_hash": video["content_hash"],
-            "file_name": video["file_name"], "model": model,
+            "movie_id": row["movie_id"],
+            "title": video["title"],
+            "language": language,
+            "year": video["year"],
+            "genres": video["genres"] or [],
+            "sentiment": float(mood.get(row["movie_id"], 0.0)),
+            "kind": row["kind"],
+            "chunk": row["chunk"],
+            "text": (row["text"] or "")[:EXCERPT_CHARS],
+            "start": row["start"],
+            "end": row["end"],
+            "content_hash": video["content_hash"],
+            "file_name": video["file_name"],
+            "model": model,
         }
         points.append(VectorPoint(row["point_id"], row["vector"], payload))
     return points

@@ -28,8 +28,13 @@ from filelock import FileLock
 POINT_NAMESPACE = uuid.UUID("6f1c3b1e-4d1e-4c55-9a38-6d6f7672656d")
 # Payload fields people filter on; each gets a payload index.
 INDEXED_FIELDS = {
-    "movie_id": "keyword", "language": "keyword", "genres": "keyword", "kind": "keyword",
-    "year": "integer", "sentiment": "float", "content_hash": "keyword",
+    "movie_id": "keyword",
+    "language": "keyword",
+    "genres": "keyword",
+    "kind": "keyword",
+    "year": "integer",
+    "sentiment": "float",
+    "content_hash": "keyword",
 }
 
 
@@ -88,8 +93,12 @@ class VectorStore(Protocol):
     def upsert(self, points: list[VectorPoint], version: str | None = None) -> None: ...
     def delete(self, flt: PayloadFilter, version: str | None = None) -> None: ...
     def query(
-        self, vector: Sequence[float], flt: PayloadFilter | None = None, limit: int = 10,
-        version: str | None = None, with_vectors: bool = False,
+        self,
+        vector: Sequence[float],
+        flt: PayloadFilter | None = None,
+        limit: int = 10,
+        version: str | None = None,
+        with_vectors: bool = False,
     ) -> list[Hit]: ...
     def count(self, flt: PayloadFilter | None = None, version: str | None = None) -> int: ...
     def scroll(
@@ -151,7 +160,8 @@ class EdgeStore:
         from qdrant_edge import Distance, EdgeConfig, EdgeShard, EdgeVectorParams, PayloadSchemaType, UpdateOperation
 
         schema = {
-            "keyword": PayloadSchemaType.Keyword, "integer": PayloadSchemaType.Integer,
+            "keyword": PayloadSchemaType.Keyword,
+            "integer": PayloadSchemaType.Integer,
             "float": PayloadSchemaType.Float,
         }
         info = VersionInfo(name=name, dimension=dimension, model=model)
@@ -203,9 +213,11 @@ class EdgeStore:
 
         with self._shard(version) as shard:
             for i in range(0, len(points), batch):
-                shard.update(UpdateOperation.upsert_points(
-                    [Point(p.id, _as_list(p.vector), p.payload) for p in points[i : i + batch]]
-                ))
+                shard.update(
+                    UpdateOperation.upsert_points(
+                        [Point(p.id, _as_list(p.vector), p.payload) for p in points[i : i + batch]]
+                    )
+                )
             shard.flush()
 
     def delete(self, flt: PayloadFilter, version: str | None = None) -> None:
@@ -216,14 +228,21 @@ class EdgeStore:
             shard.flush()
 
     def query(
-        self, vector: Sequence[float], flt: PayloadFilter | None = None, limit: int = 10,
-        version: str | None = None, with_vectors: bool = False,
+        self,
+        vector: Sequence[float],
+        flt: PayloadFilter | None = None,
+        limit: int = 10,
+        version: str | None = None,
+        with_vectors: bool = False,
     ) -> list[Hit]:
         from qdrant_edge import Query, QueryRequest
 
         request = QueryRequest(
-            limit=limit, query=Query.Nearest(_as_list(vector)), filter=_edge_filter(flt),
-            with_payload=True, with_vector=with_vectors,
+            limit=limit,
+            query=Query.Nearest(_as_list(vector)),
+            filter=_edge_filter(flt),
+            with_payload=True,
+            with_vector=with_vectors,
         )
         with self._shard(version) as shard:
             found = shard.query(request)
@@ -244,9 +263,11 @@ class EdgeStore:
         offset = None
         with self._shard(version) as shard:
             while True:
-                records, offset = shard.scroll(ScrollRequest(
-                    offset=offset, limit=1024, filter=_edge_filter(flt), with_payload=True, with_vector=with_vectors
-                ))
+                records, offset = shard.scroll(
+                    ScrollRequest(
+                        offset=offset, limit=1024, filter=_edge_filter(flt), with_payload=True, with_vector=with_vectors
+                    )
+                )
                 hits += [Hit(str(r.id), 0.0, dict(r.payload or {}), _vec(r.vector)) for r in records]
                 if offset is None:
                     return hits
@@ -267,7 +288,12 @@ def _edge_filter(flt: PayloadFilter | None) -> Any:
 
     must: list[Any] = []
     must_not: list[Any] = []
-    for key, values in (("language", flt.languages), ("genres", flt.genres), ("kind", flt.kinds), ("movie_id", flt.movie_ids)):
+    for key, values in (
+        ("language", flt.languages),
+        ("genres", flt.genres),
+        ("kind", flt.kinds),
+        ("movie_id", flt.movie_ids),
+    ):
         if values:
             must.append(FieldCondition(key=key, match=MatchAny(list(values))))
     if flt.exclude_movie_ids:
@@ -286,8 +312,13 @@ class QdrantServerStore:
     """qdrant-client: a server or cluster (`url`), or client local mode (`path`, used in tests)."""
 
     def __init__(
-        self, url: str | None = None, api_key: str | None = None, path: str | None = None,
-        alias: str = "movies", timeout_s: int = 30, prefer_grpc: bool = False,
+        self,
+        url: str | None = None,
+        api_key: str | None = None,
+        path: str | None = None,
+        alias: str = "movies",
+        timeout_s: int = 30,
+        prefer_grpc: bool = False,
     ) -> None:
         from qdrant_client import QdrantClient
 
@@ -316,10 +347,15 @@ class QdrantServerStore:
                 continue
             info = self.client.get_collection(c.name)
             meta = info.config.metadata or {}
-            out.append(VersionInfo(
-                name=c.name, dimension=int(meta.get("dimension", 0)), model=str(meta.get("model", "")),
-                points=self.count(version=c.name), created_at=float(meta.get("created_at", 0)),
-            ))
+            out.append(
+                VersionInfo(
+                    name=c.name,
+                    dimension=int(meta.get("dimension", 0)),
+                    model=str(meta.get("model", "")),
+                    points=self.count(version=c.name),
+                    created_at=float(meta.get("created_at", 0)),
+                )
+            )
         return sorted(out, key=lambda v: v.name)
 
     def create_version(self, name: str, dimension: int, model: str) -> VersionInfo:
@@ -327,11 +363,15 @@ class QdrantServerStore:
 
         info = VersionInfo(name=name, dimension=dimension, model=model)
         self.client.create_collection(
-            name, vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
+            name,
+            vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
             metadata=info.__dict__,
         )
-        schema = {"keyword": models.PayloadSchemaType.KEYWORD, "integer": models.PayloadSchemaType.INTEGER,
-                  "float": models.PayloadSchemaType.FLOAT}
+        schema = {
+            "keyword": models.PayloadSchemaType.KEYWORD,
+            "integer": models.PayloadSchemaType.INTEGER,
+            "float": models.PayloadSchemaType.FLOAT,
+        }
         for key, kind in INDEXED_FIELDS.items():
             index: Any = schema[kind]
             if key == "language":
@@ -345,9 +385,9 @@ class QdrantServerStore:
         actions: list[Any] = []
         if self.serving_version():
             actions.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=self.alias)))
-        actions.append(models.CreateAliasOperation(
-            create_alias=models.CreateAlias(collection_name=name, alias_name=self.alias)
-        ))
+        actions.append(
+            models.CreateAliasOperation(create_alias=models.CreateAlias(collection_name=name, alias_name=self.alias))
+        )
         self.client.update_collection_aliases(change_aliases_operations=actions)  # one atomic call
 
     def drop_version(self, name: str) -> None:
@@ -360,22 +400,37 @@ class QdrantServerStore:
 
         name = self._resolve(version)
         for i in range(0, len(points), batch):
-            self.client.upsert(name, points=[
-                models.PointStruct(id=p.id, vector=_as_list(p.vector), payload=p.payload) for p in points[i : i + batch]
-            ], wait=True)
+            self.client.upsert(
+                name,
+                points=[
+                    models.PointStruct(id=p.id, vector=_as_list(p.vector), payload=p.payload)
+                    for p in points[i : i + batch]
+                ],
+                wait=True,
+            )
 
     def delete(self, flt: PayloadFilter, version: str | None = None) -> None:
         from qdrant_client import models
 
-        self.client.delete(self._resolve(version), points_selector=models.FilterSelector(filter=_client_filter(flt)), wait=True)
+        self.client.delete(
+            self._resolve(version), points_selector=models.FilterSelector(filter=_client_filter(flt)), wait=True
+        )
 
     def query(
-        self, vector: Sequence[float], flt: PayloadFilter | None = None, limit: int = 10,
-        version: str | None = None, with_vectors: bool = False,
+        self,
+        vector: Sequence[float],
+        flt: PayloadFilter | None = None,
+        limit: int = 10,
+        version: str | None = None,
+        with_vectors: bool = False,
     ) -> list[Hit]:
         found = self.client.query_points(
-            self._resolve(version), query=_as_list(vector), query_filter=_client_filter(flt), limit=limit,
-            with_payload=True, with_vectors=with_vectors,
+            self._resolve(version),
+            query=_as_list(vector),
+            query_filter=_client_filter(flt),
+            limit=limit,
+            with_payload=True,
+            with_vectors=with_vectors,
         ).points
         return [Hit(str(p.id), float(p.score), dict(p.payload or {}), _vec(p.vector)) for p in found]
 
@@ -389,8 +444,12 @@ class QdrantServerStore:
         offset = None
         while True:
             records, offset = self.client.scroll(
-                self._resolve(version), scroll_filter=_client_filter(flt), limit=1024, offset=offset,
-                with_payload=True, with_vectors=with_vectors,
+                self._resolve(version),
+                scroll_filter=_client_filter(flt),
+                limit=1024,
+                offset=offset,
+                with_payload=True,
+                with_vectors=with_vectors,
             )
             hits += [Hit(str(r.id), 0.0, dict(r.payload or {}), _vec(r.vector)) for r in records]
             if offset is None:
@@ -404,7 +463,12 @@ def _client_filter(flt: PayloadFilter | None) -> Any:
 
     must: list[Any] = []
     must_not: list[Any] = []
-    for key, values in (("language", flt.languages), ("genres", flt.genres), ("kind", flt.kinds), ("movie_id", flt.movie_ids)):
+    for key, values in (
+        ("language", flt.languages),
+        ("genres", flt.genres),
+        ("kind", flt.kinds),
+        ("movie_id", flt.movie_ids),
+    ):
         if values:
             must.append(models.FieldCondition(key=key, match=models.MatchAny(any=list(values))))
     if flt.exclude_movie_ids:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import polars as pl
-
 import dagster as dg
+import polars as pl
 
 from movrec_dagster.core.stages import StageReport
 

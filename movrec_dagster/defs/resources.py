@@ -1,6 +1,5 @@
 """One resource per external thing: the library on disk, whisper, the embedder, sentiment, Qdrant."""
 
-
 import dagster as dg
 from pydantic import Field
 
@@ -34,7 +33,9 @@ class WhisperResource(dg.ConfigurableResource):
     )
 
     def settings(self) -> WhisperSettings:
-        return WhisperSettings(self.model, self.device, self.compute_type, self.cpu_threads, self.beam_size, self.vad_filter)
+        return WhisperSettings(
+            self.model, self.device, self.compute_type, self.cpu_threads, self.beam_size, self.vad_filter
+        )
 
 
 class EmbedderResource(dg.ConfigurableResource):
@@ -77,7 +78,10 @@ class QdrantResource(dg.ConfigurableResource):
     def store(self, library: MovrecHome) -> VectorStore:
         if self.url:
             return QdrantServerStore(
-                url=self.url, api_key=self.api_key, alias=self.alias, timeout_s=self.timeout_s,
+                url=self.url,
+                api_key=self.api_key,
+                alias=self.alias,
+                timeout_s=self.timeout_s,
                 prefer_grpc=self.prefer_grpc,
             )
         return EdgeStore(library.qdrant, alias=self.alias)

@@ -28,12 +28,20 @@ def render(movie: dict, target: Path) -> None:
         speak(movie["narration"], movie["voice"], wav)
         audio = AudioFileClip(str(wav))
         card = ColorClip((320, 180), color=(20, 24, 40), duration=audio.duration)
-        title = TextClip(text=movie["title"], font_size=18, color="white", method="caption",
-                         size=(300, 160), duration=audio.duration).with_position("center")
+        title = TextClip(
+            text=movie["title"], font_size=18, color="white", method="caption", size=(300, 160), duration=audio.duration
+        ).with_position("center")
         clip = CompositeVideoClip([card, title]).with_audio(audio)
-        clip.write_videofile(str(target), fps=5, codec="libx264", audio_codec="aac",
-                             audio_bitrate="48k", preset="veryslow", logger=None,
-                             ffmpeg_params=["-crf", "35"])
+        clip.write_videofile(
+            str(target),
+            fps=5,
+            codec="libx264",
+            audio_codec="aac",
+            audio_bitrate="48k",
+            preset="veryslow",
+            logger=None,
+            ffmpeg_params=["-crf", "35"],
+        )
         audio.close()
 
 

@@ -1,7 +1,7 @@
 """The serving Qdrant collection: versioned, behind an alias, one language partition at a time."""
 
-
 import dagster as dg
+
 from movrec_dagster.core.embedding import Embedder
 from movrec_dagster.core.home import read_table
 from movrec_dagster.core.stages import build_points, sync_partition
@@ -33,7 +33,9 @@ def serving_version_for(store: VectorStore, embedder: Embedder) -> str:
     return name
 
 
-@dg.asset(group_name="index", partitions_def=language_partitions, deps=[embeddings, sentiment, videos], kinds={"qdrant"})
+@dg.asset(
+    group_name="index", partitions_def=language_partitions, deps=[embeddings, sentiment, videos], kinds={"qdrant"}
+)
 def qdrant_collection(
     context: dg.AssetExecutionContext, library: LibraryResource, qdrant: QdrantResource, embedder: EmbedderResource
 ) -> dg.MaterializeResult:
@@ -43,14 +45,21 @@ def qdrant_collection(
     store = qdrant.store(home)
     version = serving_version_for(store, embedder.embedder())
     points = build_points(
-        language, read_table(home.table("embeddings", language)), read_table(home.table("videos")),
-        read_table(home.table("sentiment", language)), embedder.settings().fingerprint,
+        language,
+        read_table(home.table("embeddings", language)),
+        read_table(home.table("videos")),
+        read_table(home.table("sentiment", language)),
+        embedder.settings().fingerprint,
     )
     sync_partition(store, language, points, version=version)
     movies = {p.payload["movie_id"] for p in points}
     stored = store.count(PayloadFilter(languages=(language,)), version=version)
-    return dg.MaterializeResult(metadata={
-        "collection": version, "alias": store.alias,
-        "points": dg.MetadataValue.int(stored), "movies": dg.MetadataValue.int(len(movies)),
-        "total_points": dg.MetadataValue.int(store.count(version=version)),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "collection": version,
+            "alias": store.alias,
+            "points": dg.MetadataValue.int(stored),
+            "movies": dg.MetadataValue.int(len(movies)),
+            "total_points": dg.MetadataValue.int(store.count(version=version)),
+        }
+    )

@@ -1,9 +1,8 @@
 """The library side of the graph: uploaded files, their audio, and the language each movie is filed under."""
 
-
+import dagster as dg
 import polars as pl
 
-import dagster as dg
 from movrec_dagster.core.home import read_table, write_table
 from movrec_dagster.core.stages import extract_all_audio, route_languages, scan_videos, usable
 from movrec_dagster.defs.metadata import frame_markdown, log_failures, report_metadata
@@ -41,10 +40,13 @@ def audio(context: dg.AssetExecutionContext, library: LibraryResource) -> dg.Mat
     frame, report = extract_all_audio(home, read_table(home.table("videos")))
     write_table(frame, home.table("audio"))
     log_failures(context, report)
-    return dg.MaterializeResult(metadata=report_metadata(
-        report, tracks=dg.MetadataValue.int(frame["error"].is_null().sum()),
-        audio_seconds=dg.MetadataValue.float(float(frame["audio_seconds"].sum() or 0.0)),
-    ))
+    return dg.MaterializeResult(
+        metadata=report_metadata(
+            report,
+            tracks=dg.MetadataValue.int(frame["error"].is_null().sum()),
+            audio_seconds=dg.MetadataValue.float(float(frame["audio_seconds"].sum() or 0.0)),
+        )
+    )
 
 
 @dg.asset(group_name="library", deps=[audio], kinds={"whisper"})
@@ -55,8 +57,11 @@ def spoken_languages(
     home = library.paths()
     path = home.table("spoken_languages")
     frame, report = route_languages(
-        read_table(home.table("videos")), read_table(home.table("audio")), read_table(path),
-        whisper.settings(), whisper.min_language_probability,
+        read_table(home.table("videos")),
+        read_table(home.table("audio")),
+        read_table(path),
+        whisper.settings(),
+        whisper.min_language_probability,
     )
     write_table(frame, path)
     log_failures(context, report)
@@ -65,8 +70,10 @@ def spoken_languages(
     if new:
         context.instance.add_dynamic_partitions(language_partitions.name, new)
     counts = frame.filter(pl.col("language").is_not_null()).group_by("language").len().sort("language")
-    return dg.MaterializeResult(metadata=report_metadata(
-        report,
-        languages=dg.MetadataValue.json(dict(zip(counts["language"], counts["len"]))),
-        new_partitions=dg.MetadataValue.json(new),
-    ))
+    return dg.MaterializeResult(
+        metadata=report_metadata(
+            report,
+            languages=dg.MetadataValue.json(dict(zip(counts["language"], counts["len"]))),
+            new_partitions=dg.MetadataValue.json(new),
+        )
+    )

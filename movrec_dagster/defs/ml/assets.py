@@ -1,9 +1,8 @@
 """Per-language ML stages: transcripts (faster-whisper), sentiment, and sentence embeddings."""
 
-
+import dagster as dg
 import polars as pl
 
-import dagster as dg
 from movrec_dagster.core.home import read_table, write_table
 from movrec_dagster.core.stages import embed_partition, score_partition, transcribe_partition
 from movrec_dagster.defs.library.assets import audio, spoken_languages, videos
@@ -12,7 +11,9 @@ from movrec_dagster.defs.partitions import language_partitions
 from movrec_dagster.defs.resources import EmbedderResource, LibraryResource, SentimentResource, WhisperResource
 
 
-@dg.asset(group_name="ml", partitions_def=language_partitions, deps=[spoken_languages, audio], kinds={"whisper", "parquet"})
+@dg.asset(
+    group_name="ml", partitions_def=language_partitions, deps=[spoken_languages, audio], kinds={"whisper", "parquet"}
+)
 def transcripts(
     context: dg.AssetExecutionContext, library: LibraryResource, whisper: WhisperResource
 ) -> dg.MaterializeResult:
@@ -21,23 +22,30 @@ def transcripts(
     language = context.partition_key
     path = home.table("transcripts", language)
     frame, report = transcribe_partition(
-        language, read_table(home.table("spoken_languages")), read_table(home.table("audio")),
-        read_table(path), whisper.settings(),
+        language,
+        read_table(home.table("spoken_languages")),
+        read_table(home.table("audio")),
+        read_table(path),
+        whisper.settings(),
     )
     write_table(frame, path)
     log_failures(context, report)
     ok = frame.filter(pl.col("error").is_null())
     preview = ok.select(
-        "movie_id", "language_probability",
+        "movie_id",
+        "language_probability",
         pl.col("segments").list.eval(pl.element().struct.field("text")).list.join(" ").str.slice(0, 160).alias("text"),
     )
-    return dg.MaterializeResult(metadata=report_metadata(
-        report, movies=dg.MetadataValue.int(len(ok)),
-        segments=dg.MetadataValue.int(int(ok["segments"].list.len().sum() or 0)),
-        speech_seconds=dg.MetadataValue.float(float(ok["duration_s"].sum() or 0.0)),
-        transcript_preview=dg.MetadataValue.md(frame_markdown(preview)),
-        model=whisper.settings().fingerprint,
-    ))
+    return dg.MaterializeResult(
+        metadata=report_metadata(
+            report,
+            movies=dg.MetadataValue.int(len(ok)),
+            segments=dg.MetadataValue.int(int(ok["segments"].list.len().sum() or 0)),
+            speech_seconds=dg.MetadataValue.float(float(ok["duration_s"].sum() or 0.0)),
+            transcript_preview=dg.MetadataValue.md(frame_markdown(preview)),
+            model=whisper.settings().fingerprint,
+        )
+    )
 
 
 @dg.asset(group_name="ml", partitions_def=language_partitions, deps=[transcripts], kinds={"parquet"})
@@ -49,33 +57,43 @@ def sentiment(
     language = context.partition_key
     path = home.table("sentiment", language)
     frame, report = score_partition(
-        read_table(home.table("transcripts", language)), read_table(path), sentiment_model.scorer(),
+        read_table(home.table("transcripts", language)),
+        read_table(path),
+        sentiment_model.scorer(),
         sentiment_model.settings().fingerprint,
     )
     write_table(frame, path)
-    return dg.MaterializeResult(metadata=report_metadata(
-        report, backend=sentiment_model.settings().fingerprint,
-        mean_sentiment=dg.MetadataValue.float(float(frame["sentiment"].mean() or 0.0)),
-        by_movie=dg.MetadataValue.md(frame_markdown(frame.select("movie_id", "sentiment").sort("sentiment"))),
-    ))
+    return dg.MaterializeResult(
+        metadata=report_metadata(
+            report,
+            backend=sentiment_model.settings().fingerprint,
+            mean_sentiment=dg.MetadataValue.float(float(frame["sentiment"].mean() or 0.0)),
+            by_movie=dg.MetadataValue.md(frame_markdown(frame.select("movie_id", "sentiment").sort("sentiment"))),
+        )
+    )
 
 
 @dg.asset(group_name="ml", partitions_def=language_partitions, deps=[transcripts, videos], kinds={"pytorch", "parquet"})
 def embeddings(
     context: dg.AssetExecutionContext, library: LibraryResource, embedder: EmbedderResource
 ) -> dg.MaterializeResult:
-    """L2-normalised sentence-transformers vectors: transcript chunks that fit the model, overviews, and a per-movie profile."""
+    """L2-normalised sentence-transformers vectors of transcript chunks, overviews and a per-movie profile."""
     home = library.paths()
     language = context.partition_key
     path = home.table("embeddings", language)
     frame, report = embed_partition(
-        read_table(home.table("transcripts", language)), read_table(home.table("videos")), read_table(path),
+        read_table(home.table("transcripts", language)),
+        read_table(home.table("videos")),
+        read_table(path),
         embedder.embedder(),
     )
     write_table(frame, path)
     kinds = frame.group_by("kind").len().sort("kind")
-    return dg.MaterializeResult(metadata=report_metadata(
-        report, vectors=dg.MetadataValue.int(len(frame)),
-        by_kind=dg.MetadataValue.json(dict(zip(kinds["kind"], kinds["len"]))),
-        model=embedder.settings().fingerprint,
-    ))
+    return dg.MaterializeResult(
+        metadata=report_metadata(
+            report,
+            vectors=dg.MetadataValue.int(len(frame)),
+            by_kind=dg.MetadataValue.json(dict(zip(kinds["kind"], kinds["len"]))),
+            model=embedder.settings().fingerprint,
+        )
+    )

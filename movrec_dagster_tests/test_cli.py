@@ -1,0 +1,104 @@
+"""The `movrec` CLI and the Dagster command line against the real code location."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from movrec_dagster.cli import main
+from movrec_dagster.runner import instance_yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in {"DAGSTER_HOME", "MOVREC_HOME"}}
+    return subprocess.run(
+        [sys.executable, "-m", "movrec_dagster.cli", "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
+    )
+
+
+def test_search_json(indexed) -> None:  # noqa: ANN001
+    home, _, _ = indexed
+    out = CliRunner().invoke(
+        main, ["--home", str(home.root), "search", "NASA tries to rescue an astronaut stranded on Mars", "--json"]
+    )
+    assert out.exit_code == 0, out.output
+    hits = json.loads(out.output)
+    assert hits[0]["movie_id"] == "the-martian" and hits[0]["title"] == "The Martian"
+    assert {"movie_id", "title", "language", "score"} <= set(hits[0])
+
+
+def test_search_filters_and_similar(indexed) -> None:  # noqa: ANN001
+    home, _, _ = indexed
+    runner = CliRunner()
+    out = runner.invoke(
+        main, ["--home", str(home.root), "search", "music", "--language", "es", "--top-k", "2", "--json"]
+    )
+    assert out.exit_code == 0 and {h["language"] for h in json.loads(out.output)} == {"es"}
+    out = runner.invoke(main, ["--home", str(home.root), "similar", "the-martian", "--json"])
+    ids = [h["movie_id"] for h in json.loads(out.output)]
+    assert ids and "the-martian" not in ids
+    out = runner.invoke(main, ["--home", str(home.root), "similar", "no-such-movie"])
+    assert out.exit_code != 0 and "not in the index" in out.output
+
+
+def test_status_lists_failures(indexed) -> None:  # noqa: ANN001
+    home, _, bad = indexed
+    out = CliRunner().invoke(main, ["--home", str(home.root), "status", "--json"])
+    info = json.loads(out.output)
+    assert info["serving"] and set(info["failures"]) == set(bad)
+
+
+def test_ingest_twice_adds_nothing_twice(tmp_path: Path, demo_library: Path) -> None:
+    source = tmp_path / "incoming"
+    source.mkdir()
+    for name in ("coco.mp4", "coco.json"):
+        shutil.copy2(demo_library / name, source / name)
+    env_home = tmp_path / "home"
+    first = _run(env_home, "ingest", str(source))
+    assert first.returncode == 0, first.stderr
+    assert "copied 2" in first.stdout and "ok     index_language[es]" in first.stdout
+    second = _run(env_home, "ingest", str(source))
+    assert second.returncode == 0 and "copied 0" in second.stdout
+    status = json.loads(_run(env_home, "status", "--json").stdout)
+    assert [v["points"] for v in status["versions"]] == [status["versions"][0]["points"]] and status["versions"][0][
+        "points"
+    ] > 0
+    # runs are recorded in the persistent instance the UI reads
+    runs = list((env_home / "dagster" / "storage").iterdir())
+    assert len(runs) >= 4
+
+
+def test_dagster_cli_materializes_from_module(tmp_path: Path, demo_library: Path) -> None:
+    home = tmp_path / "home"
+    (home / "uploads").mkdir(parents=True)
+    shutil.copy2(demo_library / "amelie.mp4", home / "uploads" / "amelie.mp4")
+    env = {**os.environ, "MOVREC_HOME": str(home), "DAGSTER_HOME": str(tmp_path)}
+    (tmp_path / "dagster.yaml").write_text(instance_yaml())
+    done = subprocess.run(
+        ["dagster", "asset", "materialize", "-m", "movrec_dagster.definitions", "--select", "videos"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (home / "data" / "videos.parquet").exists()
+
+
+def test_root_instance_yaml_is_the_packaged_default() -> None:
+    assert (ROOT / "dagster.yaml").read_text() == instance_yaml()

@@ -1,0 +1,77 @@
+"""Uploads, sidecars and probing with the real ffmpeg that moviepy ships."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import wave
+from pathlib import Path
+
+import pytest
+
+from movrec_dagster.core.library import MediaError, find_videos, read_sidecar, scan_library, scan_video
+from movrec_dagster.core.media import extract_audio
+from movrec_dagster_tests.conftest import add_bad_uploads
+
+
+def test_good_video_is_probed_and_hashed(demo_library: Path) -> None:
+    record = scan_video(demo_library / "the-martian.mp4")
+    assert record.error is None
+    assert record.movie_id == "the-martian" and record.title == "The Martian" and record.year == 2015
+    assert record.video_codec == "h264" and record.has_audio and 15 < record.duration_s < 30
+    assert len(record.content_hash) == 64
+
+
+def test_bad_uploads_are_named_with_their_cause(tmp_path: Path, demo_library: Path) -> None:
+    expected = add_bad_uploads(tmp_path, demo_library)
+    shutil.copy2(demo_library / "coco.mp4", tmp_path / "coco.mp4")
+    records = {r.file_name: r for r in scan_library(tmp_path)}
+    assert records["coco.mp4"].error is None
+    for name, cause in expected.items():
+        assert records[name].error and name in records[name].error and cause in records[name].error
+    assert "empty file" in scan_video(_touch(tmp_path / "empty.mp4")).error
+
+
+def _touch(path: Path) -> Path:
+    path.write_bytes(b"")
+    return path
+
+
+def test_duplicate_movie_id_is_reported(tmp_path: Path, demo_library: Path) -> None:
+    shutil.copy2(demo_library / "coco.mp4", tmp_path / "a.mp4")
+    shutil.copy2(demo_library / "coco.mp4", tmp_path / "b.mp4")
+    (tmp_path / "b.json").write_text(json.dumps({"id": "a"}))
+    errors = [r.error for r in scan_library(tmp_path) if r.error]
+    assert len(errors) == 1 and "movie id 'a' is already used by a.mp4" in errors[0]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "JSON object"),
+        ('{"year": "soon"}', "'year' must be an integer"),
+        ('{"genres": [1]}', "'genres' must be a list"),
+        ('{"title": {"a": 1}}', "'title' must be text"),
+    ],
+)
+def test_malformed_sidecars_are_rejected(tmp_path: Path, content: str, message: str) -> None:
+    (tmp_path / "x.json").write_text(content)
+    with pytest.raises(MediaError, match=message):
+        read_sidecar(tmp_path / "x.mp4")
+
+
+def test_symlink_out_of_uploads_is_not_followed(tmp_path: Path, demo_library: Path) -> None:
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    (uploads / "escape.mp4").symlink_to(demo_library / "coco.mp4")
+    assert find_videos(uploads) == []
+
+
+def test_audio_is_16k_mono_wav(tmp_path: Path, demo_library: Path) -> None:
+    target = tmp_path / "a.wav"
+    seconds = extract_audio(demo_library / "amelie.mp4", target)
+    with wave.open(str(target)) as w:
+        assert (w.getnchannels(), w.getframerate(), w.getsampwidth()) == (1, 16000, 2)
+        assert abs(w.getnframes() / 16000 - seconds) < 0.1
+    assert not list(tmp_path.glob("*.partial*"))

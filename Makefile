@@ -1,0 +1,31 @@
+# Two commands on a fresh machine:  `make demo`  (install + index the demo library + search)
+#                                   `make test`  (install + lint + the test suite)
+VENV ?= .venv
+PYTHON ?= python3
+# The CPU build of torch. Without an explicit CPU torch, pip pulls a multi-GB CUDA build; on a
+# machine with a GPU, override: make demo TORCH="torch"
+TORCH ?= torch==2.13.0
+BIN := $(VENV)/bin
+
+.PHONY: install demo test lint ui
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+demo: install
+	$(BIN)/movrec demo
+
+lint: install
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+ui: install
+	$(BIN)/movrec ui

@@ -100,5 +100,15 @@ def test_dagster_cli_materializes_from_module(tmp_path: Path, demo_library: Path
     assert (home / "data" / "videos.parquet").exists()
 
 
+def test_workspace_loads_the_code_location(tmp_path: Path) -> None:
+    done = subprocess.run(
+        ["dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path)}, capture_output=True, text=True, timeout=300, cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Validation successful" in done.stdout + done.stderr
+
+
 def test_root_instance_yaml_is_the_packaged_default() -> None:
     assert (ROOT / "dagster.yaml").read_text() == instance_yaml()

@@ -81,7 +81,11 @@ def whisper_model_path(name: str) -> str:
 def embedder_model_path(name: str) -> str:
     """A sentence-transformers model argument: packaged names resolve to local folders."""
     if name == "multilingual-e5-small":
+        from transformers.utils import logging as hf_logging
+
         from .e5_convert import convert_e5
+
+        hf_logging.disable_progress_bar()
 
         target = model_cache() / "multilingual-e5-small-st"
         return str(_build_once(target, lambda out: (out.rmdir(), convert_e5(out))))

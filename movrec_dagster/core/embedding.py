@@ -41,8 +41,12 @@ _load_lock = threading.Lock()
 @lru_cache(maxsize=2)
 def _load(model: str, device: str, max_seq_length: int) -> object:
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
-    st = SentenceTransformer(embedder_model_path(model), device=device, local_files_only=True)
+    hf_logging.disable_progress_bar()
+    path = embedder_model_path(model)
+    # a local folder never touches a hub; a hub id (for users who have one) may
+    st = SentenceTransformer(path, device=device, local_files_only=Path(path).is_dir())
     st.max_seq_length = min(max_seq_length, st.max_seq_length or max_seq_length)
     return st
 

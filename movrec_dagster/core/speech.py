@@ -48,12 +48,13 @@ _load_lock = threading.Lock()
 def _load(model: str, device: str, compute_type: str, cpu_threads: int) -> object:
     from faster_whisper import WhisperModel
 
+    path = whisper_model_path(model)
     return WhisperModel(
-        whisper_model_path(model),
+        path,
         device=device,
         compute_type=compute_type,
         cpu_threads=cpu_threads,
-        local_files_only=model.startswith("/") or model == "base",
+        local_files_only=Path(path).is_dir(),
     )
 
 

@@ -172,7 +172,8 @@ def ui(ctx: click.Context, port: int) -> None:
     home = _home(ctx)
     dagster_instance(home)
     os.environ["MOVREC_HOME"] = str(home.root)
-    os.execvp("dagster", ["dagster", "dev", "-m", "movrec_dagster.definitions", "-h", "127.0.0.1", "-p", str(port)])
+    dagster = str(Path(sys.executable).parent / "dagster")  # this environment's, activated or not
+    os.execv(dagster, [dagster, "dev", "-m", "movrec_dagster.definitions", "-h", "127.0.0.1", "-p", str(port)])
 
 
 @main.command()

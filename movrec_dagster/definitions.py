@@ -10,6 +10,7 @@ from movrec_dagster.defs.index import assets as index_assets
 from movrec_dagster.defs.jobs import index_language_job, scan_library_job
 from movrec_dagster.defs.library import assets as library_assets
 from movrec_dagster.defs.library.checks import library_checks
+from movrec_dagster.defs.library.sensors import library_sensors
 from movrec_dagster.defs.ml import assets as ml_assets
 from movrec_dagster.defs.resources import (
     EmbedderResource,
@@ -42,5 +43,6 @@ defs = dg.Definitions(
     assets=dg.load_assets_from_modules([library_assets, ml_assets, index_assets]),
     asset_checks=library_checks,
     jobs=[scan_library_job, index_language_job],
+    sensors=library_sensors,
     resources=resources(),
 )

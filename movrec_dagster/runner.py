@@ -78,14 +78,26 @@ def collect_failures(home: MovrecHome) -> dict[str, str]:
     return failures
 
 
+def partitions_to_index(instance: DagsterInstance, scan_run_id: str) -> list[str]:
+    """What the scan reported as changed, plus partitions never indexed (e.g. after a failed run)."""
+    from dagster import AssetKey
+
+    from movrec_dagster.defs.library.sensors import changed_partitions_of_run
+    from movrec_dagster.defs.partitions import language_partitions
+
+    known = set(instance.get_dynamic_partitions(language_partitions.name))
+    indexed = instance.get_materialized_partitions(AssetKey("qdrant_collection"))
+    return sorted(set(changed_partitions_of_run(instance, scan_run_id)) | (known - indexed))
+
+
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def run_pipeline(home: MovrecHome, instance: DagsterInstance, run_config: dict | None = None) -> IngestResult:
-    """Scan the library, then index every language partition, through the real Dagster jobs."""
+    """Scan the library, then index the language partitions that changed, through the real Dagster jobs."""
     from movrec_dagster.definitions import defs
-    from movrec_dagster.defs.partitions import language_partitions
 
+    index = defs.resolve_job_def("index_language")
     result = IngestResult()
     run_config = {
         **(QUIET if run_config is None else run_config),
@@ -96,8 +108,7 @@ def run_pipeline(home: MovrecHome, instance: DagsterInstance, run_config: dict |
     )
     result.runs["scan_library"] = scan.success
     if scan.success:
-        index = defs.resolve_job_def("index_language")
-        for language in sorted(instance.get_dynamic_partitions(language_partitions.name)):
+        for language in partitions_to_index(instance, scan.run_id):
             run = index.execute_in_process(
                 run_config=run_config, instance=instance, partition_key=language, raise_on_error=False
             )

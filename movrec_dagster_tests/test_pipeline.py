@@ -110,11 +110,13 @@ def test_rerun_is_idempotent_and_cached(indexed, dagster_instance: dg.DagsterIns
     store = EdgeStore(home.qdrant)
     before = {h.id for h in store.scroll()}
     again = run_pipeline(home, dagster_instance)
-    assert all(again.runs.values())
+    assert again.runs == {"scan_library": True}  # nothing changed: no language is re-indexed
     assert {h.id for h in store.scroll()} == before
-    latest = dagster_instance.get_latest_materialization_event(dg.AssetKey("transcripts"))
+    latest = dagster_instance.get_latest_materialization_event(dg.AssetKey("videos"))
     meta = latest.asset_materialization.metadata
-    assert meta["processed"].value == 0 and meta["cached"].value >= 1
+    assert meta["processed"].value == 0 and meta["cached"].value == len(EXPECTED_LANGUAGE)
+    routes = dagster_instance.get_latest_materialization_event(dg.AssetKey("spoken_languages"))
+    assert routes.asset_materialization.metadata["changed_partitions"].value == []
 
 
 def test_unusable_uploads_fail_the_check(indexed, dagster_instance: dg.DagsterInstance) -> None:  # noqa: ANN001

@@ -143,6 +143,7 @@ LANGUAGE_SCHEMA = {
     "detected_language": pl.String,
     "detected_probability": pl.Float64,
     "fingerprint": pl.String,
+    "sidecar_hash": pl.String,
     "error": pl.String,
 }
 
@@ -170,13 +171,14 @@ def route_languages(
             and old["fingerprint"] == fingerprint
             and not old["error"]
         ):
-            rows.append(old)
+            rows.append(old | {"sidecar_hash": video["sidecar_hash"]})
             report.cached += 1
             continue
         row = {
             "movie_id": item["movie_id"],
             "content_hash": item["content_hash"],
             "fingerprint": fingerprint,
+            "sidecar_hash": video["sidecar_hash"],
             "language": video["sidecar_language"],
             "language_source": "sidecar",
             "detected_language": None,
@@ -198,6 +200,23 @@ def route_languages(
         report.processed += 1
         rows.append(row)
     return pl.DataFrame(rows, schema=LANGUAGE_SCHEMA), _timed(report, started)
+
+
+def changed_languages(previous: pl.DataFrame | None, current: pl.DataFrame) -> list[str]:
+    """Partitions whose movies, content or sidecars changed (including ones that lost movies)."""
+
+    def state(frame: pl.DataFrame | None) -> dict[str, set[tuple]]:
+        out: dict[str, set[tuple]] = {}
+        if frame is None:
+            return out
+        has_sidecar = "sidecar_hash" in frame.columns
+        for row in frame.filter(pl.col("language").is_not_null()).iter_rows(named=True):
+            key = (row["movie_id"], row["content_hash"], row["sidecar_hash"] if has_sidecar else None)
+            out.setdefault(row["language"], set()).add(key)
+        return out
+
+    before, after = state(previous), state(current)
+    return sorted(lang for lang in before.keys() | after.keys() if before.get(lang) != after.get(lang))
 
 
 SEGMENT = pl.Struct({"start": pl.Float64, "end": pl.Float64, "text": pl.String})
@@ -383,7 +402,7 @@ def embed_partition(
             )
         texts += [r["text"] for r in rows[first:]]
         report.processed += 1
-    vectors = embedder.encode(texts)  # one batched call across every changed movie
+    vectors = embedder.encode(texts) if texts else []  # one batched call across every changed movie
     for row, vector in zip(rows, vectors):
         row["vector"] = vector
     rows += _profiles(rows)

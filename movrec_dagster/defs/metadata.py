@@ -46,3 +46,13 @@ def frame_markdown(frame: pl.DataFrame, limit: int = 20) -> str:
     lines = ["| " + " | ".join(head.columns) + " |", "|" + "---|" * len(head.columns)]
     lines += ["| " + " | ".join(_cell(str(v)) for v in row) + " |" for row in head.iter_rows()]
     return "\n".join(lines)
+
+
+def bar_chart(counts: dict[str, float], width: int = 30) -> str:
+    """A text bar chart (Markdown code block): per-language counts read at a glance in the UI."""
+    if not counts:
+        return "(none)"
+    top = max(counts.values()) or 1
+    label = max(len(k) for k in counts)
+    rows = [f"{k:<{label}} {'█' * max(1, round(v / top * width))} {v:g}" for k, v in counts.items()]
+    return "```\n" + "\n".join(rows) + "\n```"

@@ -4,8 +4,8 @@ import dagster as dg
 import polars as pl
 
 from movrec_dagster.core.home import read_table, write_table
-from movrec_dagster.core.stages import extract_all_audio, route_languages, scan_videos, usable
-from movrec_dagster.defs.metadata import frame_markdown, log_failures, report_metadata
+from movrec_dagster.core.stages import changed_languages, extract_all_audio, route_languages, scan_videos, usable
+from movrec_dagster.defs.metadata import bar_chart, frame_markdown, log_failures, report_metadata
 from movrec_dagster.defs.partitions import language_partitions
 from movrec_dagster.defs.resources import LibraryResource, WhisperResource
 
@@ -56,10 +56,11 @@ def spoken_languages(
     """The language partition of each movie: its sidecar `language`, else whisper's detection."""
     home = library.paths()
     path = home.table("spoken_languages")
+    previous = read_table(path)
     frame, report = route_languages(
         read_table(home.table("videos")),
         read_table(home.table("audio")),
-        read_table(path),
+        previous,
         whisper.settings(),
         whisper.min_language_probability,
     )
@@ -75,5 +76,8 @@ def spoken_languages(
             report,
             languages=dg.MetadataValue.json(dict(zip(counts["language"], counts["len"]))),
             new_partitions=dg.MetadataValue.json(new),
+            # read by the sensor that indexes only what changed
+            changed_partitions=dg.MetadataValue.json(changed_languages(previous, frame)),
+            per_language=dg.MetadataValue.md(bar_chart(dict(zip(counts["language"], counts["len"])))),
         )
     )

@@ -1,0 +1,80 @@
+"""Noticing upload changes cheaply: stat every file, hash only what changed, wait for writes to settle."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .library import VIDEO_SUFFIXES, file_hash, find_videos
+
+
+@dataclass
+class UploadChanges:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)  # still being written
+
+    @property
+    def any(self) -> bool:
+        return bool(self.added or self.changed or self.deleted)
+
+    def run_key(self, seen: dict[str, list[Any]]) -> str:
+        """File identity + content hash of every change: the same change never launches two runs."""
+        lines = sorted(f"{rel}:{seen[rel][2]}" for rel in self.added + self.changed)
+        lines += sorted(f"{rel}:deleted" for rel in self.deleted)
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:32]
+
+
+def _watched(uploads: Path) -> list[Path]:
+    videos = find_videos(uploads) if uploads.exists() else []
+    sidecars = [v.with_suffix(".json") for v in videos if v.with_suffix(".json").is_file()]
+    return sorted(videos + sidecars)
+
+
+def diff_uploads(
+    uploads: Path, state: dict[str, Any], now: float, settle_s: float = 10.0
+) -> tuple[UploadChanges, dict[str, Any]]:
+    """Compare the upload folder with `state` ({"seen": {rel: [size, mtime_ns, hash]}, "pending": {...}}).
+
+    A file counts once its size and mtime held still between two looks, or its mtime is older than
+    `settle_s` (copies that keep the source's mtime, atomic renames). Until then it is `waiting`.
+    """
+    seen: dict[str, list[Any]] = dict(state.get("seen", {}))
+    pending: dict[str, list[int]] = dict(state.get("pending", {}))
+    changes = UploadChanges()
+    present = set()
+    for path in _watched(uploads):
+        rel = str(path.relative_to(uploads))
+        present.add(rel)
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            continue
+        current = [stat.st_size, stat.st_mtime_ns]
+        if rel in seen and seen[rel][:2] == current:
+            pending.pop(rel, None)
+            continue
+        settled = pending.get(rel) == current or now - stat.st_mtime_ns / 1e9 >= settle_s
+        if not settled:
+            pending[rel] = current
+            changes.waiting.append(rel)
+            continue
+        pending.pop(rel, None)
+        digest = file_hash(path)
+        if rel in seen and seen[rel][2] == digest:  # touched, not changed
+            seen[rel] = [*current, digest]
+            continue
+        (changes.changed if rel in seen else changes.added).append(rel)
+        seen[rel] = [*current, digest]
+    for rel in sorted(set(seen) - present):
+        changes.deleted.append(rel)
+        del seen[rel]
+    pending = {rel: v for rel, v in pending.items() if rel in present}
+    return changes, {"seen": seen, "pending": pending}
+
+
+def is_sidecar(rel: str) -> bool:
+    return Path(rel).suffix.lower() not in VIDEO_SUFFIXES

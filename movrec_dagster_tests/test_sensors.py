@@ -1,0 +1,134 @@
+"""Near-real-time: the upload sensor and the index sensor, evaluated for real against a real instance.
+
+Model calls are counted with spies that call straight through to the real models.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from movrec_dagster.core import stages
+from movrec_dagster.core.embedding import Embedder
+from movrec_dagster.core.home import MovrecHome
+from movrec_dagster.core.library import file_hash
+from movrec_dagster.core.vectorstore import EdgeStore, PayloadFilter
+from movrec_dagster.definitions import defs
+from movrec_dagster.defs.library.sensors import index_changed_languages, upload_sensor
+from movrec_dagster.defs.resources import LibraryResource
+from movrec_dagster.runner import QUIET
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> Counter:
+    counter: Counter = Counter()
+
+    def spy(name: str, real):  # noqa: ANN001, ANN202
+        def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            counter[name] += 1
+            return real(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(stages, "transcribe", spy("transcribe", stages.transcribe))
+    monkeypatch.setattr(stages, "detect_language", spy("detect_language", stages.detect_language))
+    monkeypatch.setattr(Embedder, "encode", spy("encode", Embedder.encode))
+    return counter
+
+
+class Driver:
+    """Evaluates the sensors and executes the runs they request, like the daemon would."""
+
+    def __init__(self, home: MovrecHome, instance: dg.DagsterInstance) -> None:
+        self.home, self.instance, self.cursor = home, instance, None
+        self.config = {**QUIET, "resources": {"library": {"config": {"home": str(home.root)}}}}
+
+    def tick(self) -> list[str]:
+        """One upload-sensor tick; returns the language partitions indexed as a consequence."""
+        context = dg.build_sensor_context(
+            instance=self.instance, cursor=self.cursor, resources={"library": LibraryResource(home=str(self.home.root))}
+        )
+        result = upload_sensor(context)
+        self.cursor = result.cursor
+        indexed: list[str] = []
+        for request in result.run_requests or []:
+            scan = defs.resolve_job_def("scan_library").execute_in_process(
+                run_config=self.config, instance=self.instance, tags={"dagster/run_key": request.run_key}
+            )
+            status_context = dg.build_run_status_sensor_context(
+                sensor_name="index_changed_languages",
+                dagster_event=scan.get_run_success_event(),
+                dagster_instance=self.instance,
+                dagster_run=scan.dagster_run,
+            )
+            follow_up = index_changed_languages(status_context)
+            for index_request in follow_up if isinstance(follow_up, list) else []:
+                defs.resolve_job_def("index_language").execute_in_process(
+                    run_config=self.config, instance=self.instance, partition_key=index_request.partition_key
+                )
+                indexed.append(index_request.partition_key)
+        return indexed
+
+
+def _points(store: EdgeStore, movie: str) -> list:
+    return store.scroll(PayloadFilter(movie_ids=(movie,)))
+
+
+def test_new_unchanged_half_written_sidecar_changed_deleted(
+    tmp_path: Path, demo_library: Path, dagster_instance: dg.DagsterInstance, calls: Counter
+) -> None:
+    home = MovrecHome(tmp_path).ensure()
+    driver = Driver(home, dagster_instance)
+    store = EdgeStore(home.qdrant)
+
+    # new upload: processed and searchable without anyone pressing a button
+    for name in ("coco.mp4", "coco.json"):
+        shutil.copy2(demo_library / name, home.uploads / name)
+    assert driver.tick() == ["es"]
+    assert _points(store, "coco") and calls["transcribe"] == 1
+
+    # unchanged: no run, no model called
+    before = dict(calls)
+    assert driver.tick() == [] and dict(calls) == before
+
+    # half-written: not picked up until size and mtime hold still
+    data = (demo_library / "apollo-13.mp4").read_bytes()
+    target = home.uploads / "apollo-13.mp4"
+    target.write_bytes(data[: len(data) // 3])
+    assert driver.tick() == []
+    with target.open("ab") as handle:
+        handle.write(data[len(data) // 3 :])
+    assert driver.tick() == []  # changed since the last look: still waiting
+    assert driver.tick() == ["en"] and _points(store, "apollo-13")
+
+    # sidecar edit: payload updated without transcribing or embedding again
+    before = dict(calls)
+    sidecar = json.loads((home.uploads / "coco.json").read_text()) | {"title": "Coco (2017)", "genres": ["Music"]}
+    (home.uploads / "coco.json").write_text(json.dumps(sidecar))
+    assert driver.tick() == []  # just written: one more look to be sure it is complete
+    assert driver.tick() == ["es"]
+    assert dict(calls) == before
+    assert {p.payload["title"] for p in _points(store, "coco")} == {"Coco (2017)"}
+
+    # changed content: re-processed, old points replaced, nothing stale left behind
+    shutil.copy2(demo_library / "el-laberinto-del-fauno.mp4", home.uploads / "coco.mp4")
+    os.utime(home.uploads / "coco.mp4", (time.time() - 60, time.time() - 60))
+    assert driver.tick() == ["es"]
+    assert calls["transcribe"] == before["transcribe"] + 1
+    points = _points(store, "coco")
+    assert {p.payload["content_hash"] for p in points} == {file_hash(home.uploads / "coco.mp4")}
+    assert any("fauno" in p.payload["text"].lower() or "laberinto" in p.payload["text"].lower() for p in points)
+
+    # deleted: its points leave the collection, the other language is untouched
+    es_points = {p.id for p in store.scroll(PayloadFilter(languages=("es",)))}
+    target.unlink()
+    assert driver.tick() == ["en"]
+    assert _points(store, "apollo-13") == []
+    assert {p.id for p in store.scroll(PayloadFilter(languages=("es",)))} == es_points

@@ -177,6 +177,34 @@ def ui(ctx: click.Context, port: int) -> None:
 
 
 @main.command()
+@click.pass_context
+def rebuild(ctx: click.Context) -> None:
+    """Blue/green: build a new collection version beside the live one, verify it, swap atomically."""
+    from movrec_dagster.runner import dagster_instance
+    from movrec_dagster.runner import rebuild as run_rebuild
+
+    home = _home(ctx)
+    ok, checks = run_rebuild(home, dagster_instance(home))
+    for name, outcome in checks.items():
+        click.echo(f"  check {name}: {outcome}")
+    click.echo(f"serving: {_store(home).serving_version()}")
+    if not ok:
+        raise click.ClickException("rebuild did not pass its checks; the previous collection keeps serving")
+
+
+@main.command()
+@click.pass_context
+def rollback(ctx: click.Context) -> None:
+    """Serve the previous collection version again (the current one becomes `previous`)."""
+    from movrec_dagster.core.bluegreen import rollback as run_rollback
+
+    try:
+        click.echo(f"serving: {run_rollback(_store(_home(ctx)))}")
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:

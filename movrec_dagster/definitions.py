@@ -7,7 +7,8 @@ import os
 import dagster as dg
 
 from movrec_dagster.defs.index import assets as index_assets
-from movrec_dagster.defs.jobs import index_language_job, scan_library_job
+from movrec_dagster.defs.index.rebuild import rebuild_assets
+from movrec_dagster.defs.jobs import index_language_job, rebuild_collection_job, scan_library_job
 from movrec_dagster.defs.library import assets as library_assets
 from movrec_dagster.defs.library.checks import library_checks
 from movrec_dagster.defs.library.sensors import library_sensors
@@ -19,6 +20,7 @@ from movrec_dagster.defs.resources import (
     SentimentResource,
     WhisperResource,
 )
+from movrec_dagster.defs.schedules import schedules
 
 
 def qdrant_resource() -> QdrantResource:
@@ -40,9 +42,10 @@ def resources() -> dict[str, dg.ConfigurableResource]:
 
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([library_assets, ml_assets, index_assets]),
+    assets=[*dg.load_assets_from_modules([library_assets, ml_assets, index_assets]), *rebuild_assets],
     asset_checks=library_checks,
-    jobs=[scan_library_job, index_language_job],
+    jobs=[scan_library_job, index_language_job, rebuild_collection_job],
     sensors=library_sensors,
+    schedules=schedules,
     resources=resources(),
 )

@@ -115,3 +115,18 @@ def run_pipeline(home: MovrecHome, instance: DagsterInstance, run_config: dict |
             result.runs[f"index_language[{language}]"] = run.success
     result.failures = collect_failures(home)
     return result
+
+
+def rebuild(home: MovrecHome, instance: DagsterInstance) -> tuple[bool, dict[str, str]]:
+    """Run the blue/green rebuild job; returns success and each check's outcome."""
+    from movrec_dagster.definitions import defs
+
+    run_config = {**QUIET, "resources": {"library": {"config": {"home": str(home.root)}}}}
+    result = defs.resolve_job_def("rebuild_collection").execute_in_process(
+        run_config=run_config, instance=instance, raise_on_error=False
+    )
+    checks = {
+        e.check_name: ("passed" if e.passed else "FAILED: " + str(e.metadata["detail"].value))
+        for e in result.get_asset_check_evaluations()
+    }
+    return result.success, checks

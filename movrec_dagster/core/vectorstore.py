@@ -85,6 +85,8 @@ class VersionInfo:
 class VectorStore(Protocol):
     alias: str
 
+    def pointer(self, role: str) -> str | None: ...
+    def set_pointers(self, changes: dict[str, str | None]) -> None: ...
     def serving_version(self) -> str | None: ...
     def versions(self) -> list[VersionInfo]: ...
     def create_version(self, name: str, dimension: int, model: str) -> VersionInfo: ...
@@ -108,6 +110,17 @@ class VectorStore(Protocol):
 
 class NoServingCollection(LookupError):
     pass
+
+
+# Named pointers to collection versions. "serving" is what queries read; "previous" is what
+# `rollback` returns to; "building" is a rebuild in progress, which live writes also go to.
+ROLES = ("serving", "previous", "building")
+
+
+def alias_name(alias: str, role: str) -> str:
+    if role not in ROLES:
+        raise ValueError(f"unknown alias role {role!r}")
+    return alias if role == "serving" else f"{alias}__{role}"
 
 
 def version_name(alias: str, model: str) -> str:
@@ -137,8 +150,11 @@ class EdgeStore:
         path = self.root / "aliases.json"
         return json.loads(path.read_text()) if path.exists() else {}
 
+    def pointer(self, role: str) -> str | None:
+        return self._aliases().get(alias_name(self.alias, role))
+
     def serving_version(self) -> str | None:
-        return self._aliases().get(self.alias)
+        return self.pointer("serving")
 
     def _resolve(self, version: str | None) -> str:
         name = version or self.serving_version()
@@ -182,18 +198,27 @@ class EdgeStore:
             staging.rename(target)
         return info
 
-    def switch(self, name: str) -> None:
+    def set_pointers(self, changes: dict[str, str | None]) -> None:
+        """Move several pointers at once: one file replaced by rename, so readers see all or nothing."""
         with self._lock:
-            self._resolve(name)
-            aliases = self._aliases() | {self.alias: name}
+            aliases = self._aliases()
+            for role, name in changes.items():
+                if name is None:
+                    aliases.pop(alias_name(self.alias, role), None)
+                else:
+                    aliases[alias_name(self.alias, role)] = self._resolve(name)
             tmp = self.root / f".aliases.{os.getpid()}.json"
             tmp.write_text(json.dumps(aliases, indent=2))
-            tmp.replace(self.root / "aliases.json")  # rename is atomic: readers see old or new
+            tmp.replace(self.root / "aliases.json")
+
+    def switch(self, name: str) -> None:
+        self.set_pointers({"serving": name})
 
     def drop_version(self, name: str) -> None:
         with self._lock:
-            if self.serving_version() == name:
-                raise ValueError(f"'{name}' is serving alias '{self.alias}'; switch first")
+            held = [role for role in ROLES if self.pointer(role) == name]
+            if held:
+                raise ValueError(f"'{name}' is the {held[0]} version of alias '{self.alias}'; switch first")
             shutil.rmtree(self._dir(name), ignore_errors=True)
 
     @contextlib.contextmanager
@@ -328,11 +353,15 @@ class QdrantServerStore:
         else:
             self.client = QdrantClient(path=path) if path else QdrantClient(location=":memory:")
 
-    def serving_version(self) -> str | None:
+    def pointer(self, role: str) -> str | None:
+        wanted = alias_name(self.alias, role)
         for alias in self.client.get_aliases().aliases:
-            if alias.alias_name == self.alias:
+            if alias.alias_name == wanted:
                 return alias.collection_name
         return None
+
+    def serving_version(self) -> str | None:
+        return self.pointer("serving")
 
     def _resolve(self, version: str | None) -> str:
         name = version or self.serving_version()
@@ -379,20 +408,29 @@ class QdrantServerStore:
             self.client.create_payload_index(name, key, field_schema=index)
         return info
 
-    def switch(self, name: str) -> None:
+    def set_pointers(self, changes: dict[str, str | None]) -> None:
+        """All pointer moves in one `update_collection_aliases` call, which Qdrant applies atomically."""
         from qdrant_client import models
 
         actions: list[Any] = []
-        if self.serving_version():
-            actions.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=self.alias)))
-        actions.append(
-            models.CreateAliasOperation(create_alias=models.CreateAlias(collection_name=name, alias_name=self.alias))
-        )
-        self.client.update_collection_aliases(change_aliases_operations=actions)  # one atomic call
+        for role, name in changes.items():
+            alias = alias_name(self.alias, role)
+            if self.pointer(role):
+                actions.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias)))
+            if name is not None:
+                actions.append(
+                    models.CreateAliasOperation(create_alias=models.CreateAlias(collection_name=name, alias_name=alias))
+                )
+        if actions:
+            self.client.update_collection_aliases(change_aliases_operations=actions)
+
+    def switch(self, name: str) -> None:
+        self.set_pointers({"serving": name})
 
     def drop_version(self, name: str) -> None:
-        if self.serving_version() == name:
-            raise ValueError(f"'{name}' is serving alias '{self.alias}'; switch first")
+        held = [role for role in ROLES if self.pointer(role) == name]
+        if held:
+            raise ValueError(f"'{name}' is the {held[0]} version of alias '{self.alias}'; switch first")
         self.client.delete_collection(name)
 
     def upsert(self, points: list[VectorPoint], version: str | None = None, batch: int = 512) -> None:

@@ -13,3 +13,8 @@ index_language_job = dg.define_asset_job(
     partitions_def=language_partitions,
     description="Transcribe, score, embed and index one language partition.",
 )
+rebuild_collection_job = dg.define_asset_job(
+    "rebuild_collection",
+    selection=["collection_candidate", "serving_collection"],
+    description="Blue/green: build a new collection version, verify it (blocking checks), swap the alias.",
+)

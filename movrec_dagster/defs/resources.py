@@ -74,6 +74,7 @@ class QdrantResource(dg.ConfigurableResource):
     alias: str = "movies"
     timeout_s: int = 30
     prefer_grpc: bool = False
+    keep_versions: int = Field(default=3, description="Collection versions kept after a swap (older are dropped)")
 
     def store(self, library: MovrecHome) -> VectorStore:
         if self.url:

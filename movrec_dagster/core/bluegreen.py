@@ -1,0 +1,117 @@
+"""Blue/green collection versions: build beside the live one, verify, swap atomically, roll back, collect garbage."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .vectorstore import PayloadFilter, VectorPoint, VectorStore, version_name
+
+REQUIRED_PAYLOAD = ("movie_id", "title", "language", "genres", "sentiment", "kind", "text", "content_hash", "model")
+
+
+class ModelMismatch(RuntimeError):
+    pass
+
+
+def write_targets(store: VectorStore, model: str, dimension: Callable[[], int], slug: str) -> list[str]:
+    """Versions a live partition write goes to: the serving one and a rebuild in progress, if they hold
+    this model's vectors. The first write ever creates the first version."""
+    serving, building = store.pointer("serving"), store.pointer("building")
+    if serving is None and building is None:
+        name = store.create_version(version_name(store.alias, slug), dimension(), model).name
+        store.switch(name)
+        return [name]
+    models = {v.name: v.model for v in store.versions()}
+    targets = [v for v in (serving, building) if v is not None and models.get(v) == model]
+    if not targets:
+        raise ModelMismatch(
+            f"collection '{serving}' holds vectors of {models.get(serving)}, but the embedder is configured as "
+            f"{model}; run the rebuild_collection job to build a collection for the new model"
+        )
+    return list(dict.fromkeys(targets))
+
+
+def start_rebuild(store: VectorStore, dimension: int, model: str, slug: str) -> str:
+    """A new empty version, marked as `building` so that live writes reach it from now on."""
+    name = store.create_version(version_name(store.alias, slug), dimension, model).name
+    store.set_pointers({"building": name})
+    return name
+
+
+@dataclass
+class Check:
+    name: str
+    passed: bool
+    detail: str
+
+
+def verify(
+    store: VectorStore,
+    version: str,
+    *,
+    expected_points: int,
+    dimension: int,
+    model: str,
+    canary: tuple[str, np.ndarray] | None,
+) -> list[Check]:
+    """What a swap depends on: every point there, the right model and size, full payloads, a known answer."""
+    info = next(v for v in store.versions() if v.name == version)
+    hits = store.scroll(version=version)
+    missing = sorted({f for h in hits for f in REQUIRED_PAYLOAD if f not in h.payload})
+    checks = [
+        Check("point_count", info.points == expected_points, f"{info.points} points, expected {expected_points}"),
+        Check(
+            "model_and_size",
+            info.model == model and info.dimension == dimension,
+            f"{info.model}/{info.dimension}, configured {model}/{dimension}",
+        ),
+        Check("payload_complete", not missing, f"missing fields: {missing}" if missing else "all fields present"),
+    ]
+    if canary is not None:
+        movie, vector = canary
+        found = [
+            h.payload["movie_id"]
+            for h in store.query(vector, PayloadFilter(kinds=("overview", "transcript")), limit=10, version=version)
+        ]
+        top = list(dict.fromkeys(found))[:3]
+        checks.append(Check("canary_query", movie in top, f"expected {movie} in top 3, got {top}"))
+    return checks
+
+
+def promote(store: VectorStore, version: str, keep: int) -> list[str]:
+    """Swap the serving pointer to `version` in one atomic step; the old one becomes `previous`."""
+    old = store.pointer("serving")
+    store.set_pointers({"serving": version, "previous": old if old != version else None, "building": None})
+    return collect_garbage(store, keep)
+
+
+def abandon(store: VectorStore, version: str) -> None:
+    """A rebuild that failed its checks stops receiving writes; it stays for inspection until collected."""
+    if store.pointer("building") == version:
+        store.set_pointers({"building": None})
+
+
+def rollback(store: VectorStore) -> str:
+    previous = store.pointer("previous")
+    if previous is None:
+        raise LookupError("no previous collection version to roll back to")
+    store.set_pointers({"serving": previous, "previous": store.pointer("serving")})
+    return previous
+
+
+def collect_garbage(store: VectorStore, keep: int) -> list[str]:
+    """Drop versions beyond the newest `keep`, never one that a pointer holds."""
+    held = {store.pointer(role) for role in ("serving", "previous", "building")}
+    newest = sorted(store.versions(), key=lambda v: v.created_at, reverse=True)
+    dropped = [v.name for v in newest[keep:] if v.name not in held]
+    for name in dropped:
+        store.drop_version(name)
+    return dropped
+
+
+def load(store: VectorStore, version: str, points: list[VectorPoint]) -> int:
+    store.upsert(points, version=version)
+    return len(points)

@@ -13,14 +13,9 @@ from movrec_dagster.defs.library import assets as library_assets
 from movrec_dagster.defs.library.checks import library_checks
 from movrec_dagster.defs.library.sensors import library_sensors
 from movrec_dagster.defs.ml import assets as ml_assets
-from movrec_dagster.defs.resources import (
-    EmbedderResource,
-    LibraryResource,
-    QdrantResource,
-    SentimentResource,
-    WhisperResource,
-)
+from movrec_dagster.defs.resources import LibraryResource, QdrantResource
 from movrec_dagster.defs.schedules import schedules
+from movrec_dagster.defs.settings import EMBEDDER, SENTIMENT, WHISPER
 
 
 def qdrant_resource() -> QdrantResource:
@@ -34,9 +29,9 @@ def qdrant_resource() -> QdrantResource:
 def resources() -> dict[str, dg.ConfigurableResource]:
     return {
         "library": LibraryResource(),
-        "whisper": WhisperResource(),
-        "embedder": EmbedderResource(),
-        "sentiment_model": SentimentResource(),
+        "whisper": WHISPER,
+        "embedder": EMBEDDER,
+        "sentiment_model": SENTIMENT,
         "qdrant": qdrant_resource(),
     }
 

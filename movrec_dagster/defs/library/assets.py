@@ -8,6 +8,7 @@ from movrec_dagster.core.stages import changed_languages, extract_all_audio, rou
 from movrec_dagster.defs.metadata import bar_chart, frame_markdown, log_failures, report_metadata
 from movrec_dagster.defs.partitions import language_partitions
 from movrec_dagster.defs.resources import LibraryResource, WhisperResource
+from movrec_dagster.defs.settings import LANGUAGE_ROUTING_VERSION
 
 
 @dg.asset(group_name="library", kinds={"parquet"})
@@ -49,7 +50,7 @@ def audio(context: dg.AssetExecutionContext, library: LibraryResource) -> dg.Mat
     )
 
 
-@dg.asset(group_name="library", deps=[audio], kinds={"whisper"})
+@dg.asset(group_name="library", deps=[audio], kinds={"whisper"}, code_version=LANGUAGE_ROUTING_VERSION)
 def spoken_languages(
     context: dg.AssetExecutionContext, library: LibraryResource, whisper: WhisperResource
 ) -> dg.MaterializeResult:

@@ -9,10 +9,15 @@ from movrec_dagster.defs.library.assets import audio, spoken_languages, videos
 from movrec_dagster.defs.metadata import frame_markdown, log_failures, report_metadata
 from movrec_dagster.defs.partitions import language_partitions
 from movrec_dagster.defs.resources import EmbedderResource, LibraryResource, SentimentResource, WhisperResource
+from movrec_dagster.defs.settings import EMBEDDING_VERSION, SENTIMENT_VERSION, TRANSCRIPT_VERSION
 
 
 @dg.asset(
-    group_name="ml", partitions_def=language_partitions, deps=[spoken_languages, audio], kinds={"whisper", "parquet"}
+    group_name="ml",
+    partitions_def=language_partitions,
+    deps=[spoken_languages, audio],
+    kinds={"whisper", "parquet"},
+    code_version=TRANSCRIPT_VERSION,
 )
 def transcripts(
     context: dg.AssetExecutionContext, library: LibraryResource, whisper: WhisperResource
@@ -48,7 +53,13 @@ def transcripts(
     )
 
 
-@dg.asset(group_name="ml", partitions_def=language_partitions, deps=[transcripts], kinds={"parquet"})
+@dg.asset(
+    group_name="ml",
+    partitions_def=language_partitions,
+    deps=[transcripts],
+    kinds={"parquet"},
+    code_version=SENTIMENT_VERSION,
+)
 def sentiment(
     context: dg.AssetExecutionContext, library: LibraryResource, sentiment_model: SentimentResource
 ) -> dg.MaterializeResult:
@@ -73,7 +84,13 @@ def sentiment(
     )
 
 
-@dg.asset(group_name="ml", partitions_def=language_partitions, deps=[transcripts, videos], kinds={"pytorch", "parquet"})
+@dg.asset(
+    group_name="ml",
+    partitions_def=language_partitions,
+    deps=[transcripts, videos],
+    kinds={"pytorch", "parquet"},
+    code_version=EMBEDDING_VERSION,
+)
 def embeddings(
     context: dg.AssetExecutionContext, library: LibraryResource, embedder: EmbedderResource
 ) -> dg.MaterializeResult:

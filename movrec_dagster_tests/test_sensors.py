@@ -10,6 +10,7 @@ import os
 import shutil
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -132,3 +133,17 @@ def test_new_unchanged_half_written_sidecar_changed_deleted(
     assert driver.tick() == ["en"]
     assert _points(store, "apollo-13") == []
     assert {p.id for p in store.scroll(PayloadFilter(languages=("es",)))} == es_points
+
+
+def test_nightly_refresh_requests_every_language_once_per_day() -> None:
+    from movrec_dagster.defs.schedules import nightly_language_refresh
+
+    night = datetime(2026, 11, 23, 3, tzinfo=UTC)
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=night)
+        assert isinstance(nightly_language_refresh(context), dg.SkipReason)
+        instance.add_dynamic_partitions("language", ["en", "es"])
+        requests = nightly_language_refresh(context)
+        assert [r.partition_key for r in requests] == ["en", "es"]
+        assert len({r.run_key for r in requests}) == 2
+    assert defs.resolve_schedule_def("nightly_language_refresh").default_status == dg.DefaultScheduleStatus.STOPPED

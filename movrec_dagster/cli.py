@@ -34,9 +34,8 @@ def _embedder_for(store):  # noqa: ANN001, ANN202
     name = store.serving_version()
     if name is None:
         raise click.ClickException("nothing is indexed yet: run `movrec ingest DIR` or `movrec demo` first")
-    model = next(v.model for v in store.versions() if v.name == name)  # "st:<model>:seq<n>"
-    _, model_name, seq = model.rsplit(":", 2) if model.count(":") >= 2 else ("", model, "seq256")
-    return Embedder(EmbedderSettings(model=model_name.removeprefix("st:"), max_seq_length=int(seq[3:])))
+    model = next(v.model for v in store.versions() if v.name == name)
+    return Embedder(EmbedderSettings.from_fingerprint(model))
 
 
 def _filters(language: tuple[str, ...], genre: tuple[str, ...], year_min: int | None, year_max: int | None):  # noqa: ANN202

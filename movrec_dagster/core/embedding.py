@@ -27,6 +27,13 @@ class EmbedderSettings:
     def fingerprint(self) -> str:
         return f"st:{self.model}:seq{self.max_seq_length}"
 
+    @classmethod
+    def from_fingerprint(cls, fingerprint: str) -> EmbedderSettings:
+        """The settings a collection was built with (recorded as its model), so queries use the same model."""
+        _, rest = fingerprint.split(":", 1)
+        model, seq = rest.rsplit(":seq", 1)
+        return cls(model=model, max_seq_length=int(seq))
+
 
 @dataclass(frozen=True)
 class Chunk:

@@ -41,6 +41,13 @@ class StageReport:
         self.failures[key] = error
 
 
+def reusable(old: dict[str, Any] | None, content_hash: str, fingerprint: str) -> bool:
+    """A stored row is reused when it was computed from the same content with the same settings."""
+    return bool(
+        old and old["content_hash"] == content_hash and old["fingerprint"] == fingerprint and not old.get("error")
+    )
+
+
 def _timed(report: StageReport, started: float) -> StageReport:
     report.seconds = round(time.perf_counter() - started, 3)
     return report
@@ -165,12 +172,7 @@ def route_languages(
         video = meta[item["movie_id"]]
         fingerprint = f"{whisper.fingerprint}:min{min_probability}:{video['sidecar_language']}"
         old = prior.get(item["movie_id"])
-        if (
-            old
-            and old["content_hash"] == item["content_hash"]
-            and old["fingerprint"] == fingerprint
-            and not old["error"]
-        ):
+        if reusable(old, item["content_hash"], fingerprint):
             rows.append(old | {"sidecar_hash": video["sidecar_hash"]})
             report.cached += 1
             continue
@@ -247,12 +249,7 @@ def transcribe_partition(
     rows = []
     for route in routes.filter(pl.col("language") == language).iter_rows(named=True):
         old = prior.get(route["movie_id"])
-        if (
-            old
-            and old["content_hash"] == route["content_hash"]
-            and old["fingerprint"] == whisper.fingerprint
-            and not old["error"]
-        ):
+        if reusable(old, route["content_hash"], whisper.fingerprint):
             rows.append(old)
             report.cached += 1
             continue
@@ -309,7 +306,7 @@ def score_partition(
     for tr in transcripts.filter(pl.col("error").is_null()).iter_rows(named=True):
         key = f"{fingerprint}:{tr['fingerprint']}"
         old = prior.get(tr["movie_id"])
-        if old and old["content_hash"] == tr["content_hash"] and old["fingerprint"] == key:
+        if reusable(old, tr["content_hash"], key):
             rows.append(old)
             report.cached += 1
             continue

@@ -72,6 +72,29 @@ class PayloadFilter:
     exclude_movie_ids: tuple[str, ...] = ()
     exclude_point_ids: tuple[str, ...] = ()
 
+    def clauses(self) -> tuple[list[tuple[str, str, Any]], list[tuple[str, str, Any]]]:
+        """(must, must_not) as engine-neutral ("any" | "range" | "ids", key, value) triples."""
+        must: list[tuple[str, str, Any]] = [
+            ("any", key, list(values))
+            for key, values in (
+                ("language", self.languages),
+                ("genres", self.genres),
+                ("kind", self.kinds),
+                ("movie_id", self.movie_ids),
+            )
+            if values
+        ]
+        if self.year_min is not None or self.year_max is not None:
+            must.append(("range", "year", (self.year_min, self.year_max)))
+        if self.min_sentiment is not None:
+            must.append(("range", "sentiment", (self.min_sentiment, None)))
+        must_not: list[tuple[str, str, Any]] = []
+        if self.exclude_movie_ids:
+            must_not.append(("any", "movie_id", list(self.exclude_movie_ids)))
+        if self.exclude_point_ids:
+            must_not.append(("ids", "", list(self.exclude_point_ids)))
+        return must, must_not
+
 
 @dataclass
 class VersionInfo:
@@ -309,26 +332,16 @@ def _vec(vector: Any) -> list[float] | None:
 def _edge_filter(flt: PayloadFilter | None) -> Any:
     if flt is None:
         return None
-    from qdrant_edge import FieldCondition, Filter, HasIdCondition, MatchAny, MatchExcept, RangeFloat
+    from qdrant_edge import FieldCondition, Filter, HasIdCondition, MatchAny, RangeFloat
 
-    must: list[Any] = []
-    must_not: list[Any] = []
-    for key, values in (
-        ("language", flt.languages),
-        ("genres", flt.genres),
-        ("kind", flt.kinds),
-        ("movie_id", flt.movie_ids),
-    ):
-        if values:
-            must.append(FieldCondition(key=key, match=MatchAny(list(values))))
-    if flt.exclude_movie_ids:
-        must.append(FieldCondition(key="movie_id", match=MatchExcept(list(flt.exclude_movie_ids))))
-    if flt.year_min is not None or flt.year_max is not None:
-        must.append(FieldCondition(key="year", range=RangeFloat(gte=flt.year_min, lte=flt.year_max)))
-    if flt.min_sentiment is not None:
-        must.append(FieldCondition(key="sentiment", range=RangeFloat(gte=flt.min_sentiment)))
-    if flt.exclude_point_ids:
-        must_not.append(HasIdCondition({uuid.UUID(p) for p in flt.exclude_point_ids}))
+    def condition(kind: str, key: str, value: Any) -> Any:
+        if kind == "any":
+            return FieldCondition(key=key, match=MatchAny(value))
+        if kind == "range":
+            return FieldCondition(key=key, range=RangeFloat(gte=value[0], lte=value[1]))
+        return HasIdCondition({uuid.UUID(p) for p in value})
+
+    must, must_not = ([condition(*c) for c in part] for part in flt.clauses())
     return Filter(must=must or None, must_not=must_not or None) if (must or must_not) else None
 
 
@@ -499,22 +512,12 @@ def _client_filter(flt: PayloadFilter | None) -> Any:
         return None
     from qdrant_client import models
 
-    must: list[Any] = []
-    must_not: list[Any] = []
-    for key, values in (
-        ("language", flt.languages),
-        ("genres", flt.genres),
-        ("kind", flt.kinds),
-        ("movie_id", flt.movie_ids),
-    ):
-        if values:
-            must.append(models.FieldCondition(key=key, match=models.MatchAny(any=list(values))))
-    if flt.exclude_movie_ids:
-        must_not.append(models.FieldCondition(key="movie_id", match=models.MatchAny(any=list(flt.exclude_movie_ids))))
-    if flt.year_min is not None or flt.year_max is not None:
-        must.append(models.FieldCondition(key="year", range=models.Range(gte=flt.year_min, lte=flt.year_max)))
-    if flt.min_sentiment is not None:
-        must.append(models.FieldCondition(key="sentiment", range=models.Range(gte=flt.min_sentiment)))
-    if flt.exclude_point_ids:
-        must_not.append(models.HasIdCondition(has_id=list(flt.exclude_point_ids)))
+    def condition(kind: str, key: str, value: Any) -> Any:
+        if kind == "any":
+            return models.FieldCondition(key=key, match=models.MatchAny(any=value))
+        if kind == "range":
+            return models.FieldCondition(key=key, range=models.Range(gte=value[0], lte=value[1]))
+        return models.HasIdCondition(has_id=value)
+
+    must, must_not = ([condition(*c) for c in part] for part in flt.clauses())
     return models.Filter(must=must or None, must_not=must_not or None) if (must or must_not) else None

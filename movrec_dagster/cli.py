@@ -135,6 +135,64 @@ def similar(ctx: click.Context, movie_id: str, language, genre, year_min, year_m
     _print_hits(hits, as_json)
 
 
+@main.command("recommend")
+@click.option("--liked", required=True, help="Comma-separated movie ids the person liked.")
+@click.option("--disliked", default="", help="Comma-separated movie ids the person disliked.")
+@click.option("--sentiment-weight", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@click.option("--mmr-lambda", type=click.FloatRange(0, 1), default=1.0, show_default=True, help="1 = no diversity")
+@with_filters
+@click.pass_context
+def recommend_cmd(
+    ctx: click.Context,
+    liked: str,
+    disliked: str,
+    sentiment_weight: float,
+    mmr_lambda: float,
+    language: tuple[str, ...],
+    genre: tuple[str, ...],
+    year_min: int | None,
+    year_max: int | None,
+    top_k: int,
+    as_json: bool,
+) -> None:
+    """Recommendations from a watch history (watched movies are never recommended)."""
+    from movrec_dagster.core.recommend import recommend
+    from movrec_dagster.core.search import MovieNotFound
+
+    split = lambda text: [m.strip() for m in text.split(",") if m.strip()]  # noqa: E731
+    try:
+        recs = recommend(
+            _store(_home(ctx)),
+            split(liked),
+            split(disliked),
+            top_k,
+            _filters(language, genre, year_min, year_max),
+            sentiment_weight,
+            mmr_lambda,
+        )
+    except (MovieNotFound, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in recs], ensure_ascii=False, indent=2))
+        return
+    _print_hits([r.hit for r in recs], False)
+    for rank, r in enumerate(recs, 1):
+        click.echo(f"  {rank}. {r.hit.movie_id}: because you liked {r.because_of}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """HTTP API (FastAPI, OpenAPI docs at /docs); set MOVREC_API_KEY to require X-API-Key."""
+    import uvicorn
+
+    from movrec_dagster.api import create_app
+
+    uvicorn.run(create_app(_home(ctx)), host=host, port=port)
+
+
 @main.command()
 @click.pass_context
 def demo(ctx: click.Context) -> None:

@@ -1,0 +1,181 @@
+"""HTTP API (FastAPI): search, similar, recommend and movie details over the serving collection.
+
+Every request reads through the serving alias, so a blue/green swap is invisible to clients. An API
+key is required when MOVREC_API_KEY is set (header `X-API-Key`, compared in constant time).
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from functools import lru_cache
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query
+from pydantic import BaseModel, Field
+
+from movrec_dagster.core.embedding import Embedder, EmbedderSettings
+from movrec_dagster.core.home import MovrecHome
+from movrec_dagster.core.recommend import recommend
+from movrec_dagster.core.search import MovieNotFound, search, similar
+from movrec_dagster.core.vectorstore import NoServingCollection, PayloadFilter, VectorStore
+
+MAX_QUERY_CHARS = 500
+MovieId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[\w.\-]+$")]
+TopK = Annotated[int, Query(ge=1, le=50)]
+
+
+class MovieOut(BaseModel):
+    movie_id: str
+    title: str
+    language: str
+    score: float
+    year: int | None = None
+    genres: list[str] = []
+    sentiment: float = 0.0
+    matched_kind: str = ""
+    matched_text: str = ""
+    start: float | None = None
+    because_of: str | None = None
+
+
+class MovieDetails(BaseModel):
+    movie_id: str
+    title: str
+    language: str
+    year: int | None
+    genres: list[str]
+    sentiment: float
+    overview: str | None
+    transcript: list[dict[str, Any]]
+
+
+class Filters(BaseModel):
+    language: list[str] = Field(default=[], max_length=20)
+    genre: list[str] = Field(default=[], max_length=20)
+    year_min: int | None = Field(default=None, ge=1870, le=2100)
+    year_max: int | None = Field(default=None, ge=1870, le=2100)
+    min_sentiment: float | None = Field(default=None, ge=-1, le=1)
+
+    def payload_filter(self) -> PayloadFilter:
+        return PayloadFilter(
+            languages=tuple(self.language),
+            genres=tuple(self.genre),
+            year_min=self.year_min,
+            year_max=self.year_max,
+            min_sentiment=self.min_sentiment,
+        )
+
+
+class RecommendIn(BaseModel):
+    liked: list[Annotated[str, Field(max_length=200)]] = Field(min_length=1, max_length=100)
+    disliked: list[Annotated[str, Field(max_length=200)]] = Field(default=[], max_length=100)
+    top_k: int = Field(default=10, ge=1, le=50)
+    filters: Filters = Filters()
+    sentiment_weight: float = Field(default=0.0, ge=0, le=1)
+    mmr_lambda: float = Field(default=1.0, ge=0, le=1)
+
+
+def create_app(home: MovrecHome | None = None, store: VectorStore | None = None) -> FastAPI:
+    from movrec_dagster.defs.resources import QdrantResource
+
+    home = home or MovrecHome.resolve()
+    store = store or QdrantResource(url=os.environ.get("QDRANT_URL"), api_key=os.environ.get("QDRANT_API_KEY")).store(
+        home
+    )
+    app = FastAPI(title="movrec", version="0.1.0", description="Movie search and recommendations from your videos.")
+
+    def check_key(x_api_key: Annotated[str | None, Header()] = None) -> None:
+        expected = os.environ.get("MOVREC_API_KEY")
+        if expected and not hmac.compare_digest((x_api_key or "").encode(), expected.encode()):
+            raise HTTPException(status_code=401, detail="missing or wrong X-API-Key")
+
+    @lru_cache(maxsize=4)
+    def embedder_for(model: str) -> Embedder:
+        return Embedder(EmbedderSettings.from_fingerprint(model))
+
+    def serving_embedder() -> Embedder:
+        name = store.serving_version()
+        if name is None:
+            raise NoServingCollection("nothing is indexed yet")
+        return embedder_for(next(v.model for v in store.versions() if v.name == name))
+
+    def filters(
+        language: Annotated[list[str], Query(max_length=20)] = [],  # noqa: B006 - FastAPI reads defaults
+        genre: Annotated[list[str], Query(max_length=20)] = [],  # noqa: B006
+        year_min: Annotated[int | None, Query(ge=1870, le=2100)] = None,
+        year_max: Annotated[int | None, Query(ge=1870, le=2100)] = None,
+        min_sentiment: Annotated[float | None, Query(ge=-1, le=1)] = None,
+    ) -> PayloadFilter:
+        return Filters(
+            language=language, genre=genre, year_min=year_min, year_max=year_max, min_sentiment=min_sentiment
+        ).payload_filter()
+
+    guarded = [Depends(check_key)]
+
+    @app.exception_handler(NoServingCollection)
+    async def not_indexed(_request: Any, exc: NoServingCollection) -> Any:
+        from fastapi.responses import JSONResponse
+
+        return JSONResponse(status_code=503, content={"detail": "nothing is indexed yet"})
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "serving": store.serving_version()}
+
+    @app.get("/search", response_model=list[MovieOut], dependencies=guarded)
+    def search_movies(
+        q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS)],
+        top_k: TopK = 10,
+        flt: PayloadFilter = Depends(filters),
+    ) -> list[dict]:
+        if not q.strip():
+            raise HTTPException(status_code=422, detail="q is blank")
+        return [h.to_dict() for h in search(store, serving_embedder(), q, top_k, flt)]
+
+    @app.get("/movies/{movie_id}/similar", response_model=list[MovieOut], dependencies=guarded)
+    def similar_movies(movie_id: MovieId, top_k: TopK = 10, flt: PayloadFilter = Depends(filters)) -> list[dict]:
+        try:
+            return [h.to_dict() for h in similar(store, movie_id, top_k, flt)]
+        except MovieNotFound as exc:
+            raise HTTPException(status_code=404, detail="movie not found") from exc
+
+    @app.post("/recommend", response_model=list[MovieOut], dependencies=guarded)
+    def recommend_movies(body: RecommendIn) -> list[dict]:
+        try:
+            recs = recommend(
+                store,
+                body.liked,
+                body.disliked,
+                body.top_k,
+                body.filters.payload_filter(),
+                body.sentiment_weight,
+                body.mmr_lambda,
+            )
+        except MovieNotFound as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from exc
+        return [r.to_dict() for r in recs]
+
+    @app.get("/movies/{movie_id}", response_model=MovieDetails, dependencies=guarded)
+    def movie(movie_id: MovieId) -> dict:
+        points = store.scroll(PayloadFilter(movie_ids=(movie_id,)))
+        if not points:
+            raise HTTPException(status_code=404, detail="movie not found")
+        first = points[0].payload
+
+        def by_kind(kind: str) -> list[dict]:
+            return sorted((p.payload for p in points if p.payload["kind"] == kind), key=lambda p: p["chunk"])
+
+        overview = " ".join(p["text"] for p in by_kind("overview")) or None
+        return {
+            "movie_id": movie_id,
+            "title": first["title"],
+            "language": first["language"],
+            "year": first.get("year"),
+            "genres": first.get("genres") or [],
+            "sentiment": first.get("sentiment") or 0.0,
+            "overview": overview,
+            "transcript": [{"start": p["start"], "end": p["end"], "text": p["text"]} for p in by_kind("transcript")],
+        }
+
+    return app

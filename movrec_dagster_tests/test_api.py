@@ -1,0 +1,70 @@
+"""HTTP API contract on the indexed demo library: results, limits (422), 404s, the API key."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from movrec_dagster.api import create_app
+
+
+@pytest.fixture(scope="module")
+def client(indexed) -> TestClient:  # noqa: ANN001
+    home, _, _ = indexed
+    return TestClient(create_app(home))
+
+
+def test_health_and_openapi(client: TestClient) -> None:
+    assert client.get("/health").json()["serving"].startswith("movies__")
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/search", "/movies/{movie_id}/similar", "/recommend", "/movies/{movie_id}", "/health"} <= set(paths)
+
+
+def test_search_finds_the_martian(client: TestClient) -> None:
+    hits = client.get("/search", params={"q": "NASA tries to rescue an astronaut stranded on Mars"}).json()
+    assert hits[0]["movie_id"] == "the-martian" and hits[0]["matched_text"]
+    spanish = client.get("/search", params={"q": "space", "language": "es", "top_k": 2}).json()
+    assert spanish and {h["language"] for h in spanish} == {"es"}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": ""},
+        {"q": "x" * 501},
+        {"q": "mars", "top_k": 0},
+        {"q": "mars", "top_k": 51},
+        {"q": "mars", "year_min": 99999},
+        {},
+    ],
+)
+def test_search_limits_are_422(client: TestClient, params: dict) -> None:
+    assert client.get("/search", params=params).status_code == 422
+
+
+def test_similar_movie_and_details(client: TestClient) -> None:
+    similar = client.get("/movies/the-martian/similar", params={"top_k": 3}).json()
+    assert similar and "the-martian" not in [h["movie_id"] for h in similar]
+    details = client.get("/movies/the-martian").json()
+    assert details["title"] == "The Martian" and details["overview"] and details["transcript"][0]["text"]
+    assert client.get("/movies/no-such-movie").status_code == 404
+    assert client.get("/movies/no-such-movie/similar").status_code == 404
+    assert client.get("/movies/bad id!").status_code in {404, 422}
+
+
+def test_recommend(client: TestClient) -> None:
+    body = {"liked": ["the-martian"], "disliked": ["coco"], "top_k": 3}
+    recs = client.post("/recommend", json=body).json()
+    ids = [r["movie_id"] for r in recs]
+    assert ids[0] == "apollo-13" and "coco" not in ids and recs[0]["because_of"] == "the-martian"
+    assert client.post("/recommend", json={"liked": []}).status_code == 422
+    assert client.post("/recommend", json={"liked": ["x"], "mmr_lambda": 2}).status_code == 422
+    assert client.post("/recommend", json={"liked": ["nope"]}).status_code == 404
+
+
+def test_api_key(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOVREC_API_KEY", "s3cret")
+    assert client.get("/search", params={"q": "mars"}).status_code == 401
+    assert client.get("/search", params={"q": "mars"}, headers={"X-API-Key": "wrong"}).status_code == 401
+    assert client.get("/search", params={"q": "mars"}, headers={"X-API-Key": "s3cret"}).status_code == 200
+    assert client.get("/health").status_code == 200  # liveness stays open

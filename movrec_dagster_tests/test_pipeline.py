@@ -125,3 +125,13 @@ def test_unusable_uploads_fail_the_check(indexed, dagster_instance: dg.DagsterIn
     )
     evaluation = next(iter(check.values())).event.dagster_event.event_specific_data
     assert evaluation.passed is False and evaluation.metadata["unusable"].value == 3
+
+
+def test_hybrid_search_finds_names(indexed, embedder: Embedder) -> None:  # noqa: ANN001
+    home, _, _ = indexed
+    store = EdgeStore(home.qdrant)
+    for query, movie in (("Watney", "the-martian"), ("Miguel", "coco"), ("Houston", "apollo-13")):
+        hybrid = search(store, embedder, query, top_k=3)
+        assert hybrid[0].movie_id == movie, (query, [h.movie_id for h in hybrid])
+        # RRF: a chunk found by one list scores at most 1/61; above that, BM25 and dense both found it
+        assert hybrid[0].score > 1 / 61, (query, hybrid[0].score)

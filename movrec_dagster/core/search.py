@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from .embedding import Embedder
-from .vectorstore import Hit, PayloadFilter, VectorStore
+from .sparse import query_vector
+from .vectorstore import Hit, PayloadFilter, Sparse, VectorStore
 
 CONTENT_KINDS = ("transcript", "overview")
 
@@ -48,11 +49,13 @@ def _movie_hit(hit: Hit) -> MovieHit:
     )
 
 
-def best_per_movie(store: VectorStore, vector: Any, flt: PayloadFilter, top_k: int) -> list[MovieHit]:
+def best_per_movie(
+    store: VectorStore, vector: Any, flt: PayloadFilter, top_k: int, sparse: Sparse | None = None
+) -> list[MovieHit]:
     """Top chunks, grouped to one (best) hit per movie; widens the search until `top_k` movies are found."""
     limit = max(top_k * 8, 32)
     while True:
-        hits = store.query(vector, flt, limit=limit)
+        hits = store.query(vector, flt, limit=limit, sparse=sparse)
         movies: dict[str, MovieHit] = {}
         for hit in hits:  # hits come best first, so the first per movie is its best
             movies.setdefault(hit.payload["movie_id"], _movie_hit(hit))
@@ -62,13 +65,22 @@ def best_per_movie(store: VectorStore, vector: Any, flt: PayloadFilter, top_k: i
 
 
 def search(
-    store: VectorStore, embedder: Embedder, text: str, top_k: int = 10, flt: PayloadFilter | None = None
+    store: VectorStore,
+    embedder: Embedder,
+    text: str,
+    top_k: int = 10,
+    flt: PayloadFilter | None = None,
+    hybrid: bool = True,
 ) -> list[MovieHit]:
-    """Semantic search over transcripts and overviews (cross-lingual with the multilingual model)."""
+    """Search over transcripts and overviews: dense (cross-lingual) fused with BM25 (names, rare words).
+
+    With `hybrid`, scores are reciprocal-rank-fusion scores (about 1/60 per list a chunk tops), not cosines.
+    """
     if not text.strip():
         raise ValueError("search text is empty")
     vector = embedder.encode([text], kind="query")[0]
-    return best_per_movie(store, vector, replace(flt or PayloadFilter(), kinds=CONTENT_KINDS), top_k)
+    sparse = query_vector(text) if hybrid else None
+    return best_per_movie(store, vector, replace(flt or PayloadFilter(), kinds=CONTENT_KINDS), top_k, sparse)
 
 
 def similar(store: VectorStore, movie_id: str, top_k: int = 10, flt: PayloadFilter | None = None) -> list[MovieHit]:

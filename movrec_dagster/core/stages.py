@@ -21,6 +21,7 @@ from .home import MovrecHome
 from .library import MediaError, VideoRecord, scan_library
 from .media import extract_audio
 from .sentiment import SentimentScorer, aggregate
+from .sparse import document_vector
 from .speech import Segment, WhisperSettings, detect_language, transcribe
 from .vectorstore import PayloadFilter, VectorPoint, VectorStore, point_id
 
@@ -464,7 +465,8 @@ def build_points(
             "file_name": video["file_name"],
             "model": model,
         }
-        points.append(VectorPoint(row["point_id"], row["vector"], payload))
+        sparse = document_vector(row["text"] or "") if row["kind"] != "profile" else None
+        points.append(VectorPoint(row["point_id"], row["vector"], payload, sparse))
     return points
 
 

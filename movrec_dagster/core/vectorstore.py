@@ -43,11 +43,17 @@ def point_id(movie_id: str, kind: str, index: int) -> str:
     return str(uuid.uuid5(POINT_NAMESPACE, f"{movie_id}\x1f{kind}\x1f{index}"))
 
 
+RRF_K = 60  # reciprocal rank fusion constant (Qdrant's default)
+SPARSE = "bm25"  # the sparse (lexical) vector's name; the dense vector is the unnamed one
+Sparse = tuple[list[int], list[float]]
+
+
 @dataclass
 class VectorPoint:
     id: str
     vector: Sequence[float]
     payload: dict[str, Any]
+    sparse: Sparse | None = None
 
 
 @dataclass
@@ -124,6 +130,7 @@ class VectorStore(Protocol):
         limit: int = 10,
         version: str | None = None,
         with_vectors: bool = False,
+        sparse: Sparse | None = None,
     ) -> list[Hit]: ...
     def count(self, flt: PayloadFilter | None = None, version: str | None = None) -> int: ...
     def scroll(
@@ -196,7 +203,16 @@ class EdgeStore:
         return infos
 
     def create_version(self, name: str, dimension: int, model: str) -> VersionInfo:
-        from qdrant_edge import Distance, EdgeConfig, EdgeShard, EdgeVectorParams, PayloadSchemaType, UpdateOperation
+        from qdrant_edge import (
+            Distance,
+            EdgeConfig,
+            EdgeShard,
+            EdgeSparseVectorParams,
+            EdgeVectorParams,
+            Modifier,
+            PayloadSchemaType,
+            UpdateOperation,
+        )
 
         schema = {
             "keyword": PayloadSchemaType.Keyword,
@@ -211,7 +227,11 @@ class EdgeStore:
             staging = target.with_name(f".{name}.creating")
             shutil.rmtree(staging, ignore_errors=True)
             shard = EdgeShard.create(
-                str(staging / "shard"), EdgeConfig(vectors=EdgeVectorParams(size=dimension, distance=Distance.Cosine))
+                str(staging / "shard"),
+                EdgeConfig(
+                    vectors=EdgeVectorParams(size=dimension, distance=Distance.Cosine),
+                    sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
+                ),
             )
             for key, kind in INDEXED_FIELDS.items():
                 shard.update(UpdateOperation.create_field_index(key, schema[kind]))
@@ -257,14 +277,18 @@ class EdgeStore:
 
     # data
     def upsert(self, points: list[VectorPoint], version: str | None = None, batch: int = 512) -> None:
-        from qdrant_edge import Point, UpdateOperation
+        from qdrant_edge import Point, SparseVector, UpdateOperation
+
+        def vectors(p: VectorPoint) -> dict[str, Any]:
+            named: dict[str, Any] = {"": _as_list(p.vector)}
+            if p.sparse and p.sparse[0]:
+                named[SPARSE] = SparseVector(*p.sparse)
+            return named
 
         with self._shard(version) as shard:
             for i in range(0, len(points), batch):
                 shard.update(
-                    UpdateOperation.upsert_points(
-                        [Point(p.id, _as_list(p.vector), p.payload) for p in points[i : i + batch]]
-                    )
+                    UpdateOperation.upsert_points([Point(p.id, vectors(p), p.payload) for p in points[i : i + batch]])
                 )
             shard.flush()
 
@@ -282,16 +306,27 @@ class EdgeStore:
         limit: int = 10,
         version: str | None = None,
         with_vectors: bool = False,
+        sparse: Sparse | None = None,
     ) -> list[Hit]:
-        from qdrant_edge import Query, QueryRequest
+        from qdrant_edge import Fusion, Prefetch, Query, QueryRequest, SparseVector
 
-        request = QueryRequest(
-            limit=limit,
-            query=Query.Nearest(_as_list(vector)),
-            filter=_edge_filter(flt),
-            with_payload=True,
-            with_vector=with_vectors,
-        )
+        dense = Query.Nearest(_as_list(vector))
+        if sparse and sparse[0]:  # hybrid: dense and BM25 candidates fused by reciprocal rank
+            flt_ = _edge_filter(flt)
+            request = QueryRequest(
+                limit=limit,
+                prefetches=[
+                    Prefetch(limit=limit * 2, query=dense, filter=flt_),
+                    Prefetch(limit=limit * 2, query=Query.Nearest(SparseVector(*sparse), using=SPARSE), filter=flt_),
+                ],
+                query=Fusion.Rrf(k=RRF_K),
+                with_payload=True,
+                with_vector=with_vectors,
+            )
+        else:
+            request = QueryRequest(
+                limit=limit, query=dense, filter=_edge_filter(flt), with_payload=True, with_vector=with_vectors
+            )
         with self._shard(version) as shard:
             found = shard.query(request)
         return [Hit(str(p.id), float(p.score), dict(p.payload or {}), _vec(p.vector)) for p in found]
@@ -407,6 +442,7 @@ class QdrantServerStore:
         self.client.create_collection(
             name,
             vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
+            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
             metadata=info.__dict__,
         )
         schema = {
@@ -454,11 +490,20 @@ class QdrantServerStore:
             self.client.upsert(
                 name,
                 points=[
-                    models.PointStruct(id=p.id, vector=_as_list(p.vector), payload=p.payload)
+                    models.PointStruct(id=p.id, vector=self._vectors(p), payload=p.payload)
                     for p in points[i : i + batch]
                 ],
                 wait=True,
             )
+
+    @staticmethod
+    def _vectors(p: VectorPoint) -> dict[str, Any]:
+        from qdrant_client import models
+
+        named: dict[str, Any] = {"": _as_list(p.vector)}
+        if p.sparse and p.sparse[0]:
+            named[SPARSE] = models.SparseVector(indices=p.sparse[0], values=p.sparse[1])
+        return named
 
     def delete(self, flt: PayloadFilter, version: str | None = None) -> None:
         from qdrant_client import models
@@ -474,11 +519,29 @@ class QdrantServerStore:
         limit: int = 10,
         version: str | None = None,
         with_vectors: bool = False,
+        sparse: Sparse | None = None,
     ) -> list[Hit]:
+        from qdrant_client import models
+
+        flt_ = _client_filter(flt)
+        if sparse and sparse[0]:  # hybrid: dense and BM25 candidates fused by reciprocal rank
+            query: Any = models.RrfQuery(rrf=models.Rrf(k=RRF_K))
+            prefetch = [
+                models.Prefetch(query=_as_list(vector), filter=flt_, limit=limit * 2),
+                models.Prefetch(
+                    query=models.SparseVector(indices=sparse[0], values=sparse[1]),
+                    using=SPARSE,
+                    filter=flt_,
+                    limit=limit * 2,
+                ),
+            ]
+        else:
+            query, prefetch = _as_list(vector), None
         found = self.client.query_points(
             self._resolve(version),
-            query=_as_list(vector),
-            query_filter=_client_filter(flt),
+            query=query,
+            prefetch=prefetch,
+            query_filter=None if prefetch else flt_,
             limit=limit,
             with_payload=True,
             with_vectors=with_vectors,

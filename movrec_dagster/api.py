@@ -9,9 +9,11 @@ from __future__ import annotations
 import hmac
 import os
 from functools import lru_cache
+from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
@@ -118,6 +120,10 @@ def create_app(home: MovrecHome | None = None, store: VectorStore | None = None)
         from fastapi.responses import JSONResponse
 
         return JSONResponse(status_code=503, content={"detail": "nothing is indexed yet"})
+
+    @app.get("/", include_in_schema=False)
+    def page() -> HTMLResponse:
+        return HTMLResponse(resources.files("movrec_dagster.web").joinpath("index.html").read_text())
 
     @app.get("/health")
     def health() -> dict[str, Any]:

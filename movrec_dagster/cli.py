@@ -55,7 +55,8 @@ def _print_hits(hits: list, as_json: bool) -> None:  # noqa: ANN001
         click.echo(f"{rank:>2}. {h.title}{year}  [{h.language}]  score={h.score:.3f}  id={h.movie_id}")
         if h.matched_text:
             at = f" @{h.start:.0f}s" if h.start is not None else ""
-            click.echo(f"      {h.matched_kind}{at}: {h.matched_text[:140]}")
+            label = "about" if h.matched_kind == "profile" else f"{h.matched_kind}{at}"
+            click.echo(f"      {label}: {h.matched_text[:140]}")
 
 
 def _report(result) -> None:  # noqa: ANN001

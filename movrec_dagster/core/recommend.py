@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .search import MovieHit, MovieNotFound, _movie_hit
+from .search import MovieHit, MovieNotFound, movie_hit
 from .vectorstore import Hit, PayloadFilter, VectorStore
 
 DISLIKE_WEIGHT = 0.5
@@ -97,5 +97,5 @@ def recommend(
     for hit in chosen:
         vector = np.asarray(hit.vector, dtype=np.float32)
         because = max(liked_vectors, key=lambda m: float(liked_vectors[m] @ vector))
-        out.append(Recommendation(_movie_hit(hit), because))
+        out.append(Recommendation(movie_hit(hit), because))
     return out

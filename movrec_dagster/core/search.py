@@ -33,7 +33,7 @@ class MovieNotFound(LookupError):
     pass
 
 
-def _movie_hit(hit: Hit) -> MovieHit:
+def movie_hit(hit: Hit) -> MovieHit:
     p = hit.payload
     return MovieHit(
         movie_id=p["movie_id"],
@@ -58,7 +58,7 @@ def best_per_movie(
         hits = store.query(vector, flt, limit=limit, sparse=sparse)
         movies: dict[str, MovieHit] = {}
         for hit in hits:  # hits come best first, so the first per movie is its best
-            movies.setdefault(hit.payload["movie_id"], _movie_hit(hit))
+            movies.setdefault(hit.payload["movie_id"], movie_hit(hit))
         if len(movies) >= top_k or len(hits) < limit:
             return list(movies.values())[:top_k]
         limit *= 4

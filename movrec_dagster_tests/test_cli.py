@@ -32,6 +32,11 @@ def _run(home: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def _dagster(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """The `dagster` command line of this environment, run from the repository root."""
+    return subprocess.run([DAGSTER, *args], env=env, capture_output=True, text=True, timeout=300, cwd=ROOT, check=False)
+
+
 def test_search_json(indexed) -> None:  # noqa: ANN001
     home, _, _ = indexed
     out = CliRunner().invoke(
@@ -91,29 +96,13 @@ def test_dagster_cli_materializes_from_module(tmp_path: Path, demo_library: Path
     shutil.copy2(demo_library / "amelie.mp4", home / "uploads" / "amelie.mp4")
     env = {**os.environ, "MOVREC_HOME": str(home), "DAGSTER_HOME": str(tmp_path)}
     (tmp_path / "dagster.yaml").write_text(instance_yaml())
-    done = subprocess.run(
-        [DAGSTER, "asset", "materialize", "-m", "movrec_dagster.definitions", "--select", "videos"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        check=False,
-    )
+    done = _dagster(["asset", "materialize", "-m", "movrec_dagster.definitions", "--select", "videos"], env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (home / "data" / "videos.parquet").exists()
 
 
 def test_workspace_loads_the_code_location(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [DAGSTER, "definitions", "validate", "-w", "workspace.yaml"],
-        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        check=False,
-    )
+    done = _dagster(["definitions", "validate", "-w", "workspace.yaml"], {**os.environ, "DAGSTER_HOME": str(tmp_path)})
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Validation successful" in done.stdout + done.stderr
 

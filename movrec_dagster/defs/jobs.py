@@ -11,6 +11,7 @@ scan_library_job = dg.define_asset_job(
     selection=["videos", "audio", "spoken_languages"],
     description="Find uploads, extract audio, and file each movie under its language.",
     executor_def=EXECUTOR,
+    tags={"movrec/serial": "scan_library"},  # see tag_concurrency_limits in dagster.yaml
 )
 index_language_job = dg.define_asset_job(
     "index_language",

@@ -61,7 +61,6 @@ def copy_uploads(source: Path, uploads: Path) -> list[Path]:
 class IngestResult:
     runs: dict[str, bool] = field(default_factory=dict)  # job[partition] -> success
     failures: dict[str, str] = field(default_factory=dict)
-    indexed_movies: int = 0
 
 
 def collect_failures(home: MovrecHome) -> dict[str, str]:

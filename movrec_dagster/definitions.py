@@ -6,16 +6,25 @@ import os
 
 import dagster as dg
 
+from movrec_dagster.defs.evaluation import assets as evaluation_assets
 from movrec_dagster.defs.index import assets as index_assets
 from movrec_dagster.defs.index.rebuild import rebuild_assets
-from movrec_dagster.defs.jobs import index_language_job, rebuild_collection_job, scan_library_job
+from movrec_dagster.defs.jobs import (
+    evaluate_job,
+    index_language_job,
+    ingest_uploads_job,
+    learn_taste_job,
+    rebuild_collection_job,
+    scan_library_job,
+)
 from movrec_dagster.defs.library import assets as library_assets
 from movrec_dagster.defs.library.checks import library_checks
 from movrec_dagster.defs.library.sensors import library_sensors
 from movrec_dagster.defs.ml import assets as ml_assets
-from movrec_dagster.defs.resources import LibraryResource, QdrantResource
+from movrec_dagster.defs.resources import EvaluationResource, LibraryResource, QdrantResource
 from movrec_dagster.defs.schedules import schedules
 from movrec_dagster.defs.settings import EMBEDDER, SENTIMENT, WHISPER
+from movrec_dagster.defs.taste import assets as taste_assets
 
 
 def qdrant_resource() -> QdrantResource:
@@ -33,13 +42,24 @@ def resources() -> dict[str, dg.ConfigurableResource]:
         "embedder": EMBEDDER,
         "sentiment_model": SENTIMENT,
         "qdrant": qdrant_resource(),
+        "evaluation": EvaluationResource(),
     }
 
 
 defs = dg.Definitions(
-    assets=[*dg.load_assets_from_modules([library_assets, ml_assets, index_assets]), *rebuild_assets],
+    assets=[
+        *dg.load_assets_from_modules([library_assets, ml_assets, index_assets, taste_assets, evaluation_assets]),
+        *rebuild_assets,
+    ],
     asset_checks=library_checks,
-    jobs=[scan_library_job, index_language_job, rebuild_collection_job],
+    jobs=[
+        scan_library_job,
+        index_language_job,
+        ingest_uploads_job,
+        rebuild_collection_job,
+        learn_taste_job,
+        evaluate_job,
+    ],
     sensors=library_sensors,
     schedules=schedules,
     resources=resources(),

@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 from dagster import DagsterInstance
 
+from movrec_dagster.core.catalogue import CATALOGUE_SUFFIXES
 from movrec_dagster.core.home import MovrecHome, read_table
 from movrec_dagster.core.library import VIDEO_SUFFIXES
 
@@ -54,6 +55,34 @@ def copy_uploads(source: Path, uploads: Path) -> list[Path]:
         shutil.copy2(path, partial)
         partial.replace(target)
         copied.append(target)
+    return copied
+
+
+def add_catalogue(source: Path, home: MovrecHome) -> Path | None:
+    """Copy a catalogue file (CSV/Parquet) into MOVREC_HOME/catalogue; None when it is already there."""
+    if source.suffix.lower() not in CATALOGUE_SUFFIXES:
+        raise ValueError(f"{source}: a catalogue is a .csv or .parquet file")
+    target = home.catalogue / source.name
+    if target.exists() and _same_file(source, target):
+        return None
+    partial = target.with_name(f".{target.name}.partial")
+    shutil.copy2(source, partial)
+    partial.replace(target)
+    return target
+
+
+def add_ratings(source: Path, home: MovrecHome) -> list[Path]:
+    """Copy a ratings folder's CSV files (ratings + links.csv, MovieLens shape) into MOVREC_HOME/ratings."""
+    home.ratings.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for path in sorted(source.glob("*.csv")):
+        if path.name in ("movies.csv", "tags.csv"):
+            continue
+        target = home.ratings / path.name
+        if not (target.exists() and _same_file(path, target)):
+            shutil.copy2(path, target.with_name(f".{path.name}.partial"))
+            target.with_name(f".{path.name}.partial").replace(target)
+            copied.append(target)
     return copied
 
 
@@ -112,6 +141,11 @@ def run_pipeline(home: MovrecHome, instance: DagsterInstance, run_config: dict |
                 run_config=run_config, instance=instance, partition_key=language, raise_on_error=False
             )
             result.runs[f"index_language[{language}]"] = run.success
+    if scan.success and any(home.ratings.glob("*.csv")):
+        taste = defs.resolve_job_def("learn_taste").execute_in_process(
+            run_config=run_config, instance=instance, raise_on_error=False
+        )
+        result.runs["learn_taste"] = taste.success
     result.failures = collect_failures(home)
     return result
 
@@ -129,3 +163,19 @@ def rebuild(home: MovrecHome, instance: DagsterInstance) -> tuple[bool, dict[str
         for e in result.get_asset_check_evaluations()
     }
     return result.success, checks
+
+
+def evaluate(home: MovrecHome, instance: DagsterInstance, config: dict) -> tuple[bool, str]:
+    """Run the evaluation job; returns success and the Markdown report (search, then recommendation)."""
+    from movrec_dagster.definitions import defs
+
+    run_config = {
+        **QUIET,
+        "resources": {"library": {"config": {"home": str(home.root)}}, "evaluation": {"config": config}},
+    }
+    result = defs.resolve_job_def("evaluate").execute_in_process(
+        run_config=run_config, instance=instance, raise_on_error=False
+    )
+    folder = home.data / "evaluation"
+    parts = [(folder / name).read_text() for name in ("search.md", "recommendation.md") if (folder / name).exists()]
+    return result.success, "\n".join(parts)

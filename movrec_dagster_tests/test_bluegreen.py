@@ -90,13 +90,13 @@ def test_failing_blocking_check_keeps_the_live_alias(library) -> None:  # noqa: 
     home, instance = library
     store = EdgeStore(home.qdrant)
     live = store.serving_version()
-    videos = read_table(home.table("videos"))
-    # an inconsistent library table: embeddings exist for a movie the library no longer describes
-    write_table(videos.filter(pl.col("movie_id") != "amelie"), home.table("videos"))
+    movies = read_table(home.table("movies"))
+    # an inconsistent movies table: embeddings exist for a movie the library no longer describes
+    write_table(movies.filter(pl.col("movie_id") != "amelie"), home.table("movies"))
     try:
         ok, checks = rebuild(home, instance)
     finally:
-        write_table(videos, home.table("videos"))
+        write_table(movies, home.table("movies"))
     assert not ok and checks["point_count"].startswith("FAILED")
     assert store.serving_version() == live and store.pointer("building") is None
 

@@ -115,7 +115,7 @@ def test_rerun_is_idempotent_and_cached(indexed, dagster_instance: dg.DagsterIns
     latest = dagster_instance.get_latest_materialization_event(dg.AssetKey("videos"))
     meta = latest.asset_materialization.metadata
     assert meta["processed"].value == 0 and meta["cached"].value == len(EXPECTED_LANGUAGE)
-    routes = dagster_instance.get_latest_materialization_event(dg.AssetKey("spoken_languages"))
+    routes = dagster_instance.get_latest_materialization_event(dg.AssetKey("movies"))
     assert routes.asset_materialization.metadata["changed_partitions"].value == []
 
 

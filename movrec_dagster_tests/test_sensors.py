@@ -49,6 +49,7 @@ class Driver:
 
     def __init__(self, home: MovrecHome, instance: dg.DagsterInstance) -> None:
         self.home, self.instance, self.cursor = home, instance, None
+        self.runs: list[tuple[str, str | None]] = []
         self.config = {**QUIET, "resources": {"library": {"config": {"home": str(home.root)}}}}
 
     def tick(self) -> list[str]:
@@ -58,24 +59,33 @@ class Driver:
         )
         result = upload_sensor(context)
         self.cursor = result.cursor
+        self.runs = []  # (job, partition) of every run this tick launched
+        for partitions in result.dynamic_partitions_requests or []:
+            self.instance.add_dynamic_partitions(partitions.partitions_def_name, list(partitions.partition_keys))
         indexed: list[str] = []
         for request in result.run_requests or []:
-            scan = defs.resolve_job_def("scan_library").execute_in_process(
-                run_config=self.config, instance=self.instance, tags={"dagster/run_key": request.run_key}
+            run = self.execute(
+                request.job_name, request.partition_key, {**request.tags, "dagster/run_key": request.run_key}
             )
+            if request.partition_key and run.asset_materializations_for_node("transcripts"):
+                indexed.append(request.partition_key)
             status_context = dg.build_run_status_sensor_context(
                 sensor_name="index_changed_languages",
-                dagster_event=scan.get_run_success_event(),
+                dagster_event=run.get_run_success_event(),
                 dagster_instance=self.instance,
-                dagster_run=scan.dagster_run,
+                dagster_run=run.dagster_run,
             )
             follow_up = index_changed_languages(status_context)
             for index_request in follow_up if isinstance(follow_up, list) else []:
-                defs.resolve_job_def("index_language").execute_in_process(
-                    run_config=self.config, instance=self.instance, partition_key=index_request.partition_key
-                )
+                self.execute("index_language", index_request.partition_key, {})
                 indexed.append(index_request.partition_key)
         return indexed
+
+    def execute(self, job: str, partition: str | None, tags: dict[str, str]) -> dg.ExecuteInProcessResult:
+        self.runs.append((job, partition))
+        return defs.resolve_job_def(job).execute_in_process(
+            run_config=self.config, instance=self.instance, partition_key=partition, tags=tags
+        )
 
 
 def _points(store: EdgeStore, movie: str) -> list:
@@ -94,6 +104,8 @@ def test_new_unchanged_half_written_sidecar_changed_deleted(
         shutil.copy2(demo_library / name, home.uploads / name)
     assert driver.tick() == ["es"]
     assert _points(store, "coco") and calls["transcribe"] == 1
+    # an empty library gives no hint of the language: scan first, then index what whisper heard
+    assert driver.runs == [("scan_library", None), ("index_language", "es")]
 
     # unchanged: no run, no model called
     before = dict(calls)
@@ -108,6 +120,9 @@ def test_new_unchanged_half_written_sidecar_changed_deleted(
         handle.write(data[len(data) // 3 :])
     assert driver.tick() == []  # changed since the last look: still waiting
     assert driver.tick() == ["en"] and _points(store, "apollo-13")
+    # the fast path guessed the library's usual language (es) and was wrong: its es steps did
+    # nothing (es unchanged) and the en partition was indexed right after
+    assert driver.runs == [("ingest_uploads", "es"), ("index_language", "en")]
 
     # sidecar edit: payload updated without transcribing or embedding again
     before = dict(calls)
@@ -115,6 +130,7 @@ def test_new_unchanged_half_written_sidecar_changed_deleted(
     (home.uploads / "coco.json").write_text(json.dumps(sidecar))
     assert driver.tick() == []  # just written: one more look to be sure it is complete
     assert driver.tick() == ["es"]
+    assert driver.runs == [("ingest_uploads", "es")]  # known movie: one run from upload to searchable
     assert dict(calls) == before
     assert {p.payload["title"] for p in _points(store, "coco")} == {"Coco (2017)"}
 
@@ -131,6 +147,7 @@ def test_new_unchanged_half_written_sidecar_changed_deleted(
     es_points = {p.id for p in store.scroll(PayloadFilter(languages=("es",)))}
     target.unlink()
     assert driver.tick() == ["en"]
+    assert driver.runs == [("ingest_uploads", "en")]  # the partition the deleted movie leaves
     assert _points(store, "apollo-13") == []
     assert {p.id for p in store.scroll(PayloadFilter(languages=("es",)))} == es_points
 

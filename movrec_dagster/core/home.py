@@ -26,6 +26,16 @@ class MovrecHome:
         return self.root / "uploads"
 
     @property
+    def catalogue(self) -> Path:
+        """Catalogue files (CSV/Parquet, TMDB shape) of movies known before their videos are."""
+        return self.root / "catalogue"
+
+    @property
+    def ratings(self) -> Path:
+        """Ratings files (MovieLens shape, with links.csv) behind the collaborative signal."""
+        return self.root / "ratings"
+
+    @property
     def data(self) -> Path:
         return self.root / "data"
 
@@ -45,7 +55,7 @@ class MovrecHome:
         return self.data / "audio" / f"{content_hash}.wav"
 
     def ensure(self) -> MovrecHome:
-        for path in (self.uploads, self.data, self.qdrant):
+        for path in (self.uploads, self.catalogue, self.data, self.qdrant):
             path.mkdir(parents=True, exist_ok=True)
         return self
 

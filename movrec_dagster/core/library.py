@@ -27,6 +27,7 @@ class Sidecar:
     genres: list[str] = field(default_factory=list)
     overview: str | None = None
     language: str | None = None
+    catalogue_id: str | None = None  # `tmdb_id` (or `catalogue_id`): the catalogue row this video is
 
 
 @dataclass
@@ -51,6 +52,7 @@ class VideoRecord:
     genres: list[str] = field(default_factory=list)
     overview: str | None = None
     sidecar_language: str | None = None
+    catalogue_id: str | None = None
     sidecar_hash: str = ""
     error: str | None = None
 
@@ -87,6 +89,15 @@ def _text(value: Any, name: str, path: Path) -> str | None:
     return str(value)[:MAX_TEXT_FIELD].strip() or None
 
 
+def _catalogue_id(data: dict[str, Any], path: Path) -> str | None:
+    value = data.get("tmdb_id", data.get("catalogue_id"))
+    if value is None or isinstance(value, bool) or not isinstance(value, int | str):
+        if value is not None:
+            raise MediaError(f"{path}: sidecar field 'tmdb_id' must be an id, got {value!r:.40}")
+        return None
+    return str(value).strip() or None
+
+
 def read_sidecar(video: Path) -> tuple[Sidecar, str]:
     """The `<stem>.json` beside a video (empty when there is none) and the hash of its bytes."""
     path = video.with_suffix(".json")
@@ -118,6 +129,7 @@ def read_sidecar(video: Path) -> tuple[Sidecar, str]:
         genres=[g.strip()[:100] for g in genres if g.strip()][:20],
         overview=_text(data.get("overview"), "overview", path),
         language=language.lower() if language else None,
+        catalogue_id=_catalogue_id(data, path),
     )
     return sidecar, hashlib.sha256(raw).hexdigest()
 
@@ -174,6 +186,7 @@ def scan_video(path: Path, previous: dict[str, Any] | None = None) -> VideoRecor
         record.title = sidecar.title or path.stem
         record.year, record.genres, record.overview = sidecar.year, sidecar.genres, sidecar.overview
         record.sidecar_language = sidecar.language
+        record.catalogue_id = sidecar.catalogue_id
         unchanged = (
             previous is not None
             and not previous.get("error")

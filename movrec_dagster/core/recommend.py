@@ -3,6 +3,8 @@
 Formulae (documented in the README):
 * user vector = normalise(mean(liked profiles) - 0.5 * mean(disliked profiles))  (Rocchio)
 * relevance r_i = cosine(user vector, movie profile), min-max normalised over the candidates to [0, 1]
+* with ratings (item-kNN, see collaborative.py) and weight c: r_i = (1 - c) * r_i + c * cf_i / max(cf),
+  the candidates being the content top-N and the collaborative top-N together
 * with sentiment weight w: score_i = (1 - w) * r_i + w * (sentiment_i + 1) / 2
 * MMR with lambda l: pick next argmax  l * score_i - (1 - l) * max_{j picked} cosine(profile_i, profile_j)
 """
@@ -13,6 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .collaborative import ItemNeighbours
 from .search import MovieHit, MovieNotFound, movie_hit
 from .vectorstore import Hit, PayloadFilter, VectorStore
 
@@ -22,10 +25,13 @@ DISLIKE_WEIGHT = 0.5
 @dataclass
 class Recommendation:
     hit: MovieHit
-    because_of: str | None  # the liked movie closest to this one
+    because_of: str | None  # the liked movie that drove this one most
+    content: float = 0.0  # cosine to the user vector
+    collaborative: float = 0.0  # item-kNN score (0 without ratings)
 
     def to_dict(self) -> dict:
-        return self.hit.to_dict() | {"because_of": self.because_of}
+        signals = {"content": round(self.content, 4), "collaborative": round(self.collaborative, 4)}
+        return self.hit.to_dict() | {"because_of": self.because_of, "signals": signals}
 
 
 def profiles(store: VectorStore, movie_ids: list[str]) -> dict[str, np.ndarray]:
@@ -68,6 +74,16 @@ def rerank(hits: list[Hit], top_k: int, sentiment_weight: float = 0.0, mmr_lambd
     return [hits[i] for i in picked]
 
 
+def _blend(hits: list[Hit], cf: dict[str, float], weight: float) -> list[Hit]:
+    """Min-max content relevance blended with the collaborative score scaled by its maximum."""
+    content = np.array([h.score for h in hits], dtype=np.float64)
+    span = content.max() - content.min()
+    content = (content - content.min()) / span if span > 0 else np.ones_like(content)
+    collab = np.array([cf.get(h.payload["movie_id"], 0.0) for h in hits], dtype=np.float64)
+    collab = collab / collab.max() if collab.max() > 0 else collab
+    return [replace(h, score=float((1 - weight) * c + weight * s)) for h, c, s in zip(hits, content, collab)]
+
+
 def recommend(
     store: VectorStore,
     liked: list[str],
@@ -76,8 +92,16 @@ def recommend(
     flt: PayloadFilter | None = None,
     sentiment_weight: float = 0.0,
     mmr_lambda: float = 1.0,
+    neighbours: ItemNeighbours | None = None,
+    collaborative_weight: float = 0.5,
+    pool: int | None = None,
+    watched: list[str] | None = None,
 ) -> list[Recommendation]:
-    """Movies for someone who liked `liked` and disliked `disliked`; watched movies are excluded."""
+    """Movies for someone who liked `liked` and disliked `disliked`; those and `watched` are excluded.
+
+    With `neighbours` (item-kNN from ratings) the content relevance is blended with the collaborative
+    score; movies only the collaborative side found are scored on content too, under the same filter.
+    """
     if not liked:
         raise ValueError("give at least one liked movie")
     disliked = disliked or []
@@ -85,17 +109,32 @@ def recommend(
     disliked_vectors = profiles(store, disliked)
     query = user_vector(list(liked_vectors.values()), list(disliked_vectors.values()))
     base = flt or PayloadFilter()
-    watched = (*base.exclude_movie_ids, *liked, *disliked)
-    candidates = store.query(
-        query,
-        replace(base, kinds=("profile",), exclude_movie_ids=watched),
-        limit=max(top_k * 4, 20),
-        with_vectors=True,
-    )
+    watched_ids = (*base.exclude_movie_ids, *liked, *disliked, *(watched or []))
+    pool = pool or max(top_k * 4, 20)
+    unwatched = replace(base, kinds=("profile",), exclude_movie_ids=watched_ids)
+    candidates = store.query(query, unwatched, limit=pool, with_vectors=True)
+    cosine = {h.payload["movie_id"]: h.score for h in candidates}
+    cf: dict[str, float] = {}
+    if neighbours is not None and len(neighbours) and collaborative_weight > 0:
+        seen = set(watched_ids)
+        cf = {m: s for m, s in neighbours.scores(liked, disliked).items() if s > 0 and m not in seen}
+        wanted = [m for m in sorted(cf, key=cf.__getitem__, reverse=True)[:pool] if m not in cosine]
+        if wanted:
+            extra = store.scroll(replace(unwatched, movie_ids=tuple(wanted)), with_vectors=True)
+            for hit in extra:
+                cosine[hit.payload["movie_id"]] = float(np.asarray(hit.vector, dtype=np.float32) @ query)
+            candidates += [replace(h, score=cosine[h.payload["movie_id"]]) for h in extra]
+        if candidates:
+            candidates = _blend(candidates, cf, collaborative_weight)
     chosen = rerank(candidates, top_k, sentiment_weight, mmr_lambda)
     out = []
     for hit in chosen:
+        movie = hit.payload["movie_id"]
         vector = np.asarray(hit.vector, dtype=np.float32)
-        because = max(liked_vectors, key=lambda m: float(liked_vectors[m] @ vector))
-        out.append(Recommendation(movie_hit(hit), because))
+        pull = {m: float(v @ vector) for m, v in liked_vectors.items()}
+        if cf.get(movie):  # the liked movie it co-occurs with most, when ratings drove it
+            pairs = {m: dict(neighbours.neighbours.get(m, [])).get(movie, 0.0) for m in liked}
+            pull = pairs if max(pairs.values()) > 0 else pull
+        because = max(pull, key=pull.__getitem__)
+        out.append(Recommendation(movie_hit(hit), because, cosine.get(movie, 0.0), cf.get(movie, 0.0)))
     return out

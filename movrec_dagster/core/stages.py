@@ -73,6 +73,7 @@ VIDEO_SCHEMA = {
     "genres": pl.List(pl.String),
     "overview": pl.String,
     "sidecar_language": pl.String,
+    "catalogue_id": pl.String,
     "sidecar_hash": pl.String,
     "error": pl.String,
 }
@@ -205,17 +206,19 @@ def route_languages(
     return pl.DataFrame(rows, schema=LANGUAGE_SCHEMA), _timed(report, started)
 
 
-def changed_languages(previous: pl.DataFrame | None, current: pl.DataFrame) -> list[str]:
-    """Partitions whose movies, content or sidecars changed (including ones that lost movies)."""
+def changed_languages(
+    previous: pl.DataFrame | None,
+    current: pl.DataFrame,
+    key: tuple[str, ...] = ("movie_id", "content_hash", "sidecar_hash"),
+) -> list[str]:
+    """Partitions whose movies (compared on `key`) changed, including ones that lost movies."""
 
     def state(frame: pl.DataFrame | None) -> dict[str, set[tuple]]:
         out: dict[str, set[tuple]] = {}
         if frame is None:
             return out
-        has_sidecar = "sidecar_hash" in frame.columns
         for row in frame.filter(pl.col("language").is_not_null()).iter_rows(named=True):
-            key = (row["movie_id"], row["content_hash"], row["sidecar_hash"] if has_sidecar else None)
-            out.setdefault(row["language"], set()).add(key)
+            out.setdefault(row["language"], set()).add(tuple(row.get(column) for column in key))
         return out
 
     before, after = state(previous), state(current)
@@ -299,25 +302,32 @@ def score_partition(
     previous: pl.DataFrame | None,
     scorer: SentimentScorer,
     fingerprint: str,
+    catalogue_only: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, StageReport]:
+    """Per movie: segment scores and their duration-weighted mean; a movie known only from the
+    catalogue is scored on its overview."""
     started = time.perf_counter()
     report = StageReport()
     prior = {r["movie_id"]: r for r in previous.iter_rows(named=True)} if previous is not None else {}
     rows = []
-    for tr in transcripts.filter(pl.col("error").is_null()).iter_rows(named=True):
-        key = f"{fingerprint}:{tr['fingerprint']}"
-        old = prior.get(tr["movie_id"])
-        if reusable(old, tr["content_hash"], key):
+    items = [(tr["movie_id"], tr["content_hash"], tr["fingerprint"], segments_of(tr)) for tr in _ok(transcripts)]
+    for movie in catalogue_only.iter_rows(named=True) if catalogue_only is not None else []:
+        if movie["overview"]:
+            digest = hashlib.sha256(movie["overview"].encode()).hexdigest()
+            items.append((movie["movie_id"], digest, "overview", [Segment(0.0, 1.0, movie["overview"])]))
+    for movie_id, content_hash, source_fingerprint, segments in items:
+        key = f"{fingerprint}:{source_fingerprint}"
+        old = prior.get(movie_id)
+        if reusable(old, content_hash, key):
             rows.append(old)
             report.cached += 1
             continue
-        segments = segments_of(tr)
         scores = scorer.score([s.text for s in segments])
         overall = aggregate(scores, [max(s.end - s.start, 0.1) for s in segments])
         rows.append(
             {
-                "movie_id": tr["movie_id"],
-                "content_hash": tr["content_hash"],
+                "movie_id": movie_id,
+                "content_hash": content_hash,
                 "fingerprint": key,
                 "segment_scores": scores,
                 "sentiment": overall,
@@ -325,6 +335,10 @@ def score_partition(
         )
         report.processed += 1
     return pl.DataFrame(rows, schema=SENTIMENT_SCHEMA), _timed(report, started)
+
+
+def _ok(transcripts: pl.DataFrame | None) -> list[dict[str, Any]]:
+    return list(transcripts.filter(pl.col("error").is_null()).iter_rows(named=True)) if transcripts is not None else []
 
 
 def embedding_schema(dimension: int) -> dict[str, Any]:
@@ -341,38 +355,47 @@ def embedding_schema(dimension: int) -> dict[str, Any]:
     }
 
 
-def _embedding_key(tr: dict[str, Any], overview: str | None, embedder: Embedder) -> str:
-    raw = f"{tr['content_hash']}|{tr['fingerprint']}|{embedder.settings.fingerprint}|{overview or ''}"
+def _embedding_key(tr: dict[str, Any] | None, overview: str | None, embedder: Embedder) -> str:
+    source = f"{tr['content_hash']}|{tr['fingerprint']}" if tr else "catalogue|"
+    raw = f"{source}|{embedder.settings.fingerprint}|{overview or ''}"
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def embed_partition(
-    transcripts: pl.DataFrame,
-    videos: pl.DataFrame,
+    transcripts: pl.DataFrame | None,
+    movies: pl.DataFrame,
     previous: pl.DataFrame | None,
     embedder: Embedder,
 ) -> tuple[pl.DataFrame, StageReport]:
-    """Transcript chunks + overview per movie, plus a `profile` point: the mean of the movie's vectors."""
+    """Transcript chunks + overview per movie, plus a `profile` point: the mean of the movie's vectors.
+
+    `movies` are the partition's movies (see `catalogue.merge_movies`): a video needs its transcript,
+    a catalogue-only movie is its overview.
+    """
     started = time.perf_counter()
     report = StageReport()
-    overviews = dict(zip(videos["movie_id"], videos["overview"]))
+    heard = {tr["movie_id"]: tr for tr in _ok(transcripts)}
     prior = previous.partition_by("movie_id", as_dict=True) if previous is not None and len(previous) else {}
     kept: list[pl.DataFrame] = []
-    todo: list[tuple[dict[str, Any], str]] = []
-    for tr in transcripts.filter(pl.col("error").is_null()).iter_rows(named=True):
-        key = _embedding_key(tr, overviews.get(tr["movie_id"]), embedder)
-        old = prior.get((tr["movie_id"],))
+    todo: list[tuple[str, dict[str, Any] | None, str | None, str]] = []
+    for movie in movies.iter_rows(named=True):
+        tr = heard.get(movie["movie_id"])
+        if movie["content_hash"] is not None and tr is None:  # a video not (yet) transcribed
+            continue
+        if tr is None and not movie["overview"]:  # a catalogue row with nothing to embed
+            continue
+        key = _embedding_key(tr, movie["overview"], embedder)
+        old = prior.get((movie["movie_id"],))
         if old is not None and old["cache_key"][0] == key:
             kept.append(old)
             report.cached += 1
         else:
-            todo.append((tr, key))
+            todo.append((movie["movie_id"], tr, movie["overview"], key))
     rows: list[dict[str, Any]] = []
     texts: list[str] = []
-    for tr, key in todo:
-        movie = tr["movie_id"]
+    for movie, tr, overview, key in todo:
         first = len(rows)
-        for i, chunk in enumerate(embedder.chunk_segments(segments_of(tr))):
+        for i, chunk in enumerate(embedder.chunk_segments(segments_of(tr)) if tr else []):
             rows.append(
                 {
                     "point_id": point_id(movie, "transcript", i),
@@ -385,7 +408,7 @@ def embed_partition(
                     "cache_key": key,
                 }
             )
-        for i, piece in enumerate(embedder.split_text(overviews.get(movie) or "") if overviews.get(movie) else []):
+        for i, piece in enumerate(embedder.split_text(overview) if overview else []):
             rows.append(
                 {
                     "point_id": point_id(movie, "overview", i),
@@ -438,31 +461,34 @@ def _profiles(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def build_points(
     language: str,
     embeddings: pl.DataFrame,
-    videos: pl.DataFrame,
+    movies: pl.DataFrame,
     sentiment: pl.DataFrame,
     model: str,
 ) -> list[VectorPoint]:
-    meta = {r["movie_id"]: r for r in usable(videos).iter_rows(named=True)}
+    meta = {r["movie_id"]: r for r in movies.iter_rows(named=True)}
     mood = dict(zip(sentiment["movie_id"], sentiment["sentiment"]))
     points = []
     for row in embeddings.iter_rows(named=True):
-        video = meta.get(row["movie_id"])
-        if video is None:  # removed from the library since the embeddings were computed
+        movie = meta.get(row["movie_id"])
+        if movie is None or movie["language"] != language:  # removed or re-filed since it was embedded
             continue
         payload = {
             "movie_id": row["movie_id"],
-            "title": video["title"],
+            "title": movie["title"],
             "language": language,
-            "year": video["year"],
-            "genres": video["genres"] or [],
+            "year": movie["year"],
+            "genres": movie["genres"] or [],
             "sentiment": float(mood.get(row["movie_id"], 0.0)),
             "kind": row["kind"],
             "chunk": row["chunk"],
             "text": (row["text"] or "")[:EXCERPT_CHARS],
             "start": row["start"],
             "end": row["end"],
-            "content_hash": video["content_hash"],
-            "file_name": video["file_name"],
+            "source": movie["source"],
+            "catalogue_id": movie["catalogue_id"],
+            "popularity": movie["popularity"],
+            "content_hash": movie["content_hash"],
+            "file_name": movie["file_name"],
             "model": model,
         }
         sparse = document_vector(row["text"] or "") if row["kind"] != "profile" else None

@@ -268,12 +268,28 @@ class EdgeStore:
     def _shard(self, version: str | None) -> Iterator[Any]:
         from qdrant_edge import EdgeShard
 
+        held = getattr(self, "_held", None)
+        if held is not None and held[0] == (version or self.serving_version()):
+            yield held[1]
+            return
         with self._lock:
             shard = EdgeShard.load(str(self._dir(self._resolve(version)) / "shard"))
             try:
                 yield shard
             finally:
                 shard.close()
+
+    @contextlib.contextmanager
+    def session(self, version: str | None = None) -> Iterator[EdgeStore]:
+        """Keep one version's shard open (and the store locked) across many operations: for batch work
+        such as an evaluation, where opening the shard per query would cost more than the query."""
+        name = self._resolve(version)
+        with self._shard(name) as shard:
+            self._held = (name, shard)
+            try:
+                yield self
+            finally:
+                self._held = None
 
     # data
     def upsert(self, points: list[VectorPoint], version: str | None = None, batch: int = 512) -> None:

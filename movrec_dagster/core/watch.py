@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .library import file_hash, find_videos
+from .library import MediaError, Sidecar, file_hash, find_videos, movie_id_for, read_sidecar
 
 
 @dataclass
@@ -26,6 +27,32 @@ class UploadChanges:
         lines = sorted(f"{rel}:{seen[rel][2]}" for rel in self.added + self.changed)
         lines += sorted(f"{rel}:deleted" for rel in self.deleted)
         return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:32]
+
+
+def expected_language(uploads: Path, changes: UploadChanges, known: dict[str, str]) -> str | None:
+    """The language partition most of these uploads will land in, guessed before whisper has listened.
+
+    Per file: its sidecar `language`, else the language its movie was filed under before, else the
+    library's most common language; a deleted file votes for the partition its movie leaves. None
+    when there is nothing to go on (an empty library). A wrong guess costs only the fast path: the
+    partitions that really changed are indexed after the scan.
+    """
+    common = Counter(known.values()).most_common(1)
+    by_sidecar = {video.with_suffix(".json"): video for video in find_videos(uploads)}
+    votes: Counter = Counter()
+    for rel in changes.added + changes.changed:
+        video = by_sidecar.get(uploads / rel, uploads / rel)
+        try:
+            sidecar, _ = read_sidecar(video)
+        except MediaError:
+            continue
+        guess = sidecar.language or known.get(movie_id_for(video, sidecar)) or (common[0][0] if common else None)
+        if guess:
+            votes[guess] += 1
+    for rel in changes.deleted:  # a deleted movie leaves the partition it was in (known by file stem)
+        if guess := known.get(movie_id_for(uploads / rel, Sidecar())):
+            votes[guess] += 1
+    return votes.most_common(1)[0][0] if votes else None
 
 
 def _watched(uploads: Path) -> list[Path]:

@@ -8,8 +8,8 @@ EXECUTOR = dg.in_process_executor
 
 scan_library_job = dg.define_asset_job(
     "scan_library",
-    selection=["videos", "audio", "spoken_languages"],
-    description="Find uploads, extract audio, and file each movie under its language.",
+    selection=["videos", "audio", "spoken_languages", "catalogue", "movies"],
+    description="Find uploads, extract audio, file each movie under its language, merge in the catalogue.",
     executor_def=EXECUTOR,
     tags={"movrec/serial": "scan_library"},  # see tag_concurrency_limits in dagster.yaml
 )
@@ -20,9 +20,43 @@ index_language_job = dg.define_asset_job(
     description="Transcribe, score, embed and index one language partition.",
     executor_def=EXECUTOR,
 )
+# The upload fast path: scan and index in one run when the sensor can name the language partition
+# beforehand (see `upload_sensor`); saves a sensor tick and a run launch per upload.
+ingest_uploads_job = dg.define_asset_job(
+    "ingest_uploads",
+    selection=[
+        "videos",
+        "audio",
+        "spoken_languages",
+        "catalogue",
+        "movies",
+        "transcripts",
+        "sentiment",
+        "embeddings",
+        "qdrant_collection",
+    ],
+    partitions_def=language_partitions,
+    description="Scan uploads and index the expected language partition in one run (the upload fast path).",
+    executor_def=EXECUTOR,
+    tags={"movrec/serial": "scan_library"},
+)
 rebuild_collection_job = dg.define_asset_job(
     "rebuild_collection",
     selection=["collection_candidate", "serving_collection"],
     description="Blue/green: build a new collection version, verify it (blocking checks), swap the alias.",
+    executor_def=EXECUTOR,
+)
+
+learn_taste_job = dg.define_asset_job(
+    "learn_taste",
+    selection=["item_neighbours"],
+    description="Item-kNN from the ratings in MOVREC_HOME/ratings (the collaborative signal).",
+    executor_def=EXECUTOR,
+)
+
+evaluate_job = dg.define_asset_job(
+    "evaluate",
+    selection=dg.AssetSelection.groups("evaluation"),
+    description="Search and recommendation quality on MovieLens + TMDB overviews (see EVALUATION.md).",
     executor_def=EXECUTOR,
 )

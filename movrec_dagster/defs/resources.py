@@ -1,5 +1,8 @@
 """One resource per external thing: the library on disk, whisper, the embedder, sentiment, Qdrant."""
 
+import os
+from pathlib import Path
+
 import dagster as dg
 from pydantic import Field
 
@@ -86,3 +89,29 @@ class QdrantResource(dg.ConfigurableResource):
                 prefer_grpc=self.prefer_grpc,
             )
         return EdgeStore(library.qdrant, alias=self.alias)
+
+
+class EvaluationResource(dg.ConfigurableResource):
+    """Public data for the evaluation assets: a folder with `ml-latest-small/` and `joined/`
+    (MovieLens and its TMDB-overview join). Defaults to $MOVREC_EVAL_DATA, else ../shared/data."""
+
+    data: str | None = None
+    max_movies: int = Field(default=0, description="Keep the N most-rated movies (0 = all)")
+    max_users: int = Field(default=0, description="Evaluate the first N users (0 = all)")
+    max_queries: int = Field(default=0, description="Evaluate the first N search queries (0 = all)")
+    collaborative_weight: float = Field(default=0.5, description="The hybrid's item-kNN weight c")
+
+    def folder(self) -> Path:
+        folder = Path(self.data or os.environ.get("MOVREC_EVAL_DATA") or Path.cwd().parent / "shared" / "data")
+        if not (folder / "ml-latest-small" / "ratings.csv").is_file():
+            raise FileNotFoundError(
+                f"{folder}: no ml-latest-small/ratings.csv here; set MOVREC_EVAL_DATA to the folder holding "
+                "ml-latest-small/ and joined/"
+            )
+        return folder
+
+    def movielens_path(self) -> Path:
+        return self.folder() / "ml-latest-small"
+
+    def catalogue_path(self) -> Path:
+        return self.folder() / "joined" / "ml_latest_small_with_tmdb_overview.csv"

@@ -15,7 +15,7 @@ from pathlib import Path
 from moviepy import AudioFileClip, ColorClip, CompositeVideoClip, TextClip
 
 HERE = Path(__file__).parent
-SIDECAR_FIELDS = ("id", "title", "year", "genres", "overview")
+SIDECAR_FIELDS = ("id", "tmdb_id", "title", "year", "genres", "overview")
 
 
 def speak(text: str, voice: str, out: Path) -> None:

@@ -6,14 +6,14 @@ from movrec_dagster.core.bluegreen import write_targets
 from movrec_dagster.core.home import read_table
 from movrec_dagster.core.stages import build_points, sync_partition
 from movrec_dagster.core.vectorstore import PayloadFilter
-from movrec_dagster.defs.library.assets import videos
+from movrec_dagster.defs.library.assets import movies, partition_movies
 from movrec_dagster.defs.ml.assets import embeddings, sentiment
 from movrec_dagster.defs.partitions import language_partitions
 from movrec_dagster.defs.resources import EmbedderResource, LibraryResource, QdrantResource
 
 
 @dg.asset(
-    group_name="index", partitions_def=language_partitions, deps=[embeddings, sentiment, videos], kinds={"qdrant"}
+    group_name="index", partitions_def=language_partitions, deps=[embeddings, sentiment, movies], kinds={"qdrant"}
 )
 def qdrant_collection(
     context: dg.AssetExecutionContext, library: LibraryResource, qdrant: QdrantResource, embedder: EmbedderResource
@@ -28,7 +28,7 @@ def qdrant_collection(
     points = build_points(
         language,
         read_table(home.table("embeddings", language)),
-        read_table(home.table("videos")),
+        partition_movies(home, language),
         read_table(home.table("sentiment", language)),
         embedder.settings().fingerprint,
     )

@@ -5,7 +5,7 @@ import dagster as dg
 from movrec_dagster.core.bluegreen import abandon, load, promote, start_rebuild, verify
 from movrec_dagster.core.home import read_table, write_table
 from movrec_dagster.core.stages import build_points, embed_partition
-from movrec_dagster.defs.library.assets import videos
+from movrec_dagster.defs.library.assets import movies, partition_movies
 from movrec_dagster.defs.ml.assets import embeddings, sentiment
 from movrec_dagster.defs.partitions import language_partitions
 from movrec_dagster.defs.resources import EmbedderResource, LibraryResource, QdrantResource
@@ -16,7 +16,7 @@ CANDIDATE = dg.AssetKey("collection_candidate")
 
 @dg.asset(
     group_name="index",
-    deps=[embeddings, sentiment, videos],
+    deps=[embeddings, sentiment, movies],
     kinds={"qdrant"},
     check_specs=[dg.AssetCheckSpec(name, asset=CANDIDATE, blocking=True) for name in CHECKS],
 )
@@ -27,17 +27,18 @@ def collection_candidate(
     home, store, model = library.paths(), qdrant.store(library.paths()), embedder.embedder()
     fingerprint = model.settings.fingerprint
     version = start_rebuild(store, model.dimension, fingerprint, model.settings.model)
-    library_rows = read_table(home.table("videos"))
     loaded, reembedded, canary_text = {}, 0, None
     for language in sorted(context.instance.get_dynamic_partitions(language_partitions.name)):
-        transcripts = read_table(home.table("transcripts", language))
-        if transcripts is None:
+        members = partition_movies(home, language)
+        if members.is_empty():
             continue
         table = home.table("embeddings", language)
-        frame, report = embed_partition(transcripts, library_rows, read_table(table), model)
+        frame, report = embed_partition(
+            read_table(home.table("transcripts", language)), members, read_table(table), model
+        )
         write_table(frame, table)
         reembedded += report.processed
-        points = build_points(language, frame, library_rows, read_table(home.table("sentiment", language)), fingerprint)
+        points = build_points(language, frame, members, read_table(home.table("sentiment", language)), fingerprint)
         loaded[language] = load(store, version, points)
         overviews = frame.filter(frame["kind"] == "overview").sort("movie_id")
         if canary_text is None and len(overviews):

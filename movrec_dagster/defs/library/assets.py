@@ -1,14 +1,25 @@
-"""The library side of the graph: uploaded files, their audio, and the language each movie is filed under."""
+"""The library side of the graph: uploaded files, their audio, the language each is filed under, the catalogue."""
 
 import dagster as dg
 import polars as pl
 
-from movrec_dagster.core.home import read_table, write_table
-from movrec_dagster.core.stages import changed_languages, extract_all_audio, route_languages, scan_videos, usable
+from movrec_dagster.core.catalogue import MOVIE_SCHEMA, merge_movies, read_catalogues
+from movrec_dagster.core.home import MovrecHome, read_table, write_table
+from movrec_dagster.core.stages import (
+    StageReport,
+    changed_languages,
+    extract_all_audio,
+    route_languages,
+    scan_videos,
+    usable,
+)
 from movrec_dagster.defs.metadata import bar_chart, frame_markdown, log_failures, report_metadata
 from movrec_dagster.defs.partitions import language_partitions
 from movrec_dagster.defs.resources import LibraryResource, WhisperResource
 from movrec_dagster.defs.settings import LANGUAGE_ROUTING_VERSION
+
+# Set on fast-path runs (scan + one language partition): the partition the upload sensor expected.
+SPECULATIVE_TAG = "movrec/expected_language"
 
 
 @dg.asset(group_name="library", kinds={"parquet"})
@@ -67,18 +78,80 @@ def spoken_languages(
     )
     write_table(frame, path)
     log_failures(context, report)
-    languages = sorted(frame["language"].drop_nulls().unique().to_list())
-    new = [lang for lang in languages if not context.instance.has_dynamic_partition(language_partitions.name, lang)]
-    if new:
-        context.instance.add_dynamic_partitions(language_partitions.name, new)
     counts = frame.filter(pl.col("language").is_not_null()).group_by("language").len().sort("language")
     return dg.MaterializeResult(
         metadata=report_metadata(
             report,
             languages=dg.MetadataValue.json(dict(zip(counts["language"], counts["len"]))),
-            new_partitions=dg.MetadataValue.json(new),
-            # read by the sensor that indexes only what changed
-            changed_partitions=dg.MetadataValue.json(changed_languages(previous, frame)),
             per_language=dg.MetadataValue.md(bar_chart(dict(zip(counts["language"], counts["len"])))),
         )
     )
+
+
+@dg.asset(group_name="catalogue", kinds={"parquet"})
+def catalogue(context: dg.AssetExecutionContext, library: LibraryResource) -> dg.MaterializeResult:
+    """Movies known from metadata files in MOVREC_HOME/catalogue (CSV/Parquet in the TMDB top-10k shape)."""
+    home = library.paths()
+    frame, failures = read_catalogues(home.catalogue)
+    write_table(frame, home.table("catalogue"))
+    report = StageReport(processed=len(frame), failures=dict(failures))
+    log_failures(context, report)
+    counts = frame.group_by("language").len().sort("len", descending=True).head(12)
+    return dg.MaterializeResult(
+        metadata=report_metadata(
+            report,
+            movies=dg.MetadataValue.int(len(frame)),
+            files=dg.MetadataValue.json(sorted(frame["source_file"].unique().to_list())),
+            per_language=dg.MetadataValue.md(bar_chart(dict(zip(counts["language"], counts["len"])))),
+            preview=dg.MetadataValue.md(frame_markdown(frame.select("movie_id", "title", "year", "language"), 10)),
+        )
+    )
+
+
+@dg.asset(group_name="catalogue", deps=[videos, spoken_languages, catalogue], kinds={"parquet"})
+def movies(context: dg.AssetExecutionContext, library: LibraryResource) -> dg.MaterializeResult:
+    """One row per movie and its language partition: each video (joined to its catalogue row by the
+    sidecar's `tmdb_id`, else title and year) and every catalogue movie without a video."""
+    home = library.paths()
+    path = home.table("movies")
+    previous = read_table(path)
+    frame = merge_movies(
+        read_table(home.table("videos")),
+        read_table(home.table("spoken_languages")),
+        read_table(home.table("catalogue")),
+    )
+    write_table(frame, path)
+    languages = sorted(frame["language"].unique().to_list())
+    new = [lang for lang in languages if not context.instance.has_dynamic_partition(language_partitions.name, lang)]
+    if new:
+        context.instance.add_dynamic_partitions(language_partitions.name, new)
+    counts = frame.group_by("language").len().sort("language")
+    sources = frame.group_by("source").len().sort("source")
+    return dg.MaterializeResult(
+        metadata={
+            "movies": dg.MetadataValue.int(len(frame)),
+            "by_source": dg.MetadataValue.json(dict(zip(sources["source"], sources["len"]))),
+            "new_partitions": dg.MetadataValue.json(new),
+            # read by the sensor that indexes only what changed
+            "changed_partitions": dg.MetadataValue.json(
+                changed_languages(previous, frame, ("movie_id", "content_hash", "meta_hash"))
+            ),
+            "per_language": dg.MetadataValue.md(bar_chart(dict(zip(counts["language"], counts["len"])))),
+        }
+    )
+
+
+def changed_partitions_of_run(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """The language partitions a scan run reported as changed (metadata of `movies`)."""
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
+    for record in records:
+        materialization = record.event_log_entry.asset_materialization
+        if materialization and materialization.asset_key == dg.AssetKey("movies"):
+            return list(materialization.metadata["changed_partitions"].value)
+    return []
+
+
+def partition_movies(home: MovrecHome, language: str) -> pl.DataFrame:
+    """The movies filed under one language partition (empty before the first scan)."""
+    frame = read_table(home.table("movies"))
+    return frame.filter(pl.col("language") == language) if frame is not None else pl.DataFrame(schema=MOVIE_SCHEMA)

@@ -5,55 +5,81 @@ import time
 
 import dagster as dg
 
-from movrec_dagster.core.watch import diff_uploads
-from movrec_dagster.defs.jobs import index_language_job, scan_library_job
+from movrec_dagster.core.home import read_table
+from movrec_dagster.core.watch import diff_uploads, expected_language
+from movrec_dagster.defs.jobs import index_language_job, ingest_uploads_job, scan_library_job
+from movrec_dagster.defs.library.assets import SPECULATIVE_TAG, changed_partitions_of_run
+from movrec_dagster.defs.partitions import language_partitions
 from movrec_dagster.defs.resources import LibraryResource
 
-SPOKEN_LANGUAGES = dg.AssetKey("spoken_languages")
+# The daemon evaluates sensors in a 5 s loop and compares the elapsed time with the tick's own start,
+# which lags the loop start: an interval of exactly 5 s skips every other loop (10 s ticks); 4 s
+# gives a tick every loop.
+SENSOR_INTERVAL_S = 4
 
 
-@dg.sensor(job=scan_library_job, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(
+    jobs=[ingest_uploads_job, scan_library_job],
+    minimum_interval_seconds=SENSOR_INTERVAL_S,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
 def upload_sensor(context: dg.SensorEvaluationContext, library: LibraryResource) -> dg.SensorResult:
-    """New, changed and deleted uploads (and sidecar edits) launch a library scan; half-written files wait."""
+    """New, changed and deleted uploads (and sidecar edits) launch a library scan; half-written files wait.
+
+    When the language partition can be named beforehand (sidecar, the movie's previous language, the
+    library's usual language) the run also indexes that partition: one run from upload to searchable.
+    """
+    home = library.paths()
     state = json.loads(context.cursor) if context.cursor else {}
-    changes, new_state = diff_uploads(library.paths().uploads, state, now=time.time())
+    changes, new_state = diff_uploads(home.uploads, state, now=time.time())
     cursor = json.dumps(new_state, sort_keys=True)
     if not changes.any:
         reason = f"waiting for {len(changes.waiting)} file(s) to finish" if changes.waiting else "no changes"
         return dg.SensorResult(skip_reason=reason, cursor=cursor)
     context.log.info(f"added {changes.added}, changed {changes.changed}, deleted {changes.deleted}")
+    routed = read_table(home.table("movies"))
+    known = dict(routed.drop_nulls("language").select("movie_id", "language").iter_rows()) if routed is not None else {}
+    language = expected_language(home.uploads, changes, known)
+    tags = {
+        "movrec/added": str(len(changes.added)),
+        "movrec/changed": str(len(changes.changed)),
+        "movrec/deleted": str(len(changes.deleted)),
+    }
+    run_key = changes.run_key(new_state["seen"])
+    if language is None:
+        request = dg.RunRequest(run_key=run_key, job_name=scan_library_job.name, tags=tags)
+        return dg.SensorResult(run_requests=[request], cursor=cursor)
     request = dg.RunRequest(
-        run_key=changes.run_key(new_state["seen"]),
-        tags={
-            "movrec/added": str(len(changes.added)),
-            "movrec/changed": str(len(changes.changed)),
-            "movrec/deleted": str(len(changes.deleted)),
-        },
+        run_key=run_key,
+        job_name=ingest_uploads_job.name,
+        partition_key=language,
+        tags=tags | {SPECULATIVE_TAG: language},
     )
-    return dg.SensorResult(run_requests=[request], cursor=cursor)
-
-
-def changed_partitions_of_run(instance: dg.DagsterInstance, run_id: str) -> list[str]:
-    """The language partitions a scan run reported as changed (metadata of `spoken_languages`)."""
-    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
-    for record in records:
-        materialization = record.event_log_entry.asset_materialization
-        if materialization and materialization.asset_key == SPOKEN_LANGUAGES:
-            return list(materialization.metadata["changed_partitions"].value)
-    return []
+    new_partition = [] if context.instance.has_dynamic_partition(language_partitions.name, language) else [language]
+    return dg.SensorResult(
+        run_requests=[request],
+        cursor=cursor,
+        dynamic_partitions_requests=[language_partitions.build_add_request(new_partition)] if new_partition else [],
+    )
 
 
 @dg.run_status_sensor(
     run_status=dg.DagsterRunStatus.SUCCESS,
-    monitored_jobs=[scan_library_job],
+    monitored_jobs=[scan_library_job, ingest_uploads_job],
     request_job=index_language_job,
-    minimum_interval_seconds=5,
+    minimum_interval_seconds=SENSOR_INTERVAL_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def index_changed_languages(context: dg.RunStatusSensorContext) -> list[dg.RunRequest] | dg.SkipReason:
-    """After a successful scan, index each language partition whose movies changed (and no other)."""
-    run_id = context.dagster_run.run_id
-    changed = changed_partitions_of_run(context.instance, run_id)
+    """After a successful scan, index each language partition whose movies changed (and no other).
+
+    A fast-path run has indexed its own partition already; only the others are left.
+    """
+    run = context.dagster_run
+    run_id = run.run_id
+    changed = [
+        lang for lang in changed_partitions_of_run(context.instance, run_id) if lang != run.tags.get(SPECULATIVE_TAG)
+    ]
     if not changed:
         return dg.SkipReason(f"scan {run_id[:8]} changed no language partition")
     return [dg.RunRequest(run_key=f"{run_id}:{lang}", partition_key=lang) for lang in changed]

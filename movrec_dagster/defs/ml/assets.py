@@ -1,11 +1,20 @@
 """Per-language ML stages: transcripts (faster-whisper), sentiment, and sentence embeddings."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 import polars as pl
 
 from movrec_dagster.core.home import read_table, write_table
 from movrec_dagster.core.stages import embed_partition, score_partition, transcribe_partition
-from movrec_dagster.defs.library.assets import audio, spoken_languages, videos
+from movrec_dagster.defs.library.assets import (
+    SPECULATIVE_TAG,
+    audio,
+    changed_partitions_of_run,
+    movies,
+    partition_movies,
+    spoken_languages,
+)
 from movrec_dagster.defs.metadata import frame_markdown, log_failures, report_metadata
 from movrec_dagster.defs.partitions import language_partitions
 from movrec_dagster.defs.resources import EmbedderResource, LibraryResource, SentimentResource, WhisperResource
@@ -18,13 +27,21 @@ from movrec_dagster.defs.settings import EMBEDDING_VERSION, SENTIMENT_VERSION, T
     deps=[spoken_languages, audio],
     kinds={"whisper", "parquet"},
     code_version=TRANSCRIPT_VERSION,
+    output_required=False,
 )
 def transcripts(
     context: dg.AssetExecutionContext, library: LibraryResource, whisper: WhisperResource
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult]:
     """faster-whisper segments (start, end, text) with VAD, and the detected language and its probability."""
     home = library.paths()
     language = context.partition_key
+    if context.run.tags.get(SPECULATIVE_TAG) == language and language not in changed_partitions_of_run(
+        context.instance, context.run_id
+    ):
+        # The upload sensor guessed this partition and the scan found it unchanged: materialize
+        # nothing here (the downstream steps skip too); the index sensor handles what did change.
+        context.log.info(f"partition {language} unchanged by this scan; nothing to index")
+        return
     path = home.table("transcripts", language)
     frame, report = transcribe_partition(
         language,
@@ -41,7 +58,7 @@ def transcripts(
         "language_probability",
         pl.col("segments").list.eval(pl.element().struct.field("text")).list.join(" ").str.slice(0, 160).alias("text"),
     )
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata=report_metadata(
             report,
             movies=dg.MetadataValue.int(len(ok)),
@@ -56,22 +73,25 @@ def transcripts(
 @dg.asset(
     group_name="ml",
     partitions_def=language_partitions,
-    deps=[transcripts],
+    deps=[transcripts, movies],
     kinds={"parquet"},
     code_version=SENTIMENT_VERSION,
 )
 def sentiment(
     context: dg.AssetExecutionContext, library: LibraryResource, sentiment_model: SentimentResource
 ) -> dg.MaterializeResult:
-    """A sentiment score in [-1, 1] per transcript segment and a duration-weighted aggregate per movie."""
+    """A sentiment score in [-1, 1] per transcript segment and a duration-weighted aggregate per movie
+    (the overview's score for a movie known only from the catalogue)."""
     home = library.paths()
     language = context.partition_key
     path = home.table("sentiment", language)
+    catalogue_only = partition_movies(home, language).filter(pl.col("source") == "catalogue")
     frame, report = score_partition(
         read_table(home.table("transcripts", language)),
         read_table(path),
         sentiment_model.scorer(),
         sentiment_model.settings().fingerprint,
+        catalogue_only,
     )
     write_table(frame, path)
     return dg.MaterializeResult(
@@ -87,7 +107,7 @@ def sentiment(
 @dg.asset(
     group_name="ml",
     partitions_def=language_partitions,
-    deps=[transcripts, videos],
+    deps=[transcripts, movies],
     kinds={"pytorch", "parquet"},
     code_version=EMBEDDING_VERSION,
 )
@@ -100,7 +120,7 @@ def embeddings(
     path = home.table("embeddings", language)
     frame, report = embed_partition(
         read_table(home.table("transcripts", language)),
-        read_table(home.table("videos")),
+        partition_movies(home, language),
         read_table(path),
         embedder.embedder(),
     )

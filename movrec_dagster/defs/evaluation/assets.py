@@ -1,0 +1,148 @@
+"""Evaluation on public data (MovieLens + TMDB overviews), with the report in the UI and in Markdown."""
+
+import time
+
+import dagster as dg
+import polars as pl
+
+from movrec_dagster.core import evaluation as ev
+from movrec_dagster.core.bluegreen import load, promote
+from movrec_dagster.core.catalogue import merge_movies, read_catalogue
+from movrec_dagster.core.home import MovrecHome, read_table, write_table
+from movrec_dagster.core.stages import VIDEO_SCHEMA, build_points, embed_partition
+from movrec_dagster.core.vectorstore import EdgeStore, version_name
+from movrec_dagster.defs.metadata import bar_chart
+from movrec_dagster.defs.resources import EmbedderResource, EvaluationResource, LibraryResource
+
+
+def evaluation_store(home: MovrecHome) -> EdgeStore:
+    """The evaluation's own embedded collection, apart from the one serving the library."""
+    return EdgeStore(home.data / "evaluation" / "qdrant", alias="evaluation")
+
+
+@dg.asset(group_name="evaluation", kinds={"qdrant"})
+def evaluation_index(
+    context: dg.AssetExecutionContext,
+    library: LibraryResource,
+    embedder: EmbedderResource,
+    evaluation: EvaluationResource,
+) -> dg.MaterializeResult:
+    """The evaluation catalogue (MovieLens movies with TMDB overviews) embedded like any catalogue,
+    into a collection of its own. Embeddings are cached between runs."""
+    started = time.perf_counter()
+    home, model = library.paths(), embedder.embedder()
+    catalogue, failures = read_catalogue(evaluation.catalogue_path())
+    ratings, _ = ev.read_movielens(evaluation.movielens_path(), set(catalogue["movie_id"].to_list()))
+    if evaluation.max_movies:  # the most-rated first: a smaller run keeps the movies people watch
+        top = ratings.group_by("movie_id").len().sort(["len", "movie_id"], descending=[True, False])
+        catalogue = catalogue.filter(pl.col("movie_id").is_in(top["movie_id"].head(evaluation.max_movies).implode()))
+    movies = merge_movies(pl.DataFrame(schema=VIDEO_SCHEMA), None, catalogue)
+    table = home.data / "evaluation" / "embeddings.parquet"
+    frame, report = embed_partition(None, movies, read_table(table), model)
+    write_table(frame, table)
+    write_table(movies, home.data / "evaluation" / "movies.parquet")
+    store = evaluation_store(home)
+    version = store.create_version(
+        version_name(store.alias, model.settings.model), model.dimension, model.settings.fingerprint
+    ).name
+    no_sentiment = pl.DataFrame(schema={"movie_id": pl.String, "sentiment": pl.Float64})
+    points = 0
+    for language in sorted(movies["language"].unique().to_list()):
+        points += load(store, version, build_points(language, frame, movies, no_sentiment, model.settings.fingerprint))
+    promote(store, version, keep=1)
+    context.log.info(f"{len(movies)} movies, {points} points; {len(failures)} catalogue rows left out")
+    return dg.MaterializeResult(
+        metadata={
+            "movies": dg.MetadataValue.int(len(movies)),
+            "points": dg.MetadataValue.int(points),
+            "embedded": dg.MetadataValue.int(report.processed),
+            "cached": dg.MetadataValue.int(report.cached),
+            "rows_left_out": dg.MetadataValue.int(len(failures)),
+            "stage_seconds": dg.MetadataValue.float(round(time.perf_counter() - started, 1)),
+        }
+    )
+
+
+def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+@dg.asset(group_name="evaluation", deps=[evaluation_index], kinds={"qdrant"})
+def search_evaluation(
+    context: dg.AssetExecutionContext,
+    library: LibraryResource,
+    embedder: EmbedderResource,
+    evaluation: EvaluationResource,
+) -> dg.MaterializeResult:
+    """Known-item search: a movie's MovieLens tags are the query, the movie the answer (Recall@k, MRR)."""
+    home = library.paths()
+    movies = read_table(home.data / "evaluation" / "movies.parquet")
+    folder = evaluation.movielens_path()
+    _, links = ev.read_movielens(folder, set())
+    queries = ev.tag_queries(pl.read_csv(folder / "tags.csv"), links, set(movies["movie_id"].to_list()))
+    if evaluation.max_queries:
+        queries = queries.sort("movie_id").head(evaluation.max_queries)
+    store = evaluation_store(home)
+    with store.session():
+        scores = ev.evaluate_search(store, embedder.embedder(), queries)
+    rows = [
+        (name, f"{s.recall(1):.3f}", f"{s.recall(5):.3f}", f"{s.recall(10):.3f}", f"{s.mrr():.3f}")
+        for name, s in scores.items()
+    ]
+    markdown = _table(rows, ("search", "Recall@1", "Recall@5", "Recall@10", "MRR@10"))
+    report = f"{len(queries)} queries over {len(movies)} movies.\n\n{markdown}\n"
+    (home.data / "evaluation" / "search.md").write_text(report)
+    context.log.info(report)
+    examples = queries.head(5).rows()
+    return dg.MaterializeResult(
+        metadata={
+            "queries": dg.MetadataValue.int(len(queries)),
+            "report": dg.MetadataValue.md(report),
+            "recall_at_10": dg.MetadataValue.md(bar_chart({n: round(s.recall(10), 3) for n, s in scores.items()})),
+            "example_queries": dg.MetadataValue.md(_table([(m, q) for m, q in examples], ("movie", "query"))),
+            **{f"mrr {name}": dg.MetadataValue.float(round(s.mrr(), 4)) for name, s in scores.items()},
+        }
+    )
+
+
+@dg.asset(group_name="evaluation", deps=[evaluation_index], kinds={"qdrant"})
+def recommendation_evaluation(
+    context: dg.AssetExecutionContext, library: LibraryResource, evaluation: EvaluationResource
+) -> dg.MaterializeResult:
+    """Next movie from a watch history (MovieLens, leave-last-out): popularity, item-kNN, content, hybrid;
+    Recall@10 and NDCG@10 overall and for cold-start movies (no ratings in the training split)."""
+    home = library.paths()
+    movies = read_table(home.data / "evaluation" / "movies.parquet")
+    ratings, _ = ev.read_movielens(evaluation.movielens_path(), set(movies["movie_id"].to_list()))
+    store = evaluation_store(home)
+    with store.session():
+        result = ev.evaluate_recommendations(store, ratings, evaluation.collaborative_weight, evaluation.max_users)
+    rows = [
+        (
+            name,
+            f"{result.overall[name].recall(10):.4f}",
+            f"{result.overall[name].ndcg():.4f}",
+            f"{result.cold[name].recall(10):.4f}",
+            f"{result.cold[name].ndcg():.4f}",
+            f"{1000 * result.seconds[name] / max(result.users, 1):.1f}",
+        )
+        for name in result.overall
+    ]
+    header = ("model", "Recall@10", "NDCG@10", "cold Recall@10", "cold NDCG@10", "ms/user")
+    markdown = _table(rows, header)
+    report = (
+        f"{result.users} users ({result.cold_users} cold-start), {len(ratings)} ratings, {len(movies)} movies.\n\n"
+        f"{markdown}\n"
+    )
+    (home.data / "evaluation" / "recommendation.md").write_text(report)
+    context.log.info(report)
+    return dg.MaterializeResult(
+        metadata={
+            "users": dg.MetadataValue.int(result.users),
+            "cold_start_users": dg.MetadataValue.int(result.cold_users),
+            "report": dg.MetadataValue.md(report),
+            "ndcg_at_10": dg.MetadataValue.md(bar_chart({n: round(s.ndcg(), 4) for n, s in result.overall.items()})),
+            **{f"ndcg {name}": dg.MetadataValue.float(round(s.ndcg(), 5)) for name, s in result.overall.items()},
+        }
+    )

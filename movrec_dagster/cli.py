@@ -250,6 +250,21 @@ def demo(ctx: click.Context) -> None:
     ctx.invoke(
         similar, movie_id="the-martian", language=(), genre=(), year_min=None, year_max=None, top_k=3, as_json=False
     )
+    click.echo("\nmovrec recommend --liked the-martian,coco --mmr-lambda 0.7:")
+    ctx.invoke(
+        recommend_cmd,
+        liked="the-martian,coco",
+        disliked="",
+        sentiment_weight=0.0,
+        mmr_lambda=0.7,
+        collaborative_weight=0.5,
+        language=(),
+        genre=(),
+        year_min=None,
+        year_max=None,
+        top_k=3,
+        as_json=False,
+    )
 
 
 @main.command()

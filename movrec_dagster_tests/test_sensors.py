@@ -151,6 +151,15 @@ def test_new_unchanged_half_written_sidecar_changed_deleted(
     assert _points(store, "apollo-13") == []
     assert {p.id for p in store.scroll(PayloadFilter(languages=("es",)))} == es_points
 
+    # a catalogue file dropped in: read at the next scan, its movies indexed in their partitions
+    catalogue = home.catalogue / "mine.csv"
+    catalogue.write_text("id,title,genre,original_language,overview\n9001,Der Test,Drama,de,Ein Film.\n")
+    os.utime(catalogue, (time.time() - 60, time.time() - 60))
+    assert driver.tick() == ["de"]
+    assert driver.runs == [("scan_library", None), ("index_language", "de")]
+    assert _points(store, "tmdb-9001") and calls["transcribe"] == before["transcribe"] + 1
+    assert driver.tick() == []  # seen: nothing more to do
+
 
 def test_nightly_refresh_requests_every_language_once_per_day() -> None:
     from movrec_dagster.defs.schedules import nightly_language_refresh

@@ -6,9 +6,11 @@ Protocol (EVALUATION.md repeats it with the figures):
 * search: a movie's MovieLens tags (>= MIN_TAGS distinct, most used first, at most MAX_TAGS) are the
   query; the movie is the answer. Recall@1/5/10 and MRR (over the top 10).
 * recommendation: per user, the last rating in time is held out; the rest is the history (liked:
-  rating >= LIKED, disliked: <= DISLIKED; everything rated counts as watched). Each model ranks the
-  unwatched movies; Recall@10 and NDCG@10 of the held-out movie (one relevant item: 1/log2(rank+1)).
-  Cold start: the users whose held-out movie nobody rated in the training split.
+  rating >= LIKED, disliked: <= DISLIKED; everything rated counts as watched and is never
+  recommended). Two histories: the RECENT most recent liked (and disliked) movies — what someone
+  watching now would give — and all of them. Each model ranks the unwatched movies; Recall@10 and
+  NDCG@10 of the held-out movie (one relevant item: 1/log2(rank+1)). Cold start: the users whose
+  held-out movie nobody rated in the training split.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from .vectorstore import VectorStore
 
 MIN_TAGS, MAX_TAGS = 3, 8
 LIKED, DISLIKED = 3.5, 2.0
+RECENT = 10
 K = 10
 
 
@@ -89,13 +92,17 @@ class History:
     watched: set[str]
 
 
-def histories(train: pl.DataFrame) -> dict[str, History]:
+def histories(train: pl.DataFrame, recent: int = 0) -> dict[str, History]:
+    """Per user: liked and disliked movies, oldest first (the `recent` latest only, when given)."""
     out = {}
-    for (user,), rows in train.partition_by("user_id", as_dict=True).items():
+    for (user,), rows in train.sort("timestamp", "movie_id").partition_by("user_id", as_dict=True).items():
         liked = rows.filter(pl.col("rating") >= LIKED)["movie_id"].to_list()
-        disliked = rows.filter(pl.col("rating") <= DISLIKED)["movie_id"].to_list()
-        watched = set(rows["movie_id"].to_list())
-        out[user] = History(liked or sorted(watched), disliked if liked else [], watched)
+        disliked = rows.filter(pl.col("rating") <= DISLIKED)["movie_id"].to_list() if liked else []
+        watched = rows["movie_id"].to_list()
+        liked = liked or watched
+        if recent:
+            liked, disliked = liked[-recent:], disliked[-recent:]
+        out[user] = History(liked, disliked, set(watched))
     return out
 
 
@@ -141,20 +148,22 @@ def store_ranker(store: VectorStore, neighbours: ItemNeighbours | None, weight: 
 class RecommendationReport:
     users: int
     cold_users: int
-    overall: dict[str, Scores]
-    cold: dict[str, Scores]
-    seconds: dict[str, float]
+    overall: dict[tuple[str, str], Scores]  # (model, history) -> scores
+    cold: dict[tuple[str, str], Scores]
+    seconds: dict[tuple[str, str], float]
 
 
 def evaluate_recommendations(
     store: VectorStore, ratings: pl.DataFrame, collaborative_weight: float, max_users: int = 0
 ) -> RecommendationReport:
-    """Popularity, item-kNN, content (our embeddings) and hybrid (content + item-kNN), leave-last-out."""
+    """Popularity, item-kNN, content (our embeddings) and hybrid (content + item-kNN), leave-last-out,
+    from the recent history and from the whole history."""
     train, test = leave_last_out(ratings)
     if max_users:
         test = test.sort("user_id").head(max_users)
     raters = set(train["movie_id"].unique().to_list())
-    history = histories(train.filter(pl.col("user_id").is_in(test["user_id"].implode())))
+    users = train.filter(pl.col("user_id").is_in(test["user_id"].implode()))
+    variants = {f"last {RECENT} liked": histories(users, RECENT), "all liked": histories(users)}
     neighbours = item_knn(train)
     models: dict[str, Ranker] = {
         "popularity": popularity_ranker(train),
@@ -162,17 +171,18 @@ def evaluate_recommendations(
         "content (embeddings)": store_ranker(store, None, 0.0),
         f"hybrid (content + item-kNN, c={collaborative_weight})": store_ranker(store, neighbours, collaborative_weight),
     }
-    overall = {name: Scores() for name in models}
-    cold = {name: Scores() for name in models}
-    seconds = dict.fromkeys(models, 0.0)
+    keys = [(model, variant) for variant in variants for model in models]
+    overall = {key: Scores() for key in keys}
+    cold = {key: Scores() for key in keys}
+    seconds = dict.fromkeys(keys, 0.0)
     for user, answer in test.select("user_id", "movie_id").iter_rows():
-        for name, rank in models.items():
+        for model, variant in keys:
             started = time.perf_counter()
-            ranking = rank(history[user])
-            seconds[name] += time.perf_counter() - started
-            overall[name].add(answer, ranking)
+            ranking = models[model](variants[variant][user])
+            seconds[(model, variant)] += time.perf_counter() - started
+            overall[(model, variant)].add(answer, ranking)
             if answer not in raters:
-                cold[name].add(answer, ranking)
+                cold[(model, variant)].add(answer, ranking)
     cold_users = sum(1 for answer in test["movie_id"] if answer not in raters)
     return RecommendationReport(len(test), cold_users, overall, cold, seconds)
 

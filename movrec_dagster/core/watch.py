@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,18 +63,23 @@ def _watched(uploads: Path) -> list[Path]:
 
 
 def diff_uploads(
-    uploads: Path, state: dict[str, Any], now: float, settle_s: float = 10.0
+    uploads: Path,
+    state: dict[str, Any],
+    now: float,
+    settle_s: float = 10.0,
+    files: Callable[[Path], list[Path]] | None = None,
 ) -> tuple[UploadChanges, dict[str, Any]]:
     """Compare the upload folder with `state` ({"seen": {rel: [size, mtime_ns, hash]}, "pending": {...}}).
 
     A file counts once its size and mtime held still between two looks, or its mtime is older than
     `settle_s` (copies that keep the source's mtime, atomic renames). Until then it is `waiting`.
+    `files` lists what to watch (default: videos and their sidecars).
     """
     seen: dict[str, list[Any]] = dict(state.get("seen", {}))
     pending: dict[str, list[int]] = dict(state.get("pending", {}))
     changes = UploadChanges()
     present = set()
-    for path in _watched(uploads):
+    for path in (files or _watched)(uploads) if uploads.exists() else []:
         rel = str(path.relative_to(uploads))
         present.add(rel)
         try:

@@ -120,16 +120,17 @@ def recommendation_evaluation(
         result = ev.evaluate_recommendations(store, ratings, evaluation.collaborative_weight, evaluation.max_users)
     rows = [
         (
-            name,
-            f"{result.overall[name].recall(10):.4f}",
-            f"{result.overall[name].ndcg():.4f}",
-            f"{result.cold[name].recall(10):.4f}",
-            f"{result.cold[name].ndcg():.4f}",
-            f"{1000 * result.seconds[name] / max(result.users, 1):.1f}",
+            model,
+            history,
+            f"{result.overall[model, history].recall(10):.4f}",
+            f"{result.overall[model, history].ndcg():.4f}",
+            f"{result.cold[model, history].recall(10):.4f}",
+            f"{result.cold[model, history].ndcg():.4f}",
+            f"{1000 * result.seconds[model, history] / max(result.users, 1):.1f}",
         )
-        for name in result.overall
+        for model, history in result.overall
     ]
-    header = ("model", "Recall@10", "NDCG@10", "cold Recall@10", "cold NDCG@10", "ms/user")
+    header = ("model", "history", "Recall@10", "NDCG@10", "cold Recall@10", "cold NDCG@10", "ms/user")
     markdown = _table(rows, header)
     report = (
         f"{result.users} users ({result.cold_users} cold-start), {len(ratings)} ratings, {len(movies)} movies.\n\n"
@@ -142,7 +143,9 @@ def recommendation_evaluation(
             "users": dg.MetadataValue.int(result.users),
             "cold_start_users": dg.MetadataValue.int(result.cold_users),
             "report": dg.MetadataValue.md(report),
-            "ndcg_at_10": dg.MetadataValue.md(bar_chart({n: round(s.ndcg(), 4) for n, s in result.overall.items()})),
-            **{f"ndcg {name}": dg.MetadataValue.float(round(s.ndcg(), 5)) for name, s in result.overall.items()},
+            "ndcg_at_10": dg.MetadataValue.md(
+                bar_chart({f"{m} / {h}": round(s.ndcg(), 4) for (m, h), s in result.overall.items()})
+            ),
+            **{f"ndcg {m} / {h}": dg.MetadataValue.float(round(s.ndcg(), 5)) for (m, h), s in result.overall.items()},
         }
     )

@@ -5,6 +5,7 @@ import time
 
 import dagster as dg
 
+from movrec_dagster.core.catalogue import find_catalogues
 from movrec_dagster.core.home import read_table
 from movrec_dagster.core.watch import diff_uploads, expected_language
 from movrec_dagster.defs.jobs import index_language_job, ingest_uploads_job, scan_library_job
@@ -31,12 +32,20 @@ def upload_sensor(context: dg.SensorEvaluationContext, library: LibraryResource)
     """
     home = library.paths()
     state = json.loads(context.cursor) if context.cursor else {}
-    changes, new_state = diff_uploads(home.uploads, state, now=time.time())
+    now = time.time()
+    changes, new_state = diff_uploads(home.uploads, state, now=now)
+    # catalogue files are watched the same way; a change there re-reads the catalogue in the scan
+    listed, new_state["catalogue"] = diff_uploads(
+        home.catalogue, state.get("catalogue", {}), now=now, files=find_catalogues
+    )
     cursor = json.dumps(new_state, sort_keys=True)
-    if not changes.any:
-        reason = f"waiting for {len(changes.waiting)} file(s) to finish" if changes.waiting else "no changes"
+    if not (changes.any or listed.any):
+        waiting = len(changes.waiting) + len(listed.waiting)
+        reason = f"waiting for {waiting} file(s) to finish" if waiting else "no changes"
         return dg.SensorResult(skip_reason=reason, cursor=cursor)
     context.log.info(f"added {changes.added}, changed {changes.changed}, deleted {changes.deleted}")
+    if listed.any:
+        context.log.info(f"catalogue: added {listed.added}, changed {listed.changed}, deleted {listed.deleted}")
     routed = read_table(home.table("movies"))
     known = dict(routed.drop_nulls("language").select("movie_id", "language").iter_rows()) if routed is not None else {}
     language = expected_language(home.uploads, changes, known)
@@ -45,7 +54,7 @@ def upload_sensor(context: dg.SensorEvaluationContext, library: LibraryResource)
         "movrec/changed": str(len(changes.changed)),
         "movrec/deleted": str(len(changes.deleted)),
     }
-    run_key = changes.run_key(new_state["seen"])
+    run_key = changes.run_key(new_state["seen"]) + listed.run_key(new_state["catalogue"]["seen"])[:8]
     if language is None:
         request = dg.RunRequest(run_key=run_key, job_name=scan_library_job.name, tags=tags)
         return dg.SensorResult(run_requests=[request], cursor=cursor)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import tempfile
@@ -37,7 +38,10 @@ def searchable(store: EdgeStore, movie: str) -> bool:
 
 def drop(library: Path, uploads: Path, clip: str, movie_id: str) -> float:
     sidecar = json.loads((library / f"{clip}.json").read_text()) | {"id": movie_id}
-    (uploads / f"{movie_id}.json").write_text(json.dumps(sidecar))
+    side = uploads / f".{movie_id}.json.partial"
+    side.write_text(json.dumps(sidecar))
+    os.utime(side, (time.time() - 60, time.time() - 60))  # written before the upload, like the video
+    side.rename(uploads / f"{movie_id}.json")
     staged = uploads / f".{movie_id}.partial"
     shutil.copy2(library / f"{clip}.mp4", staged)  # keeps the source mtime: complete on arrival
     dropped = time.time()
@@ -56,6 +60,8 @@ def one_upload(dev: DagsterDev, home: Path, library: Path, clip: str, movie_id: 
         after = datetime.fromtimestamp(dropped - 1, tz=UTC)
         records = instance.get_run_records(filters=dg.RunsFilter(created_after=after), ascending=True)
     runs = [r for r in records if r.dagster_run.job_name in ("scan_library", "ingest_uploads", "index_language")]
+    unfinished = [r.dagster_run.job_name for r in runs if r.end_time is None]
+    assert not unfinished, f"runs still going after {movie_id} was searchable: {unfinished}"
 
     def ts(value: datetime | float) -> float:
         return value.timestamp() if isinstance(value, datetime) else float(value)

@@ -41,9 +41,14 @@ def test_mmr_trades_relevance_for_diversity(indexed) -> None:  # noqa: ANN001
         return float(vectors[ids[0]] @ vectors[ids[1]])
 
     plain = [r.hit.movie_id for r in recommend(store, ["the-martian"], top_k=4, mmr_lambda=1.0)]
-    diverse = [r.hit.movie_id for r in recommend(store, ["the-martian"], top_k=4, mmr_lambda=0.2)]
+    diverse = [r.hit.movie_id for r in recommend(store, ["the-martian"], top_k=4, mmr_lambda=0.0)]
     assert plain[0] == diverse[0]  # the most relevant movie always comes first
     assert plain != diverse and redundancy(diverse) < redundancy(plain)
+    # lambda 0 is pure diversity: the second pick is the candidate least like the first
+    others = [m for m in profiles(store, plain + diverse) if m not in ("the-martian", diverse[0])]
+    first = profiles(store, [diverse[0]])[diverse[0]]
+    candidates = profiles(store, others + [diverse[1]])
+    assert diverse[1] == min(candidates, key=lambda m: float(candidates[m] @ first))
 
 
 def test_sentiment_weight_one_orders_by_sentiment(indexed) -> None:  # noqa: ANN001

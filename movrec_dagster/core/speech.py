@@ -14,16 +14,18 @@ from .models import whisper_model_path
 @dataclass(frozen=True)
 class WhisperSettings:
     model: str = "base"
-    device: str = "cpu"  # "cpu", "cuda" or "auto"
-    compute_type: str = "int8"  # "default" picks float16 on GPU
+    device: str = "auto"  # "auto": CUDA when ctranslate2 sees a GPU, else CPU; or "cpu", "cuda"
+    compute_type: str = "auto"  # "auto": float16 on a GPU, int8 on CPU; or any CTranslate2 type
     cpu_threads: int = 0
     beam_size: int = 5
     vad_filter: bool = True
+    batch_size: int = 8  # > 1: faster-whisper's BatchedInferencePipeline over VAD chunks (1.5x on 2 cores)
 
     @property
     def fingerprint(self) -> str:
         """What a cached transcript depends on; changing it invalidates the transcript."""
-        return f"whisper:{self.model}:beam{self.beam_size}:vad{int(self.vad_filter)}"
+        batched = f":batch{self.batch_size}" if self.batch_size > 1 else ""
+        return f"whisper:{self.model}:beam{self.beam_size}:vad{int(self.vad_filter)}{batched}"
 
 
 @dataclass(frozen=True)
@@ -44,11 +46,23 @@ class Transcript:
 _load_lock = threading.Lock()
 
 
+def resolve_device(device: str, compute_type: str) -> tuple[str, str]:
+    """("auto", "auto") becomes ("cuda", "float16") where CTranslate2 sees a GPU, else ("cpu", "int8")."""
+    if device == "auto":
+        import ctranslate2
+
+        device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    if compute_type == "auto":
+        compute_type = "float16" if device == "cuda" else "int8"
+    return device, compute_type
+
+
 @lru_cache(maxsize=2)
 def _load(model: str, device: str, compute_type: str, cpu_threads: int) -> object:
     from faster_whisper import WhisperModel
 
     path = whisper_model_path(model)
+    device, compute_type = resolve_device(device, compute_type)
     return WhisperModel(
         path,
         device=device,
@@ -88,12 +102,23 @@ def detect_language(audio: Path, settings: WhisperSettings) -> tuple[str, float]
 def transcribe(audio: Path, settings: WhisperSettings, language: str | None = None) -> Transcript:
     """Segments of speech in `audio`; `language=None` lets whisper detect it."""
     model = load_whisper(settings)
-    segments, info = model.transcribe(
-        _decode(audio),
-        language=language,
-        beam_size=settings.beam_size,
-        vad_filter=settings.vad_filter,
-        condition_on_previous_text=False,
-    )
+    if settings.batch_size > 1:
+        from faster_whisper import BatchedInferencePipeline
+
+        segments, info = BatchedInferencePipeline(model).transcribe(
+            _decode(audio),
+            language=language,
+            beam_size=settings.beam_size,
+            vad_filter=True,  # the batches are the VAD's speech chunks
+            batch_size=settings.batch_size,
+        )
+    else:
+        segments, info = model.transcribe(
+            _decode(audio),
+            language=language,
+            beam_size=settings.beam_size,
+            vad_filter=settings.vad_filter,
+            condition_on_previous_text=False,
+        )
     kept = [Segment(round(s.start, 2), round(s.end, 2), s.text.strip()) for s in segments if s.text.strip()]
     return Transcript(info.language, float(info.language_probability), float(info.duration), kept)

@@ -393,7 +393,9 @@ def embed_partition(
             todo.append((movie["movie_id"], tr, movie["overview"], key))
     rows: list[dict[str, Any]] = []
     texts: list[str] = []
-    for movie, tr, overview, key in todo:
+    with_overview = [(movie, overview) for movie, _, overview, _ in todo if overview]
+    pieces = dict(zip([m for m, _ in with_overview], embedder.split_texts([o for _, o in with_overview])))
+    for movie, tr, _overview, key in todo:
         first = len(rows)
         for i, chunk in enumerate(embedder.chunk_segments(segments_of(tr)) if tr else []):
             rows.append(
@@ -408,7 +410,7 @@ def embed_partition(
                     "cache_key": key,
                 }
             )
-        for i, piece in enumerate(embedder.split_text(overview) if overview else []):
+        for i, piece in enumerate(pieces.get(movie, [])):
             rows.append(
                 {
                     "point_id": point_id(movie, "overview", i),

@@ -26,18 +26,25 @@ class WhisperResource(dg.ConfigurableResource):
     """faster-whisper; `model` is a packaged name ('base'), a local CTranslate2 folder or a hub id."""
 
     model: str = "base"
-    device: str = "cpu"
-    compute_type: str = "int8"
+    device: str = Field(default="auto", description="'auto' (CUDA when there is a GPU, else CPU), 'cpu' or 'cuda'")
+    compute_type: str = Field(default="auto", description="'auto' (float16 on GPU, int8 on CPU) or a CTranslate2 type")
     cpu_threads: int = 0
     beam_size: int = 5
     vad_filter: bool = True
+    batch_size: int = Field(default=8, description="> 1: batched transcription over VAD chunks; 1: sequential")
     min_language_probability: float = Field(
         default=0.2, description="Below this, a video without sidecar language goes to partition 'und'"
     )
 
     def settings(self) -> WhisperSettings:
         return WhisperSettings(
-            self.model, self.device, self.compute_type, self.cpu_threads, self.beam_size, self.vad_filter
+            self.model,
+            self.device,
+            self.compute_type,
+            self.cpu_threads,
+            self.beam_size,
+            self.vad_filter,
+            self.batch_size,
         )
 
 
@@ -45,7 +52,9 @@ class EmbedderResource(dg.ConfigurableResource):
     """sentence-transformers; default is the packaged multilingual-e5-small (converted offline once)."""
 
     model: str = "multilingual-e5-small"
-    device: str = "cpu"
+    device: str = Field(
+        default="auto", description="'auto' (CUDA float16 when there is a GPU, else CPU), 'cpu', 'cuda'"
+    )
     batch_size: int = 32
     max_seq_length: int = 256
 

@@ -1,0 +1,101 @@
+"""Query latency (p50/p99) and recall@10 of the embedded engine vs exact search in numpy, with a payload filter.
+
+Synthetic unit vectors of the real dimension (384) at 1k, 10k and 100k points, four languages; each query
+filters one language (a quarter of the points), as a language-filtered search does. Recall@10 is against
+exact cosine top-10 over the same filtered points. Timings are per query through `EdgeStore` inside one
+`session()` (the shard held open, as the API and batch jobs hold it), and through a bare open-query-close
+per call (what a CLI process pays).
+Usage: python bench/query.py [--sizes 1000,10000,100000] [--queries 200] [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from movrec_dagster.core.vectorstore import EdgeStore, PayloadFilter, VectorPoint, point_id
+
+DIM = 384
+LANGUAGES = ("en", "es", "fr", "de")
+
+
+def build(root: Path, size: int, rng: np.random.Generator) -> tuple[EdgeStore, np.ndarray, list[str]]:
+    vectors = rng.standard_normal((size, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    languages = [LANGUAGES[i % 4] for i in range(size)]
+    store = EdgeStore(root)
+    version = store.create_version(f"bench-{size}", DIM, "bench").name
+    points = [
+        VectorPoint(
+            point_id(f"m{i}", "profile", 0),
+            vectors[i],
+            {"movie_id": f"m{i}", "language": languages[i], "kind": "profile"},
+        )
+        for i in range(size)
+    ]
+    store.upsert(points, version=version)
+    store.switch(version)
+    return store, vectors, languages
+
+
+def run(size: int, queries: int, root: Path) -> dict:
+    rng = np.random.default_rng(size)
+    started = time.perf_counter()
+    store, vectors, languages = build(root, size, rng)
+    build_s = time.perf_counter() - started
+    ids = np.array([f"m{i}" for i in range(size)])
+    mask = {lang: np.array([x == lang for x in languages]) for lang in LANGUAGES}
+    # queries near real points (a perturbed point), like a query that has good answers
+    picks = rng.integers(0, size, queries)
+    qs = vectors[picks] + 0.5 * rng.standard_normal((queries, DIM)).astype(np.float32) / np.sqrt(DIM)
+    qs /= np.linalg.norm(qs, axis=1, keepdims=True)
+    edge_ms, exact_ms, recalls = [], [], []
+    with store.session():
+        for q, pick in zip(qs, picks):
+            lang = languages[pick]
+            t = time.perf_counter()
+            hits = store.query(q, PayloadFilter(languages=(lang,)), limit=10)
+            edge_ms.append(1000 * (time.perf_counter() - t))
+            t = time.perf_counter()
+            scores = vectors[mask[lang]] @ q
+            top = ids[mask[lang]][np.argpartition(-scores, 10)[:10]]
+            exact_ms.append(1000 * (time.perf_counter() - t))
+            recalls.append(len({h.payload["movie_id"] for h in hits} & set(top)) / 10)
+    cold_ms = []
+    for q, pick in list(zip(qs, picks))[:20]:  # open, query, close: what one CLI call pays
+        t = time.perf_counter()
+        store.query(q, PayloadFilter(languages=(languages[pick],)), limit=10)
+        cold_ms.append(1000 * (time.perf_counter() - t))
+    row = {
+        "points": size,
+        "build_s": round(build_s, 1),
+        "edge_p50_ms": round(float(np.percentile(edge_ms, 50)), 2),
+        "edge_p99_ms": round(float(np.percentile(edge_ms, 99)), 2),
+        "numpy_exact_p50_ms": round(float(np.percentile(exact_ms, 50)), 2),
+        "numpy_exact_p99_ms": round(float(np.percentile(exact_ms, 99)), 2),
+        "recall_at_10": round(float(np.mean(recalls)), 3),
+        "open_query_close_p50_ms": round(float(np.percentile(cold_ms, 50)), 1),
+    }
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args()
+    sizes = [200] if args.smoke else [int(s) for s in args.sizes.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes:
+            run(size, 20 if args.smoke else args.queries, Path(tmp) / str(size))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""The benchmarks stay runnable: each runs on tiny input (its figures mean nothing; BENCHMARKS.md has real ones)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_benchmark_runs_in_smoke_mode(tmp_path: Path) -> None:
+    output = tmp_path / "run.md"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run_all.py"), "--smoke", "--output", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = output.read_text()
+    for figure in (
+        "audio extraction",
+        "transcription",
+        "embedding",
+        "indexing",
+        "recall_at_10",
+        "end to end",
+        "cost curve",
+    ):
+        assert figure in report, figure
+    assert "SMOKE" in report

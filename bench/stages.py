@@ -28,7 +28,7 @@ import polars as pl
 
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.home import MovrecHome
-from movrec_dagster.core.speech import WhisperSettings, load_whisper
+from movrec_dagster.core.speech import WhisperSettings, load_whisper, resolve_device
 from movrec_dagster.core.stages import embed_partition, extract_all_audio, route_languages, scan_videos, segments_of
 from movrec_dagster.core.stages import transcribe_partition as movrec_transcribe
 from movrec_dagster.core.vectorstore import EdgeStore, VectorPoint, point_id
@@ -134,7 +134,8 @@ def bench_transcribe(home: MovrecHome, whisper: WhisperSettings, repeats: int, v
 
         return run
 
-    label = f"{seconds:.0f} s of audio, {whisper.device}, batch {whisper.batch_size}"
+    device, compute = resolve_device(whisper.device, whisper.compute_type)
+    label = f"{seconds:.0f} s of audio, {device} {compute}, batch {whisper.batch_size}"
     rows = [compare(f"transcription ({label}) vs the same faster-whisper call", movrec, plain(), repeats)]
     if variants:  # what the settings buy: sequential decoding, and VAD off
         rows.append(
@@ -148,12 +149,17 @@ def bench_transcribe(home: MovrecHome, whisper: WhisperSettings, repeats: int, v
     return rows
 
 
-def bench_embed(home: MovrecHome, whisper: WhisperSettings, embedder: Embedder, repeats: int) -> dict:
-    from movrec_dagster.core.catalogue import merge_movies
+def bench_embed(home: MovrecHome, whisper: WhisperSettings, embedder: Embedder, repeats: int, smoke: bool) -> dict:
+    from movrec_dagster.core.catalogue import merge_movies, read_catalogue
 
     videos, audio, routes = prepared(home, whisper)
-    movies = merge_movies(videos, routes, None)
-    frames = {lang: movrec_transcribe(lang, routes, audio, None, whisper)[0] for lang in routes["language"].unique()}
+    demo = resources.files("movrec_dagster.demo").joinpath("catalogue.csv")
+    with resources.as_file(demo) as path:  # plus the demo catalogue's overviews: a few hundred texts
+        catalogue = read_catalogue(path)[0]
+    catalogue = catalogue.head(20) if smoke else catalogue
+    movies = merge_movies(videos, routes, catalogue)
+    languages = movies["language"].unique().to_list()
+    frames = {lang: movrec_transcribe(lang, routes, audio, None, whisper)[0] for lang in languages}
     texts: list[str] = []
     for lang, frame in frames.items():
         for row in frame.iter_rows(named=True):
@@ -169,7 +175,8 @@ def bench_embed(home: MovrecHome, whisper: WhisperSettings, embedder: Embedder, 
     def plain() -> None:
         model.encode(texts, prompt="passage: ", batch_size=embedder.settings.batch_size, normalize_embeddings=True)
 
-    return compare(f"embedding ({len(texts)} texts, {embedder.settings.device})", movrec, plain, repeats)
+    device = str(model.device)
+    return compare(f"embedding ({len(texts)} texts, {device}) vs SentenceTransformer.encode", movrec, plain, repeats)
 
 
 def bench_index(root: Path, points: int, repeats: int) -> list[dict]:
@@ -237,7 +244,7 @@ def main() -> None:
         if "transcribe" in only:
             bench_transcribe(home, whisper, repeats, variants=not args.smoke)
         if "embed" in only:
-            bench_embed(home, whisper, embedder, repeats)
+            bench_embed(home, whisper, embedder, repeats, args.smoke)
         if "index" in only:
             bench_index(Path(tmp), 500 if args.smoke else 20_000, repeats)
 

@@ -20,11 +20,12 @@ from movrec_dagster.core.collaborative import ItemNeighbours, load_neighbours
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.home import MovrecHome
 from movrec_dagster.core.recommend import recommend
-from movrec_dagster.core.search import MovieNotFound, search, similar
+from movrec_dagster.core.search import MovieNotFound, find_movie, search, similar
 from movrec_dagster.core.vectorstore import NoServingCollection, PayloadFilter, VectorStore
 
 MAX_QUERY_CHARS = 500
-MovieId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[\w.\-]+$")]
+# an id, or (for /similar) a title: any printable text without slashes
+MovieId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^/\x00-\x1f]+$")]
 TopK = Annotated[int, Query(ge=1, le=50)]
 
 
@@ -155,7 +156,7 @@ def create_app(home: MovrecHome | None = None, store: VectorStore | None = None)
     @app.get("/movies/{movie_id}/similar", response_model=list[MovieOut], dependencies=guarded)
     def similar_movies(movie_id: MovieId, top_k: TopK = 10, flt: PayloadFilter = Depends(filters)) -> list[dict]:
         try:
-            return [h.to_dict() for h in similar(store, movie_id, top_k, flt)]
+            return [h.to_dict() for h in similar(store, find_movie(store, movie_id), top_k, flt)]
         except MovieNotFound as exc:
             raise HTTPException(status_code=404, detail="movie not found") from exc
 

@@ -143,12 +143,13 @@ def search(ctx: click.Context, text: str, language, genre, year_min, year_max, t
 @with_filters
 @click.pass_context
 def similar(ctx: click.Context, movie_id: str, language, genre, year_min, year_max, top_k: int, as_json: bool) -> None:  # noqa: ANN001
-    """Movies similar to MOVIE_ID (the movie itself excluded)."""
-    from movrec_dagster.core.search import MovieNotFound
+    """Movies similar to MOVIE_ID: an id, a title, or a title with typos (the movie itself excluded)."""
+    from movrec_dagster.core.search import MovieNotFound, find_movie
     from movrec_dagster.core.search import similar as run_similar
 
+    store = _store(_home(ctx))
     try:
-        hits = run_similar(_store(_home(ctx)), movie_id, top_k, _filters(language, genre, year_min, year_max))
+        hits = run_similar(store, find_movie(store, movie_id), top_k, _filters(language, genre, year_min, year_max))
     except MovieNotFound as exc:
         raise click.ClickException(str(exc)) from exc
     _print_hits(hits, as_json)

@@ -103,6 +103,9 @@ def collect_failures(home: MovrecHome) -> dict[str, str]:
             continue
         for row in frame.filter(pl.col("error").is_not_null()).iter_rows(named=True):
             failures.setdefault(row.get("file_name") or row["movie_id"], row["error"])
+        if "held_back_error" in frame.columns:
+            for row in frame.filter(pl.col("held_back_error").is_not_null()).iter_rows(named=True):
+                failures[row["file_name"]] = f"{row['held_back_error']}; still serving the last good version"
     return failures
 
 

@@ -50,6 +50,8 @@ def test_similar_movie_and_details(client: TestClient) -> None:
     assert client.get("/movies/no-such-movie").status_code == 404
     assert client.get("/movies/no-such-movie/similar").status_code == 404
     assert client.get("/movies/bad id!").status_code in {404, 422}
+    by_title = client.get("/movies/The Martian/similar", params={"top_k": 3}).json()  # a title works too
+    assert [h["movie_id"] for h in by_title] == [h["movie_id"] for h in similar]
 
 
 def test_recommend(client: TestClient) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from movrec_dagster.core.recommend import profiles, recommend
-from movrec_dagster.core.search import MovieNotFound
+from movrec_dagster.core.search import MovieNotFound, find_movie
 from movrec_dagster.core.vectorstore import EdgeStore, PayloadFilter
 
 
@@ -56,3 +56,14 @@ def test_sentiment_weight_one_orders_by_sentiment(indexed) -> None:  # noqa: ANN
     recs = recommend(EdgeStore(home.qdrant), ["the-martian"], top_k=5, sentiment_weight=1.0)
     moods = [r.hit.sentiment for r in recs]
     assert moods == sorted(moods, reverse=True) and len(set(moods)) > 1
+
+
+def test_a_movie_is_found_by_id_title_or_typo(indexed) -> None:  # noqa: ANN001
+    home, _, _ = indexed
+    store = EdgeStore(home.qdrant)
+    assert find_movie(store, "the-martian") == "the-martian"
+    assert find_movie(store, "THE MARTIAN") == "the-martian"
+    assert find_movie(store, "le fabuleux destin d amelie poulain") == "amelie"  # accents and punctuation
+    assert find_movie(store, "Jurasic Prak") == "jurassic-park"  # typos
+    with pytest.raises(MovieNotFound, match="qwertyuiop"):
+        find_movie(store, "qwertyuiop")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from .catalogue import title_key
 from .embedding import Embedder
 from .sparse import query_vector
 from .vectorstore import Hit, PayloadFilter, Sparse, VectorStore
@@ -31,6 +33,23 @@ class MovieHit:
 
 class MovieNotFound(LookupError):
     pass
+
+
+def find_movie(store: VectorStore, key: str) -> str:
+    """A movie id from an id, an exact title (case, accents and punctuation ignored) or the closest
+    title (difflib ratio >= 0.6, for typos): what people type when they say "like that movie"."""
+    if store.count(PayloadFilter(movie_ids=(key,), kinds=("profile",))):
+        return key
+    titles: dict[str, str] = {}
+    for hit in store.scroll(PayloadFilter(kinds=("profile",))):
+        titles.setdefault(title_key(hit.payload.get("title"), None), hit.payload["movie_id"])
+    wanted = title_key(key, None)
+    if wanted in titles:
+        return titles[wanted]
+    close = difflib.get_close_matches(wanted, list(titles), n=1, cutoff=0.6)
+    if close:
+        return titles[close[0]]
+    raise MovieNotFound(f"'{key}' is not in the index (no movie with that id, title or a close title)")
 
 
 def movie_hit(hit: Hit) -> MovieHit:

@@ -76,6 +76,7 @@ VIDEO_SCHEMA = {
     "catalogue_id": pl.String,
     "sidecar_hash": pl.String,
     "error": pl.String,
+    "held_back_error": pl.String,  # the file on disk is broken; the row is its last good version
 }
 
 
@@ -84,14 +85,22 @@ def scan_videos(home: MovrecHome, previous: pl.DataFrame | None) -> tuple[pl.Dat
     prior = {row["path"]: row for row in previous.iter_rows(named=True)} if previous is not None else {}
     records: list[VideoRecord] = scan_library(home.uploads, prior)
     report = StageReport()
+    rows = []
     for rec in records:
+        last_good = prior.get(rec.path)
+        if rec.error and last_good is not None and not last_good["error"]:
+            # a good upload replaced by a broken one: keep serving the last good version, say so
+            report.fail(rec.file_name, f"{rec.error}; still serving the last good version of this file")
+            rows.append(last_good | {"held_back_error": rec.error})
+            continue
         if rec.error:
             report.fail(rec.file_name, rec.error)
-        elif rec.path in prior and prior[rec.path]["content_hash"] == rec.content_hash:
+        elif last_good is not None and last_good["content_hash"] == rec.content_hash:
             report.cached += 1
         else:
             report.processed += 1
-    frame = pl.DataFrame([r.to_row() for r in records], schema=VIDEO_SCHEMA)
+        rows.append(rec.to_row() | {"held_back_error": None})
+    frame = pl.DataFrame(rows, schema=VIDEO_SCHEMA)
     return frame, _timed(report, started)
 
 

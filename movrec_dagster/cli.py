@@ -44,16 +44,21 @@ def _filters(language: tuple[str, ...], genre: tuple[str, ...], year_min: int | 
     return PayloadFilter(languages=language, genres=genre, year_min=year_min, year_max=year_max)
 
 
-def _print_hits(hits: list, as_json: bool) -> None:  # noqa: ANN001
+def _print_hits(results: list, as_json: bool, explain: bool = False) -> None:  # noqa: ANN001
+    """Search/similar hits or recommendations; `explain` adds each one's evidence in words."""
     if as_json:
-        click.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
+        rows = [r.to_dict() | ({"explanation": r.explanation()} if explain else {}) for r in results]
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    if not hits:
+    if not results:
         click.echo("no results")
-    for rank, h in enumerate(hits, 1):
+    for rank, result in enumerate(results, 1):
+        h = getattr(result, "hit", result)
         year = f" ({h.year})" if h.year else ""
         click.echo(f"{rank:>2}. {h.title}{year}  [{h.language}]  score={h.score:.3f}  id={h.movie_id}")
-        if h.matched_text:
+        if explain:
+            click.echo(f"      why: {result.explanation()}")
+        elif h.matched_text:
             at = f" @{h.start:.0f}s" if h.start is not None else ""
             label = "about" if h.matched_kind == "profile" else f"{h.matched_kind}{at}"
             click.echo(f"      {label}: {h.matched_text[:140]}")
@@ -73,6 +78,7 @@ filter_options = [
     click.option("--year-max", type=int),
     click.option("--top-k", "-k", type=click.IntRange(1, 100), default=5, show_default=True),
     click.option("--json", "as_json", is_flag=True, help="Machine-readable output."),
+    click.option("--explain", is_flag=True, help="Say why each result is there (the evidence that matched)."),
 ]
 
 
@@ -128,21 +134,40 @@ def ingest(ctx: click.Context, source: Path | None, catalogues: tuple[Path, ...]
 @click.argument("text")
 @with_filters
 @click.pass_context
-def search(ctx: click.Context, text: str, language, genre, year_min, year_max, top_k: int, as_json: bool) -> None:  # noqa: ANN001
+def search(
+    ctx: click.Context,
+    text: str,
+    language: tuple[str, ...],
+    genre: tuple[str, ...],
+    year_min: int | None,
+    year_max: int | None,
+    top_k: int,
+    as_json: bool,
+    explain: bool,
+) -> None:
     """Free-text semantic search, one hit per movie."""
     from movrec_dagster.core.search import search as run_search
 
     store = _store(_home(ctx))
-    _print_hits(
-        run_search(store, _embedder_for(store), text, top_k, _filters(language, genre, year_min, year_max)), as_json
-    )
+    hits = run_search(store, _embedder_for(store), text, top_k, _filters(language, genre, year_min, year_max))
+    _print_hits(hits, as_json, explain)
 
 
 @main.command()
 @click.argument("movie_id")
 @with_filters
 @click.pass_context
-def similar(ctx: click.Context, movie_id: str, language, genre, year_min, year_max, top_k: int, as_json: bool) -> None:  # noqa: ANN001
+def similar(
+    ctx: click.Context,
+    movie_id: str,
+    language: tuple[str, ...],
+    genre: tuple[str, ...],
+    year_min: int | None,
+    year_max: int | None,
+    top_k: int,
+    as_json: bool,
+    explain: bool,
+) -> None:
     """Movies similar to MOVIE_ID: an id, a title, or a title with typos (the movie itself excluded)."""
     from movrec_dagster.core.search import MovieNotFound, find_movie
     from movrec_dagster.core.search import similar as run_similar
@@ -152,7 +177,7 @@ def similar(ctx: click.Context, movie_id: str, language, genre, year_min, year_m
         hits = run_similar(store, find_movie(store, movie_id), top_k, _filters(language, genre, year_min, year_max))
     except MovieNotFound as exc:
         raise click.ClickException(str(exc)) from exc
-    _print_hits(hits, as_json)
+    _print_hits(hits, as_json, explain)
 
 
 @main.command("recommend")
@@ -182,6 +207,7 @@ def recommend_cmd(
     year_max: int | None,
     top_k: int,
     as_json: bool,
+    explain: bool,
 ) -> None:
     """Recommendations from a watch history (watched movies are never recommended)."""
     from movrec_dagster.core.collaborative import load_neighbours
@@ -204,12 +230,10 @@ def recommend_cmd(
         )
     except (MovieNotFound, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    if as_json:
-        click.echo(json.dumps([r.to_dict() for r in recs], ensure_ascii=False, indent=2))
-        return
-    _print_hits([r.hit for r in recs], False)
-    for rank, r in enumerate(recs, 1):
-        click.echo(f"  {rank}. {r.hit.movie_id}: because you liked {r.because_of}")
+    _print_hits(recs, as_json, explain)
+    if not (as_json or explain):
+        for rank, r in enumerate(recs, 1):
+            click.echo(f"  {rank}. {r.hit.movie_id}: because you liked {r.because_of}")
 
 
 @main.command()
@@ -246,11 +270,10 @@ def demo(ctx: click.Context) -> None:
     if not all(result.runs.values()):
         sys.exit(1)
     click.echo(f'\nindexed in {time.perf_counter() - started:.0f}s. movrec search "{MARTIAN_QUERY}":')
-    ctx.invoke(search, text=MARTIAN_QUERY, language=(), genre=(), year_min=None, year_max=None, top_k=3, as_json=False)
+    no_filters = {"language": (), "genre": (), "year_min": None, "year_max": None, "top_k": 3, "as_json": False}
+    ctx.invoke(search, text=MARTIAN_QUERY, explain=False, **no_filters)
     click.echo("\nmovrec similar the-martian:")
-    ctx.invoke(
-        similar, movie_id="the-martian", language=(), genre=(), year_min=None, year_max=None, top_k=3, as_json=False
-    )
+    ctx.invoke(similar, movie_id="the-martian", explain=False, **no_filters)
     click.echo("\nmovrec recommend --liked the-martian,coco --mmr-lambda 0.7:")
     ctx.invoke(
         recommend_cmd,
@@ -259,12 +282,8 @@ def demo(ctx: click.Context) -> None:
         sentiment_weight=0.0,
         mmr_lambda=0.7,
         collaborative_weight=0.5,
-        language=(),
-        genre=(),
-        year_min=None,
-        year_max=None,
-        top_k=3,
-        as_json=False,
+        explain=True,
+        **no_filters,
     )
 
 

@@ -109,3 +109,20 @@ def test_workspace_loads_the_code_location(tmp_path: Path) -> None:
 
 def test_root_instance_yaml_is_the_packaged_default() -> None:
     assert (ROOT / "dagster.yaml").read_text() == instance_yaml()
+
+
+def test_explain_gives_the_evidence(indexed) -> None:  # noqa: ANN001
+    home, _, _ = indexed
+    runner = CliRunner()
+    out = runner.invoke(main, ["--home", str(home.root), "recommend", "--liked", "the-martian", "--explain", "--json"])
+    assert out.exit_code == 0, out.output
+    recs = json.loads(out.output)
+    transcripts = {
+        r["movie_id"]: r for r in recs if r["matched_kind"] == "transcript"
+    }  # evidence is a real line of the movie, with its time
+    assert recs and all(r["explanation"].startswith("because you liked the-martian") for r in recs)
+    assert all(r["matched_kind"] in ("transcript", "overview") and r["matched_text"] for r in recs)
+    for movie, rec in transcripts.items():
+        assert rec["start"] is not None and f'"{rec["matched_text"]}"' in rec["explanation"], movie
+    out = runner.invoke(main, ["--home", str(home.root), "similar", "THE MARTIAN", "--explain", "--top-k", "2"])
+    assert out.exit_code == 0 and out.output.count("why: ") == 2

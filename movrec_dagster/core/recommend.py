@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .collaborative import ItemNeighbours
-from .search import MovieHit, MovieNotFound, movie_hit
+from .search import MovieHit, MovieNotFound, movie_hit, with_evidence
 from .vectorstore import Hit, PayloadFilter, VectorStore
 
 DISLIKE_WEIGHT = 0.5
@@ -32,6 +32,13 @@ class Recommendation:
     def to_dict(self) -> dict:
         signals = {"content": round(self.content, 4), "collaborative": round(self.collaborative, 4)}
         return self.hit.to_dict() | {"because_of": self.because_of, "signals": signals}
+
+    def explanation(self) -> str:
+        source = "people who liked it also liked this" if self.collaborative > 0 else "closest in content"
+        return (
+            f"because you liked {self.because_of} ({source}; content {self.content:.2f}, "
+            f"collaborative {self.collaborative:.2f}); {self.hit.explanation()}"
+        )
 
 
 def profiles(store: VectorStore, movie_ids: list[str]) -> dict[str, np.ndarray]:
@@ -127,6 +134,7 @@ def recommend(
         if candidates:
             candidates = _blend(candidates, cf, collaborative_weight)
     chosen = rerank(candidates, top_k, sentiment_weight, mmr_lambda)
+    evidence = {h.movie_id: h for h in with_evidence(store, query, [movie_hit(hit) for hit in chosen])}
     out = []
     for hit in chosen:
         movie = hit.payload["movie_id"]
@@ -136,5 +144,5 @@ def recommend(
             pairs = {m: dict(neighbours.neighbours.get(m, [])).get(movie, 0.0) for m in liked}
             pull = pairs if max(pairs.values()) > 0 else pull
         because = max(pull, key=pull.__getitem__)
-        out.append(Recommendation(movie_hit(hit), because, cosine.get(movie, 0.0), cf.get(movie, 0.0)))
+        out.append(Recommendation(evidence[movie], because, cosine.get(movie, 0.0), cf.get(movie, 0.0)))
     return out

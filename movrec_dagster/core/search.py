@@ -30,6 +30,16 @@ class MovieHit:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def explanation(self) -> str:
+        """The evidence for this hit in words: the transcript line (with its time) or overview that matched."""
+        text = self.matched_text.strip()
+        if self.matched_kind == "transcript":
+            at = f" at {self.start:.0f} s" if self.start is not None else ""
+            return f'its soundtrack says{at}: "{text}"'
+        if self.matched_kind == "overview":
+            return f'its overview: "{text}"'
+        return f'closest overall (the mean of all its lines); it begins: "{text}"'
+
 
 class MovieNotFound(LookupError):
     pass
@@ -109,4 +119,25 @@ def similar(store: VectorStore, movie_id: str, top_k: int = 10, flt: PayloadFilt
         raise MovieNotFound(f"movie '{movie_id}' is not in the index")
     base = flt or PayloadFilter()
     query = replace(base, kinds=("profile",), exclude_movie_ids=(*base.exclude_movie_ids, movie_id))
-    return best_per_movie(store, profile[0].vector, query, top_k)
+    return with_evidence(store, profile[0].vector, best_per_movie(store, profile[0].vector, query, top_k))
+
+
+def with_evidence(store: VectorStore, vector: Any, hits: list[MovieHit]) -> list[MovieHit]:
+    """Each hit found by its profile (a mean) explained by its own transcript line or overview closest
+    to `vector`: the evidence a person can read. One query for all the hits."""
+    if not hits:
+        return hits
+    ids = tuple(h.movie_id for h in hits)
+    chunks = store.query(vector, PayloadFilter(movie_ids=ids, kinds=CONTENT_KINDS), limit=len(ids) * 16)
+    best: dict[str, Hit] = {}
+    for chunk in chunks:  # best first
+        best.setdefault(chunk.payload["movie_id"], chunk)
+    out = []
+    for h in hits:
+        chunk = best.get(h.movie_id)
+        if chunk is None:
+            out.append(h)
+            continue
+        p = chunk.payload
+        out.append(replace(h, matched_kind=p.get("kind", ""), matched_text=p.get("text", ""), start=p.get("start")))
+    return out

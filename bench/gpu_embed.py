@@ -6,7 +6,9 @@ comes as its encoder weights in float16 plus the tokenizer (prepared here from t
 and the 250k x 384 word-embedding table is filled with seeded random values there. A lookup table's
 values do not change how long a forward pass takes, so timings are those of the real model (the
 vectors are not meaningful, and nothing here looks at them).
-Usage (on the GPU machine): python bench/gpu_embed.py --parts .gpu --repeats 5
+Usage: here, `python bench/gpu_embed.py --prepare .gpu` (needs the converted model and a catalogue: the
+overviews of $MOVREC_HOME's `movies` table, or the demo catalogue), with `/.gpu/` in .git/info/exclude;
+then on the GPU machine (carry [".gpu"]): `PYTHONPATH=. python3 bench/gpu_embed.py --parts .gpu`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,33 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+
+
+def prepare(parts: Path) -> None:
+    """The travelling parts: encoder weights in float16 (no word embeddings), gzipped tokenizer, texts."""
+    from importlib import resources
+
+    import polars as pl
+    from safetensors.torch import load_file, save_file
+
+    from movrec_dagster.core.home import MovrecHome, read_table
+    from movrec_dagster.core.models import embedder_model_path
+
+    source = Path(embedder_model_path("multilingual-e5-small"))
+    target = parts / "e5"
+    shutil.copytree(source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("model.safetensors", ".complete"))
+    with gzip.open(target / "tokenizer.json.gz", "wb", compresslevel=9) as packed:
+        packed.write((target / "tokenizer.json").read_bytes())
+    (target / "tokenizer.json").unlink()
+    state = load_file(str(source / "model.safetensors"))
+    encoder = {k: v.half().contiguous() for k, v in state.items() if "word_embeddings" not in k}
+    save_file(encoder, str(target / "encoder.fp16.safetensors"))
+    movies = read_table(MovrecHome.resolve().table("movies"))
+    if movies is None or movies["overview"].drop_nulls().len() < 100:
+        with resources.as_file(resources.files("movrec_dagster.demo").joinpath("catalogue.csv")) as path:
+            movies = pl.read_csv(path)
+    with gzip.open(parts / "texts.json.gz", "wt") as out:
+        json.dump(movies["overview"].drop_nulls().to_list(), out)
 
 
 def rebuild(parts: Path, target: Path) -> Path:
@@ -83,7 +112,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parts", default=".gpu")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--prepare", metavar="FOLDER", help="write the parts to carry to the GPU machine")
     args = parser.parse_args()
+    if args.prepare:
+        prepare(Path(args.prepare))
+        return
     parts = Path(args.parts)
     texts = json.loads(gzip.open(parts / "texts.json.gz", "rt").read())
     with tempfile.TemporaryDirectory() as tmp:

@@ -23,6 +23,10 @@ import time
 import uuid
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from movrec_dagster.core.home import MovrecHome
 
 HERE = Path(__file__).resolve()
 TMDB = HERE.parents[2] / "shared" / "data" / "tmdb_top10k" / "top10K-TMDB-movies.csv"
@@ -51,20 +55,28 @@ def demo_uploads(uploads: Path, copies: int, smoke: bool) -> float:
     return total
 
 
-def worker_movrec(root: Path, copies: int, smoke: bool) -> dict:
+def timed_pipeline(home: MovrecHome) -> float:
+    """Seconds for the real jobs over `home`, in a fresh Dagster instance beside it."""
     import dagster as dg
 
-    from movrec_dagster.core.home import MovrecHome
     from movrec_dagster.runner import run_pipeline
 
-    home = MovrecHome(root).ensure()
-    seconds = demo_uploads(home.uploads, copies, smoke)
-    (root / "dagster").mkdir(parents=True, exist_ok=True)
-    with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
+    (home.root / "dagster").mkdir(parents=True, exist_ok=True)
+    with dg.instance_for_test(temp_dir=str(home.root / "dagster")) as instance:
         started = time.perf_counter()
         result = run_pipeline(home, instance)
         wall = time.perf_counter() - started
     assert all(result.runs.values()), result.runs
+    return wall
+
+
+def worker_movrec(root: Path, copies: int, smoke: bool) -> dict:
+
+    from movrec_dagster.core.home import MovrecHome
+
+    home = MovrecHome(root).ensure()
+    seconds = demo_uploads(home.uploads, copies, smoke)
+    wall = timed_pipeline(home)
     return {"video_s": seconds, "wall_s": wall, "peak_mb": peak_mb()}
 
 
@@ -106,11 +118,9 @@ def worker_plain(root: Path, copies: int, smoke: bool) -> dict:
 
 
 def worker_curve(root: Path, size: int) -> dict:
-    import dagster as dg
     import polars as pl
 
     from movrec_dagster.core.home import MovrecHome
-    from movrec_dagster.runner import run_pipeline
 
     home = MovrecHome(root).ensure()
     if TMDB.is_file():
@@ -120,12 +130,7 @@ def worker_curve(root: Path, size: int) -> dict:
         rows = pl.concat([demo.with_columns(pl.col("id") + 10_000_000 * n) for n in range(size // len(demo) + 1)])
         rows = rows.head(size)
     rows.write_csv(home.catalogue / "catalogue.csv")
-    (root / "dagster").mkdir(parents=True, exist_ok=True)
-    with dg.instance_for_test(temp_dir=str(root / "dagster")) as instance:
-        started = time.perf_counter()
-        result = run_pipeline(home, instance)
-        wall = time.perf_counter() - started
-    assert all(result.runs.values()), result.runs
+    wall = timed_pipeline(home)
     return {"movies": size, "wall_s": wall, "peak_mb": peak_mb()}
 
 

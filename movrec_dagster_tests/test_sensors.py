@@ -23,7 +23,7 @@ from movrec_dagster.core.library import file_hash
 from movrec_dagster.core.vectorstore import EdgeStore, PayloadFilter
 from movrec_dagster.definitions import defs
 from movrec_dagster.defs.library.sensors import index_changed_languages, upload_sensor
-from movrec_dagster.defs.resources import LibraryResource
+from movrec_dagster.defs.resources import LibraryResource, WhisperResource
 from movrec_dagster.runner import QUIET
 
 
@@ -49,14 +49,17 @@ class Driver:
 
     def __init__(self, home: MovrecHome, instance: dg.DagsterInstance) -> None:
         self.home, self.instance, self.cursor = home, instance, None
+        self.listen_s = WhisperResource().sensor_listen_s
         self.runs: list[tuple[str, str | None]] = []
         self.config = {**QUIET, "resources": {"library": {"config": {"home": str(home.root)}}}}
 
     def tick(self) -> list[str]:
         """One upload-sensor tick; returns the language partitions indexed as a consequence."""
-        context = dg.build_sensor_context(
-            instance=self.instance, cursor=self.cursor, resources={"library": LibraryResource(home=str(self.home.root))}
-        )
+        resources = {
+            "library": LibraryResource(home=str(self.home.root)),
+            "whisper": WhisperResource(sensor_listen_s=self.listen_s),
+        }
+        context = dg.build_sensor_context(instance=self.instance, cursor=self.cursor, resources=resources)
         result = upload_sensor(context)
         self.cursor = result.cursor
         self.runs = []  # (job, partition) of every run this tick launched
@@ -104,14 +107,18 @@ def test_new_unchanged_half_written_sidecar_changed_deleted(
         shutil.copy2(demo_library / name, home.uploads / name)
     assert driver.tick() == ["es"]
     assert _points(store, "coco") and calls["transcribe"] == 1
-    # an empty library gives no hint of the language: scan first, then index what whisper heard
-    assert driver.runs == [("scan_library", None), ("index_language", "es")]
+    # the sensor listened (no sidecar language, empty library): one run from upload to searchable,
+    # and the scan took whisper's detection from the sensor instead of listening again
+    assert driver.runs == [("ingest_uploads", "es")]
+    assert calls["detect_language"] == 1
 
     # unchanged: no run, no model called
     before = dict(calls)
     assert driver.tick() == [] and dict(calls) == before
 
-    # half-written: not picked up until size and mtime hold still
+    # half-written: not picked up until size and mtime hold still (and, with the sensor not
+    # listening, the run that picks it up has to guess the language)
+    driver.listen_s = 0
     data = (demo_library / "apollo-13.mp4").read_bytes()
     target = home.uploads / "apollo-13.mp4"
     target.write_bytes(data[: len(data) // 3])
@@ -123,6 +130,7 @@ def test_new_unchanged_half_written_sidecar_changed_deleted(
     # the fast path guessed the library's usual language (es) and was wrong: its es steps did
     # nothing (es unchanged) and the en partition was indexed right after
     assert driver.runs == [("ingest_uploads", "es"), ("index_language", "en")]
+    driver.listen_s = WhisperResource().sensor_listen_s
 
     # sidecar edit: payload updated without transcribing or embedding again
     before = dict(calls)
@@ -139,6 +147,7 @@ def test_new_unchanged_half_written_sidecar_changed_deleted(
     os.utime(home.uploads / "coco.mp4", (time.time() - 60, time.time() - 60))
     assert driver.tick() == ["es"]
     assert calls["transcribe"] == before["transcribe"] + 1
+    assert calls["detect_language"] == before["detect_language"] + 1  # by the sensor, reused by the scan
     points = _points(store, "coco")
     assert {p.payload["content_hash"] for p in points} == {file_hash(home.uploads / "coco.mp4")}
     assert any("fauno" in p.payload["text"].lower() or "laberinto" in p.payload["text"].lower() for p in points)

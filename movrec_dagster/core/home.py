@@ -54,6 +54,11 @@ class MovrecHome:
     def audio_file(self, content_hash: str) -> Path:
         return self.data / "audio" / f"{content_hash}.wav"
 
+    @property
+    def detections(self) -> Path:
+        """Whisper's language detections per audio content hash (shared by the upload sensor and the scan)."""
+        return self.data / "languages"
+
     def ensure(self) -> MovrecHome:
         for path in (self.uploads, self.catalogue, self.data, self.qdrant):
             path.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,9 @@ computed with, and a row whose inputs did not change is reused instead of recomp
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import threading
 import time
 import wave
 from dataclasses import dataclass, field
@@ -166,12 +169,35 @@ LANGUAGE_SCHEMA = {
 }
 
 
+def detected_language(
+    audio: Path, content_hash: str, whisper: WhisperSettings, cache: Path | None
+) -> tuple[str, float]:
+    """Whisper's language detection, remembered in `cache` per content hash and settings.
+
+    The upload sensor listens before it launches a run (to pick the partition) and the scan then
+    finds the answer here instead of running whisper on the same audio again.
+    """
+    memo = cache / f"{content_hash}.json" if cache else None
+    known = json.loads(memo.read_text()) if memo and memo.is_file() else {}
+    if whisper.fingerprint in known:
+        language, probability = known[whisper.fingerprint]
+        return str(language), float(probability)
+    language, probability = detect_language(audio, whisper)
+    if memo:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        partial = memo.with_name(f".{memo.name}.{os.getpid()}.{threading.get_ident()}.partial")
+        partial.write_text(json.dumps(known | {whisper.fingerprint: [language, probability]}))
+        partial.replace(memo)
+    return language, probability
+
+
 def route_languages(
     videos: pl.DataFrame,
     audio: pl.DataFrame,
     previous: pl.DataFrame | None,
     whisper: WhisperSettings,
     min_probability: float,
+    cache: Path | None = None,
 ) -> tuple[pl.DataFrame, StageReport]:
     """Each movie's partition: the sidecar language, else whisper's detection (`und` when unsure)."""
     started = time.perf_counter()
@@ -200,7 +226,9 @@ def route_languages(
         }
         if not row["language"]:
             try:
-                detected, probability = detect_language(Path(item["audio_path"]), whisper)
+                detected, probability = detected_language(
+                    Path(item["audio_path"]), item["content_hash"], whisper, cache
+                )
                 row.update(
                     detected_language=detected,
                     detected_probability=probability,
@@ -212,6 +240,11 @@ def route_languages(
                 report.fail(video["file_name"], str(exc))
         report.processed += 1
         rows.append(row)
+    if cache and cache.is_dir():  # forget detections of audio no longer in the library
+        live = {f"{h}.json" for h in audio["content_hash"]}
+        for stale in cache.glob("*.json"):
+            if stale.name not in live:
+                stale.unlink(missing_ok=True)
     return pl.DataFrame(rows, schema=LANGUAGE_SCHEMA), _timed(report, started)
 
 

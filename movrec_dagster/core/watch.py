@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .home import MovrecHome
 from .library import MediaError, Sidecar, file_hash, find_videos, movie_id_for, read_sidecar
+from .media import extract_audio
+from .speech import WhisperSettings
+from .stages import UNDETERMINED, detected_language
 
 
 @dataclass
@@ -30,24 +35,71 @@ class UploadChanges:
         return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:32]
 
 
-def expected_language(uploads: Path, changes: UploadChanges, known: dict[str, str]) -> str | None:
-    """The language partition most of these uploads will land in, guessed before whisper has listened.
+def listen_for_languages(
+    home: MovrecHome,
+    changes: UploadChanges,
+    seen: dict[str, list[Any]],
+    whisper: WhisperSettings,
+    min_probability: float,
+    budget_s: float,
+    max_bytes: int,
+) -> dict[str, str]:
+    """The partition whisper puts each new or changed video in (no sidecar `language`), within `budget_s`.
 
-    Per file: its sidecar `language`, else the language its movie was filed under before, else the
-    library's most common language; a deleted file votes for the partition its movie leaves. None
-    when there is nothing to go on (an empty library). A wrong guess costs only the fast path: the
-    partitions that really changed are indexed after the scan.
+    Extracts the audio and detects its language exactly as the scan will, into the same content-hash
+    caches, so the scan reuses both and the answer cannot differ. Files beyond the budget, or that
+    fail to decode, are left out (the scan reports failures); so are files over `max_bytes`, whose
+    audio takes too long to extract inside a sensor tick (and whose transcription dwarfs a second
+    run launch anyway).
     """
+    deadline = time.monotonic() + budget_s
+    heard: dict[str, str] = {}
+    for rel in changes.added + changes.changed:
+        video = home.uploads / rel
+        if time.monotonic() >= deadline or video.suffix.lower() == ".json" or seen[rel][0] > max_bytes:
+            continue
+        try:
+            sidecar, _ = read_sidecar(video)
+            if sidecar.language:
+                continue
+            audio = home.audio_file(seen[rel][2])
+            if not audio.exists():
+                extract_audio(video, audio)
+            language, probability = detected_language(audio, seen[rel][2], whisper, home.detections)
+        except MediaError:
+            continue
+        heard[rel] = language if probability >= min_probability else UNDETERMINED
+    return heard
+
+
+def expected_language(
+    uploads: Path, changes: UploadChanges, known: dict[str, str], heard: dict[str, str] | None = None
+) -> str | None:
+    """The language partition most of these uploads will land in, named before the scan runs.
+
+    Per file: its sidecar `language`, else what whisper `heard` (see `listen_for_languages`), else
+    the language its movie was filed under before, else the library's most common language; a
+    deleted file votes for the partition its movie leaves. None when there is nothing to go on (an
+    empty library). A wrong guess costs only the fast path: the partitions that really changed are
+    indexed after the scan.
+    """
+    heard = heard or {}
     common = Counter(known.values()).most_common(1)
     by_sidecar = {video.with_suffix(".json"): video for video in find_videos(uploads)}
     votes: Counter = Counter()
-    for rel in changes.added + changes.changed:
-        video = by_sidecar.get(uploads / rel, uploads / rel)
+    # a video and its sidecar changing together are one movie: one vote
+    touched = dict.fromkeys(by_sidecar.get(uploads / rel, uploads / rel) for rel in changes.added + changes.changed)
+    for video in touched:
         try:
             sidecar, _ = read_sidecar(video)
         except MediaError:
             continue
-        guess = sidecar.language or known.get(movie_id_for(video, sidecar)) or (common[0][0] if common else None)
+        guess = (
+            sidecar.language
+            or heard.get(str(video.relative_to(uploads)))
+            or known.get(movie_id_for(video, sidecar))
+            or (common[0][0] if common else None)
+        )
         if guess:
             votes[guess] += 1
     for rel in changes.deleted:  # a deleted movie leaves the partition it was in (known by file stem)

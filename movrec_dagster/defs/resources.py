@@ -35,6 +35,14 @@ class WhisperResource(dg.ConfigurableResource):
     min_language_probability: float = Field(
         default=0.2, description="Below this, a video without sidecar language goes to partition 'und'"
     )
+    sensor_listen_s: float = Field(
+        default=15.0,
+        description="Seconds per upload-sensor tick spent detecting new uploads' language, so that one run "
+        "can index them (0: guess from sidecars and history instead)",
+    )
+    sensor_listen_max_mb: int = Field(
+        default=500, description="Larger uploads (full films) are not listened to by the sensor, only guessed"
+    )
 
     def settings(self) -> WhisperSettings:
         return WhisperSettings(

@@ -75,6 +75,7 @@ def spoken_languages(
         previous,
         whisper.settings(),
         whisper.min_language_probability,
+        cache=home.detections,
     )
     write_table(frame, path)
     log_failures(context, report)

@@ -7,11 +7,11 @@ import dagster as dg
 
 from movrec_dagster.core.catalogue import find_catalogues
 from movrec_dagster.core.home import read_table
-from movrec_dagster.core.watch import diff_uploads, expected_language
+from movrec_dagster.core.watch import diff_uploads, expected_language, listen_for_languages
 from movrec_dagster.defs.jobs import index_language_job, ingest_uploads_job, scan_library_job
 from movrec_dagster.defs.library.assets import SPECULATIVE_TAG, changed_partitions_of_run
 from movrec_dagster.defs.partitions import language_partitions
-from movrec_dagster.defs.resources import LibraryResource
+from movrec_dagster.defs.resources import LibraryResource, WhisperResource
 
 # The daemon evaluates sensors in a 5 s loop and compares the elapsed time with the tick's own start,
 # which lags the loop start: an interval of exactly 5 s skips every other loop (10 s ticks); 4 s
@@ -24,11 +24,14 @@ SENSOR_INTERVAL_S = 4
     minimum_interval_seconds=SENSOR_INTERVAL_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
-def upload_sensor(context: dg.SensorEvaluationContext, library: LibraryResource) -> dg.SensorResult:
+def upload_sensor(
+    context: dg.SensorEvaluationContext, library: LibraryResource, whisper: WhisperResource
+) -> dg.SensorResult:
     """New, changed and deleted uploads (and sidecar edits) launch a library scan; half-written files wait.
 
-    When the language partition can be named beforehand (sidecar, the movie's previous language, the
-    library's usual language) the run also indexes that partition: one run from upload to searchable.
+    When the language partition can be named beforehand (sidecar, whisper's detection on the new
+    upload, the movie's previous language, the library's usual language) the run also indexes that
+    partition: one run from upload to searchable.
     """
     home = library.paths()
     state = json.loads(context.cursor) if context.cursor else {}
@@ -48,7 +51,18 @@ def upload_sensor(context: dg.SensorEvaluationContext, library: LibraryResource)
         context.log.info(f"catalogue: added {listed.added}, changed {listed.changed}, deleted {listed.deleted}")
     routed = read_table(home.table("movies"))
     known = dict(routed.drop_nulls("language").select("movie_id", "language").iter_rows()) if routed is not None else {}
-    language = expected_language(home.uploads, changes, known)
+    heard = listen_for_languages(
+        home,
+        changes,
+        new_state["seen"],
+        whisper.settings(),
+        whisper.min_language_probability,
+        budget_s=whisper.sensor_listen_s,
+        max_bytes=whisper.sensor_listen_max_mb << 20,
+    )
+    if heard:
+        context.log.info(f"whisper heard: {heard}")
+    language = expected_language(home.uploads, changes, known, heard)
     tags = {
         "movrec/added": str(len(changes.added)),
         "movrec/changed": str(len(changes.changed)),

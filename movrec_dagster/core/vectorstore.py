@@ -408,10 +408,23 @@ class QdrantServerStore:
         alias: str = "movies",
         timeout_s: int = 30,
         prefer_grpc: bool = False,
+        shard_number: int | None = None,
+        replication_factor: int | None = None,
+        write_consistency_factor: int | None = None,
     ) -> None:
         from qdrant_client import QdrantClient
 
         self.alias = alias
+        # cluster layout of every new version (None: the server's defaults); ignored by local mode
+        self.cluster = {
+            key: value
+            for key, value in {
+                "shard_number": shard_number,
+                "replication_factor": replication_factor,
+                "write_consistency_factor": write_consistency_factor,
+            }.items()
+            if value is not None
+        }
         if url:
             self.client = QdrantClient(url=url, api_key=api_key, timeout=timeout_s, prefer_grpc=prefer_grpc)
         else:
@@ -460,6 +473,7 @@ class QdrantServerStore:
             vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
             sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
             metadata=info.__dict__,
+            **self.cluster,
         )
         schema = {
             "keyword": models.PayloadSchemaType.KEYWORD,

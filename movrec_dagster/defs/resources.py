@@ -95,6 +95,11 @@ class QdrantResource(dg.ConfigurableResource):
     timeout_s: int = 30
     prefer_grpc: bool = False
     keep_versions: int = Field(default=3, description="Collection versions kept after a swap (older are dropped)")
+    shard_number: int | None = Field(default=None, description="Server/cluster: shards per collection version")
+    replication_factor: int | None = Field(default=None, description="Server/cluster: copies of each shard")
+    write_consistency_factor: int | None = Field(
+        default=None, description="Server/cluster: replicas that must confirm a write"
+    )
 
     def store(self, library: MovrecHome) -> VectorStore:
         if self.url:
@@ -104,6 +109,9 @@ class QdrantResource(dg.ConfigurableResource):
                 alias=self.alias,
                 timeout_s=self.timeout_s,
                 prefer_grpc=self.prefer_grpc,
+                shard_number=self.shard_number,
+                replication_factor=self.replication_factor,
+                write_consistency_factor=self.write_consistency_factor,
             )
         return EdgeStore(library.qdrant, alias=self.alias)
 

@@ -16,7 +16,7 @@ from movrec_dagster.core.stages import (
 from movrec_dagster.defs.metadata import bar_chart, frame_markdown, log_failures, report_metadata
 from movrec_dagster.defs.partitions import language_partitions
 from movrec_dagster.defs.resources import LibraryResource, WhisperResource
-from movrec_dagster.defs.settings import LANGUAGE_ROUTING_VERSION
+from movrec_dagster.defs.settings import LANGUAGE_ROUTING_VERSION, WHISPER_POOL
 
 # Set on fast-path runs (scan + one language partition): the partition the upload sensor expected.
 SPECULATIVE_TAG = "movrec/expected_language"
@@ -61,7 +61,9 @@ def audio(context: dg.AssetExecutionContext, library: LibraryResource) -> dg.Mat
     )
 
 
-@dg.asset(group_name="library", deps=[audio], kinds={"whisper"}, code_version=LANGUAGE_ROUTING_VERSION)
+@dg.asset(
+    group_name="library", deps=[audio], kinds={"whisper"}, code_version=LANGUAGE_ROUTING_VERSION, pool=WHISPER_POOL
+)
 def spoken_languages(
     context: dg.AssetExecutionContext, library: LibraryResource, whisper: WhisperResource
 ) -> dg.MaterializeResult:

@@ -17,6 +17,8 @@ from movrec_dagster.defs.resources import LibraryResource, WhisperResource
 # which lags the loop start: an interval of exactly 5 s skips every other loop (10 s ticks); 4 s
 # gives a tick every loop.
 SENSOR_INTERVAL_S = 4
+# seconds the upload sensor spent detecting languages before it launched the run (shown on the run)
+LISTENED_TAG = "movrec/sensor_listened_s"
 
 
 @dg.sensor(
@@ -51,6 +53,7 @@ def upload_sensor(
         context.log.info(f"catalogue: added {listed.added}, changed {listed.changed}, deleted {listed.deleted}")
     routed = read_table(home.table("movies"))
     known = dict(routed.drop_nulls("language").select("movie_id", "language").iter_rows()) if routed is not None else {}
+    listening = time.perf_counter()
     heard = listen_for_languages(
         home,
         changes,
@@ -60,8 +63,9 @@ def upload_sensor(
         budget_s=whisper.sensor_listen_s,
         max_bytes=whisper.sensor_listen_max_mb << 20,
     )
+    listened_s = time.perf_counter() - listening
     if heard:
-        context.log.info(f"whisper heard: {heard}")
+        context.log.info(f"whisper heard {heard} in {listened_s:.1f} s")
     language = expected_language(home.uploads, changes, known, heard)
     tags = {
         "movrec/added": str(len(changes.added)),
@@ -76,7 +80,7 @@ def upload_sensor(
         run_key=run_key,
         job_name=ingest_uploads_job.name,
         partition_key=language,
-        tags=tags | {SPECULATIVE_TAG: language},
+        tags=tags | {SPECULATIVE_TAG: language, LISTENED_TAG: f"{listened_s:.2f}"},
     )
     new_partition = [] if context.instance.has_dynamic_partition(language_partitions.name, language) else [language]
     return dg.SensorResult(

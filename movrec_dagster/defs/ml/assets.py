@@ -18,7 +18,7 @@ from movrec_dagster.defs.library.assets import (
 from movrec_dagster.defs.metadata import frame_markdown, log_failures, report_metadata
 from movrec_dagster.defs.partitions import language_partitions
 from movrec_dagster.defs.resources import EmbedderResource, LibraryResource, SentimentResource, WhisperResource
-from movrec_dagster.defs.settings import EMBEDDING_VERSION, SENTIMENT_VERSION, TRANSCRIPT_VERSION
+from movrec_dagster.defs.settings import EMBEDDING_VERSION, SENTIMENT_VERSION, TRANSCRIPT_VERSION, WHISPER_POOL
 
 
 @dg.asset(
@@ -28,6 +28,7 @@ from movrec_dagster.defs.settings import EMBEDDING_VERSION, SENTIMENT_VERSION, T
     kinds={"whisper", "parquet"},
     code_version=TRANSCRIPT_VERSION,
     output_required=False,
+    pool=WHISPER_POOL,
 )
 def transcripts(
     context: dg.AssetExecutionContext, library: LibraryResource, whisper: WhisperResource

@@ -7,7 +7,7 @@ PYTHON ?= python3
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint ui chromium
+.PHONY: install demo test lint ui chromium postgres
 
 install: $(VENV)/.installed
 
@@ -30,7 +30,14 @@ chromium:
 	  || (apt-get update -qq && apt-get install -y -q chromium >/dev/null) \
 	  || echo "chromium could not be installed: the UI screenshot test will be skipped"
 
-test: lint chromium
+# Debian's PostgreSQL server for the production-storage test (needs root; without it that test is skipped)
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 \
+	  || apt-get install -y -q postgresql >/dev/null 2>&1 \
+	  || (apt-get update -qq && apt-get install -y -q postgresql >/dev/null) \
+	  || echo "postgresql could not be installed: the PostgreSQL deployment test will be skipped"
+
+test: lint chromium postgres
 	$(BIN)/python -m pytest -q
 
 ui: install

@@ -24,11 +24,12 @@ def free_port() -> int:
 class DagsterDev:
     """Starts `dagster dev` in its own process group (so one signal stops the whole stack)."""
 
-    def __init__(self, movrec_home: Path, dagster_home: Path, log: Path) -> None:
+    def __init__(self, movrec_home: Path, dagster_home: Path, log: Path, instance: str | None = None) -> None:
+        """`instance`: the dagster.yaml to run with (default: the zero-setup local one)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         dagster_home.mkdir(parents=True, exist_ok=True)
-        (dagster_home / "dagster.yaml").write_text(instance_yaml())
+        (dagster_home / "dagster.yaml").write_text(instance or instance_yaml())
         self.env = {**os.environ, "MOVREC_HOME": str(movrec_home), "DAGSTER_HOME": str(dagster_home)}
         self.log = log
         self.process: subprocess.Popen | None = None

@@ -13,7 +13,7 @@ from dagster import DagsterInstance
 
 from movrec_dagster.core.catalogue import CATALOGUE_SUFFIXES
 from movrec_dagster.core.home import MovrecHome, read_table
-from movrec_dagster.core.library import VIDEO_SUFFIXES
+from movrec_dagster.core.library import MEDIA_SUFFIXES
 
 
 def instance_yaml() -> str:
@@ -45,7 +45,7 @@ def copy_uploads(source: Path, uploads: Path) -> list[Path]:
         raise NotADirectoryError(f"{source}: not a folder")
     copied = []
     for path in sorted(source.rglob("*")):
-        if not path.is_file() or path.suffix.lower() not in VIDEO_SUFFIXES | {".json"}:
+        if not path.is_file() or path.suffix.lower() not in MEDIA_SUFFIXES | {".json"}:
             continue
         target = uploads / path.relative_to(source)
         if target.exists() and _same_file(path, target):

@@ -50,9 +50,11 @@ def test_drop_a_video_and_see_it_in_the_ui(tmp_path: Path, demo_library: Path) -
     with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(dagster_home))) as instance:
         runs = instance.get_runs()
         by_job = {run.job_name: run for run in runs}
-        assert by_job["scan_library"].tags.get("dagster/sensor_name") == "upload_sensor"
-        assert by_job["index_language"].tags.get("dagster/sensor_name") == "index_changed_languages"
-        assert all(run.is_success for run in runs)
+        # the sensor listened (coco's sidecar names no language) and launched one run into `es`
+        run = by_job["ingest_uploads"]
+        assert run.tags.get("dagster/sensor_name") == "upload_sensor" and run.tags["dagster/partition"] == "es"
+        assert float(run.tags["movrec/sensor_listened_s"]) > 0
+        assert all(run.is_success for run in runs) and "index_language" not in by_job
     image = Image.open(shot).convert("RGB")
     colours = image.getcolors(maxcolors=1 << 16)
     assert image.size == (1600, 1000)

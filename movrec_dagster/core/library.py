@@ -10,6 +10,11 @@ from pathlib import Path
 from typing import Any
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".ts"})
+# audio-only uploads (radio plays, audio-described films, soundtracks with dialogue) are accepted:
+# everything downstream works from the audio
+AUDIO_SUFFIXES = frozenset({".mp3", ".wav", ".m4a", ".flac", ".ogg", ".opus", ".aac"})
+MEDIA_SUFFIXES = VIDEO_SUFFIXES | AUDIO_SUFFIXES
+MAX_SIDECAR_BYTES = 1 << 20
 SIDECAR_FIELDS = ("id", "title", "year", "genres", "overview", "language")
 _MOVIE_ID = re.compile(r"[^\w.-]+", re.UNICODE)
 MAX_TEXT_FIELD = 10_000
@@ -60,17 +65,20 @@ class VideoRecord:
         return asdict(self)
 
 
+def _candidates(uploads: Path) -> list[Path]:
+    return [p for p in sorted(uploads.rglob("*")) if p.suffix.lower() in MEDIA_SUFFIXES and p.is_file()]
+
+
 def find_videos(uploads: Path) -> list[Path]:
-    """Every video file under `uploads`, sorted; symlinks are not followed out of the folder."""
+    """Every media file (video or audio) under `uploads`, sorted; symlinks are not followed out of it."""
     root = uploads.resolve()
-    found = []
-    for path in sorted(uploads.rglob("*")):
-        if path.suffix.lower() not in VIDEO_SUFFIXES or not path.is_file():
-            continue
-        if not path.resolve().is_relative_to(root):
-            continue
-        found.append(path)
-    return found
+    return [path for path in _candidates(uploads) if path.resolve().is_relative_to(root)]
+
+
+def escaping_links(uploads: Path) -> list[Path]:
+    """Media-named symlinks that point outside `uploads`: reported, never read."""
+    root = uploads.resolve()
+    return [path for path in _candidates(uploads) if not path.resolve().is_relative_to(root)]
 
 
 def file_hash(path: Path, chunk: int = 1 << 20) -> str:
@@ -103,6 +111,8 @@ def read_sidecar(video: Path) -> tuple[Sidecar, str]:
     path = video.with_suffix(".json")
     if not path.is_file():
         return Sidecar(), ""
+    if path.stat().st_size > MAX_SIDECAR_BYTES:
+        raise MediaError(f"{path}: sidecar larger than {MAX_SIDECAR_BYTES >> 20} MB, not read")
     raw = path.read_bytes()
     try:
         data = json.loads(raw)
@@ -151,8 +161,6 @@ def probe(path: Path) -> dict[str, Any]:
     except (OSError, IndexError, KeyError, ValueError) as exc:
         first_line = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise MediaError(f"{path}: not a readable video ({first_line[:200]})") from exc
-    if not info.get("video_found"):
-        raise MediaError(f"{path}: no video stream found")
     audio_stream = next(
         (s for i in info.get("inputs", []) for s in i.get("streams", []) if s.get("stream_type") == "audio"),
         None,
@@ -211,15 +219,25 @@ def scan_video(path: Path, previous: dict[str, Any] | None = None) -> VideoRecor
 
 
 def scan_library(uploads: Path, previous: dict[str, dict[str, Any]] | None = None) -> list[VideoRecord]:
-    """Scan every upload; a second file claiming an existing movie id is reported as an error."""
+    """Scan every upload. A second file claiming a movie id already taken, or with the same content as
+    another upload (a duplicate), is reported and skipped; so are symlinks leading out of `uploads`."""
     previous = previous or {}
     records: list[VideoRecord] = []
-    seen: dict[str, str] = {}
+    ids: dict[str, str] = {}
+    contents: dict[str, str] = {}
     for path in find_videos(uploads):
         record = scan_video(path, previous.get(str(path)))
-        if not record.error and record.movie_id in seen:
-            record.error = f"{path}: movie id '{record.movie_id}' is already used by {seen[record.movie_id]}"
+        if not record.error and record.movie_id in ids:
+            record.error = f"{path}: movie id '{record.movie_id}' is already used by {ids[record.movie_id]}"
+        if not record.error and record.content_hash in contents:
+            record.error = f"{path}: same content as {contents[record.content_hash]} (a duplicate upload); skipped"
         if not record.error:
-            seen[record.movie_id] = path.name
+            ids[record.movie_id] = path.name
+            contents[record.content_hash] = path.name
+        records.append(record)
+    for link in escaping_links(uploads):
+        stat = link.lstat()
+        record = VideoRecord(link.stem, str(link), link.name, stat.st_size, stat.st_mtime_ns, title=link.stem)
+        record.error = f"{link}: symlink to a file outside the upload folder; not followed"
         records.append(record)
     return records

@@ -84,15 +84,29 @@ def _decode(audio: Path) -> object:
     try:
         return decode_audio(str(audio), sampling_rate=16_000)
     except Exception as exc:  # PyAV raises many unrelated types for broken files
-        raise MediaError(f"{audio}: cannot decode audio ({exc})") from exc
+        raise MediaError(f"cannot decode audio ({exc})") from exc
+
+
+NO_SPEECH = (
+    "no speech found (silence, music or noise only); a sidecar with `language` (and an `overview`) "
+    "indexes it by its metadata"
+)
 
 
 def detect_language(audio: Path, settings: WhisperSettings) -> tuple[str, float]:
-    """Whisper's language guess on the speech in `audio` (VAD skips leading silence/music)."""
+    """Whisper's language guess on the speech in `audio` (VAD skips leading silence/music).
+
+    Raises MediaError (without the file name: callers name the upload) when there is no speech,
+    where whisper would otherwise guess a language from nothing.
+    """
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
     model = load_whisper(settings)
     samples = _decode(audio)
     if len(samples) < 1_600:
-        raise MediaError(f"{audio}: audio shorter than 0.1 s, nothing to detect")
+        raise MediaError("audio shorter than 0.1 s, nothing to detect")
+    if not get_speech_timestamps(samples, VadOptions()):
+        raise MediaError(NO_SPEECH)
     language, probability, _ = model.detect_language(
         samples, vad_filter=settings.vad_filter, language_detection_segments=2
     )

@@ -113,6 +113,7 @@ def usable(videos: pl.DataFrame) -> pl.DataFrame:
 
 AUDIO_SCHEMA = {
     "movie_id": pl.String,
+    "file_name": pl.String,
     "content_hash": pl.String,
     "audio_path": pl.String,
     "audio_seconds": pl.Float64,
@@ -125,14 +126,30 @@ def _wav_seconds(path: Path) -> float:
         return w.getnframes() / float(w.getframerate())
 
 
+MIN_AUDIO_S = 1.0
+
+
+def _changed_since_scan(upload: Path, video: dict[str, Any]) -> bool:
+    try:
+        stat = upload.stat()
+    except OSError:
+        return True
+    return (stat.st_size, stat.st_mtime_ns) != (video["size_bytes"], video["mtime_ns"])
+
+
 def extract_all_audio(home: MovrecHome, videos: pl.DataFrame) -> tuple[pl.DataFrame, StageReport]:
+    """16 kHz mono WAV per upload, cached by content hash. An upload that changed since the scan hashed
+    it is not stored under the old hash (the next scan takes the new content); audio under a second
+    cannot be transcribed usefully."""
     started = time.perf_counter()
     report = StageReport()
     rows = []
     for video in usable(videos).iter_rows(named=True):
         target = home.audio_file(video["content_hash"])
+        upload = Path(video["path"])
         row = {
             "movie_id": video["movie_id"],
+            "file_name": video["file_name"],
             "content_hash": video["content_hash"],
             "audio_path": str(target),
             "audio_seconds": None,
@@ -143,8 +160,15 @@ def extract_all_audio(home: MovrecHome, videos: pl.DataFrame) -> tuple[pl.DataFr
                 row["audio_seconds"] = _wav_seconds(target)
                 report.cached += 1
             else:
-                row["audio_seconds"] = extract_audio(Path(video["path"]), target)
+                row["audio_seconds"] = extract_audio(upload, target)
+                if _changed_since_scan(upload, video):
+                    target.unlink(missing_ok=True)
+                    raise MediaError(f"{upload}: changed while being processed; the next scan takes the new content")
                 report.processed += 1
+            if row["audio_seconds"] < MIN_AUDIO_S:
+                raise MediaError(
+                    f"{upload}: too short ({row['audio_seconds']:.1f} s of audio; at least {MIN_AUDIO_S:g} s needed)"
+                )
         except MediaError as exc:
             row["error"] = str(exc)
             report.fail(video["file_name"], str(exc))
@@ -158,6 +182,7 @@ def extract_all_audio(home: MovrecHome, videos: pl.DataFrame) -> tuple[pl.DataFr
 
 LANGUAGE_SCHEMA = {
     "movie_id": pl.String,
+    "file_name": pl.String,
     "content_hash": pl.String,
     "language": pl.String,
     "language_source": pl.String,
@@ -210,11 +235,12 @@ def route_languages(
         fingerprint = f"{whisper.fingerprint}:min{min_probability}:{video['sidecar_language']}"
         old = prior.get(item["movie_id"])
         if reusable(old, item["content_hash"], fingerprint):
-            rows.append(old | {"sidecar_hash": video["sidecar_hash"]})
+            rows.append(old | {"sidecar_hash": video["sidecar_hash"], "file_name": video["file_name"]})
             report.cached += 1
             continue
         row = {
             "movie_id": item["movie_id"],
+            "file_name": video["file_name"],
             "content_hash": item["content_hash"],
             "fingerprint": fingerprint,
             "sidecar_hash": video["sidecar_hash"],
@@ -236,8 +262,9 @@ def route_languages(
                     language=detected if probability >= min_probability else UNDETERMINED,
                 )
             except MediaError as exc:
-                row.update(error=str(exc), language=None)
-                report.fail(video["file_name"], str(exc))
+                cause = f"{video['path']}: {exc}"
+                row.update(error=cause, language=None)
+                report.fail(video["file_name"], cause)
         report.processed += 1
         rows.append(row)
     if cache and cache.is_dir():  # forget detections of audio no longer in the library
@@ -320,8 +347,8 @@ def transcribe_partition(
                 row.update(detected_language=result.language, language_probability=result.language_probability)
             report.processed += 1
         except MediaError as exc:
-            row["error"] = str(exc)
-            report.fail(route["movie_id"], str(exc))
+            row["error"] = f"{route.get('file_name') or route['movie_id']}: {exc}"
+            report.fail(route["movie_id"], row["error"])
         rows.append(row)
     return pl.DataFrame(rows, schema=TRANSCRIPT_SCHEMA), _timed(report, started)
 

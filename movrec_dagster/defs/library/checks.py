@@ -4,7 +4,7 @@ import dagster as dg
 import polars as pl
 
 from movrec_dagster.core.home import read_table
-from movrec_dagster.defs.library.assets import videos
+from movrec_dagster.defs.library.assets import spoken_languages, videos
 from movrec_dagster.defs.metadata import failures_markdown
 from movrec_dagster.defs.resources import LibraryResource
 
@@ -29,4 +29,23 @@ def all_uploads_usable(library: LibraryResource) -> dg.AssetCheckResult:
     )
 
 
-library_checks = [all_uploads_usable]
+@dg.asset_check(
+    asset=spoken_languages,
+    description="Every readable upload has at least a second of audio with speech in it (else it is not indexed).",
+)
+def all_uploads_have_speech(library: LibraryResource) -> dg.AssetCheckResult:
+    home = library.paths()
+    failures: dict[str, str] = {}
+    for table in ("audio", "spoken_languages"):
+        frame = read_table(home.table(table))
+        if frame is not None and "file_name" in frame.columns:
+            bad = frame.filter(pl.col("error").is_not_null())
+            failures |= dict(zip(bad["file_name"].fill_null(bad["movie_id"]), bad["error"]))
+    return dg.AssetCheckResult(
+        passed=not failures,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"unindexable": len(failures), "files": dg.MetadataValue.md(failures_markdown(failures))},
+    )
+
+
+library_checks = [all_uploads_usable, all_uploads_have_speech]

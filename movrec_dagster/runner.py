@@ -14,6 +14,7 @@ from dagster import DagsterInstance
 from movrec_dagster.core.catalogue import CATALOGUE_SUFFIXES
 from movrec_dagster.core.home import MovrecHome, read_table
 from movrec_dagster.core.library import MEDIA_SUFFIXES
+from movrec_dagster.core.pending import pending_partitions
 
 
 def instance_yaml() -> str:
@@ -109,8 +110,9 @@ def collect_failures(home: MovrecHome) -> dict[str, str]:
     return failures
 
 
-def partitions_to_index(instance: DagsterInstance, scan_run_id: str) -> list[str]:
-    """What the scan reported as changed, plus partitions never indexed (e.g. after a failed run)."""
+def partitions_to_index(instance: DagsterInstance, scan_run_id: str, home: MovrecHome) -> list[str]:
+    """What the scan reported as changed, plus partitions never indexed or left half-done by a failed
+    or killed run (the pending list)."""
     from dagster import AssetKey
 
     from movrec_dagster.defs.library.sensors import changed_partitions_of_run
@@ -118,7 +120,8 @@ def partitions_to_index(instance: DagsterInstance, scan_run_id: str) -> list[str
 
     known = set(instance.get_dynamic_partitions(language_partitions.name))
     indexed = instance.get_materialized_partitions(AssetKey("qdrant_collection"))
-    return sorted(set(changed_partitions_of_run(instance, scan_run_id)) | (known - indexed))
+    pending = set(pending_partitions(home)) & known
+    return sorted(set(changed_partitions_of_run(instance, scan_run_id)) | (known - indexed) | pending)
 
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -139,7 +142,7 @@ def run_pipeline(home: MovrecHome, instance: DagsterInstance, run_config: dict |
     )
     result.runs["scan_library"] = scan.success
     if scan.success:
-        for language in partitions_to_index(instance, scan.run_id):
+        for language in partitions_to_index(instance, scan.run_id, home):
             run = index.execute_in_process(
                 run_config=run_config, instance=instance, partition_key=language, raise_on_error=False
             )

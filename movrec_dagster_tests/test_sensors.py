@@ -77,6 +77,7 @@ class Driver:
                 dagster_event=run.get_run_success_event(),
                 dagster_instance=self.instance,
                 dagster_run=run.dagster_run,
+                resources={"library": LibraryResource(home=str(self.home.root))},
             )
             follow_up = index_changed_languages(status_context)
             for index_request in follow_up if isinstance(follow_up, list) else []:

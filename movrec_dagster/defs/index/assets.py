@@ -4,6 +4,7 @@ import dagster as dg
 
 from movrec_dagster.core.bluegreen import write_targets
 from movrec_dagster.core.home import read_table
+from movrec_dagster.core.pending import clear_pending
 from movrec_dagster.core.stages import build_points, sync_partition
 from movrec_dagster.core.vectorstore import PayloadFilter
 from movrec_dagster.defs.library.assets import movies, partition_movies
@@ -34,6 +35,7 @@ def qdrant_collection(
     )
     for version in targets:
         sync_partition(store, language, points, version=version)
+    clear_pending(home, language)  # only now: a run killed before this leaves the partition to redo
     version = targets[0]
     movies = {p.payload["movie_id"] for p in points}
     stored = store.count(PayloadFilter(languages=(language,)), version=version)

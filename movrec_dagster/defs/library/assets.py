@@ -5,6 +5,7 @@ import polars as pl
 
 from movrec_dagster.core.catalogue import MOVIE_SCHEMA, merge_movies, read_catalogues
 from movrec_dagster.core.home import MovrecHome, read_table, write_table
+from movrec_dagster.core.pending import mark_pending
 from movrec_dagster.core.stages import (
     StageReport,
     changed_languages,
@@ -123,6 +124,8 @@ def movies(context: dg.AssetExecutionContext, library: LibraryResource) -> dg.Ma
         read_table(home.table("spoken_languages")),
         read_table(home.table("catalogue")),
     )
+    changed = changed_languages(previous, frame, ("movie_id", "content_hash", "meta_hash"))
+    mark_pending(home, changed)  # before the table: a crash in between must not lose the change
     write_table(frame, path)
     languages = sorted(frame["language"].unique().to_list())
     new = [lang for lang in languages if not context.instance.has_dynamic_partition(language_partitions.name, lang)]
@@ -136,9 +139,7 @@ def movies(context: dg.AssetExecutionContext, library: LibraryResource) -> dg.Ma
             "by_source": dg.MetadataValue.json(dict(zip(sources["source"], sources["len"]))),
             "new_partitions": dg.MetadataValue.json(new),
             # read by the sensor that indexes only what changed
-            "changed_partitions": dg.MetadataValue.json(
-                changed_languages(previous, frame, ("movie_id", "content_hash", "meta_hash"))
-            ),
+            "changed_partitions": dg.MetadataValue.json(changed),
             "per_language": dg.MetadataValue.md(bar_chart(dict(zip(counts["language"], counts["len"])))),
         }
     )

@@ -7,6 +7,7 @@ import dagster as dg
 
 from movrec_dagster.core.catalogue import find_catalogues
 from movrec_dagster.core.home import read_table
+from movrec_dagster.core.pending import pending_partitions
 from movrec_dagster.core.watch import diff_uploads, expected_language, listen_for_languages
 from movrec_dagster.defs.jobs import index_language_job, ingest_uploads_job, scan_library_job
 from movrec_dagster.defs.library.assets import SPECULATIVE_TAG, changed_partitions_of_run
@@ -97,8 +98,11 @@ def upload_sensor(
     minimum_interval_seconds=SENSOR_INTERVAL_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
-def index_changed_languages(context: dg.RunStatusSensorContext) -> list[dg.RunRequest] | dg.SkipReason:
-    """After a successful scan, index each language partition whose movies changed (and no other).
+def index_changed_languages(
+    context: dg.RunStatusSensorContext, library: LibraryResource
+) -> list[dg.RunRequest] | dg.SkipReason:
+    """After a successful scan, index each language partition whose movies changed (and no other),
+    and any partition a failed or killed run left half-indexed (the pending list).
 
     A fast-path run has indexed its own partition already; only the others are left.
     """
@@ -107,6 +111,7 @@ def index_changed_languages(context: dg.RunStatusSensorContext) -> list[dg.RunRe
     changed = [
         lang for lang in changed_partitions_of_run(context.instance, run_id) if lang != run.tags.get(SPECULATIVE_TAG)
     ]
+    changed = sorted(set(changed) | set(pending_partitions(library.paths())))
     if not changed:
         return dg.SkipReason(f"scan {run_id[:8]} changed no language partition")
     return [dg.RunRequest(run_key=f"{run_id}:{lang}", partition_key=lang) for lang in changed]

@@ -6,6 +6,7 @@ import dagster as dg
 import polars as pl
 
 from movrec_dagster.core.home import read_table, write_table
+from movrec_dagster.core.pending import pending_partitions
 from movrec_dagster.core.stages import embed_partition, score_partition, transcribe_partition
 from movrec_dagster.defs.library.assets import (
     SPECULATIVE_TAG,
@@ -36,9 +37,8 @@ def transcripts(
     """faster-whisper segments (start, end, text) with VAD, and the detected language and its probability."""
     home = library.paths()
     language = context.partition_key
-    if context.run.tags.get(SPECULATIVE_TAG) == language and language not in changed_partitions_of_run(
-        context.instance, context.run_id
-    ):
+    to_do = set(changed_partitions_of_run(context.instance, context.run_id)) | set(pending_partitions(home))
+    if context.run.tags.get(SPECULATIVE_TAG) == language and language not in to_do:
         # The upload sensor guessed this partition and the scan found it unchanged: materialize
         # nothing here (the downstream steps skip too); the index sensor handles what did change.
         context.log.info(f"partition {language} unchanged by this scan; nothing to index")

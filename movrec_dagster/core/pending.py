@@ -1,0 +1,51 @@
+"""The crash-safe to-do list of language partitions: changed tables whose points are not written yet.
+
+A scan marks the partitions it changed *before* it writes the new movies table, and an index run
+clears its partition only *after* its points are written. A run killed anywhere in between leaves
+the partition marked, so the next run (the CLI's, or the index sensor after any scan) indexes it:
+no gaps. Point ids are deterministic, so indexing twice leaves no duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from filelock import FileLock
+
+from .home import MovrecHome
+
+
+def _path(home: MovrecHome) -> Path:
+    return home.data / "pending_partitions.json"
+
+
+def pending_partitions(home: MovrecHome) -> list[str]:
+    path = _path(home)
+    return sorted(json.loads(path.read_text())) if path.is_file() else []
+
+
+def _update(home: MovrecHome, change: dict[str, float | None]) -> None:
+    path = _path(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock", timeout=60):
+        marked = json.loads(path.read_text()) if path.is_file() else {}
+        for language, stamp in change.items():
+            if stamp is None:
+                marked.pop(language, None)
+            else:
+                marked[language] = stamp
+        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        partial.write_text(json.dumps(marked, sort_keys=True))
+        partial.replace(path)
+
+
+def mark_pending(home: MovrecHome, languages: list[str]) -> None:
+    if languages:
+        _update(home, dict.fromkeys(languages, time.time()))
+
+
+def clear_pending(home: MovrecHome, language: str) -> None:
+    _update(home, {language: None})

@@ -87,8 +87,9 @@ def create_app(home: MovrecHome | None = None, store: VectorStore | None = None)
     from movrec_dagster.defs.resources import QdrantResource
 
     home = home or MovrecHome.resolve()
+    # a long-lived reader: the embedded shard stays open between queries (handed over to writers)
     store = store or QdrantResource(url=os.environ.get("QDRANT_URL"), api_key=os.environ.get("QDRANT_API_KEY")).store(
-        home
+        home, keep_open=True
     )
     app = FastAPI(title="movrec", version="0.1.0", description="Movie search and recommendations from your videos.")
 

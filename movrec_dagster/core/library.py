@@ -220,7 +220,8 @@ def scan_video(path: Path, previous: dict[str, Any] | None = None) -> VideoRecor
 
 def scan_library(uploads: Path, previous: dict[str, dict[str, Any]] | None = None) -> list[VideoRecord]:
     """Scan every upload. A second file claiming a movie id already taken, or with the same content as
-    another upload (a duplicate), is reported and skipped; so are symlinks leading out of `uploads`."""
+    another upload (a duplicate; unless its sidecar gives it an `id` of its own, e.g. a dub filed as
+    another movie), is reported and skipped; so are symlinks leading out of `uploads`."""
     previous = previous or {}
     records: list[VideoRecord] = []
     ids: dict[str, str] = {}
@@ -229,7 +230,8 @@ def scan_library(uploads: Path, previous: dict[str, dict[str, Any]] | None = Non
         record = scan_video(path, previous.get(str(path)))
         if not record.error and record.movie_id in ids:
             record.error = f"{path}: movie id '{record.movie_id}' is already used by {ids[record.movie_id]}"
-        if not record.error and record.content_hash in contents:
+        own_id = record.movie_id != movie_id_for(path, Sidecar())
+        if not record.error and record.content_hash in contents and not own_id:
             record.error = f"{path}: same content as {contents[record.content_hash]} (a duplicate upload); skipped"
         if not record.error:
             ids[record.movie_id] = path.name

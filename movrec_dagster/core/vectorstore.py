@@ -4,7 +4,9 @@
   collection version under MOVREC_HOME, and a serving alias kept in `aliases.json`, replaced
   atomically (write + rename). The engine locks a shard to one process, so every operation opens the
   shard under an inter-process file lock and closes it again: writers and readers in different
-  processes (Dagster runs, CLI, API) take turns instead of failing.
+  processes (Dagster runs, CLI, API) take turns instead of failing. Opening costs ~70 ms, so a
+  long-lived reader (the API, `keep_open=True`) keeps the serving shard open across queries and
+  hands the lock over the moment another process registers that it is waiting for it.
 * `QdrantServerStore`: qdrant-client against a server/cluster (`QDRANT_URL`) or its local mode;
   versions are collections and the serving alias is switched with one `update_collection_aliases`.
 """
@@ -166,11 +168,31 @@ def _as_list(vector: Sequence[float]) -> list[float]:
 class EdgeStore:
     """Qdrant Edge shards under `root`, one folder per version, plus an atomic alias file."""
 
-    def __init__(self, root: Path, alias: str = "movies", lock_timeout_s: float = 120.0) -> None:
+    def __init__(
+        self, root: Path, alias: str = "movies", lock_timeout_s: float = 120.0, keep_open: bool = False
+    ) -> None:
         self.root = Path(root)
         self.alias = alias
         self.root.mkdir(parents=True, exist_ok=True)
+        self.lock_timeout_s = lock_timeout_s
         self._lock = FileLock(str(self.root / ".store.lock"), timeout=lock_timeout_s)
+        self._reader = _HeldReader(self) if keep_open else None
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """The store's lock, announced first (a file under `.waiting/`) so a held reader lets go."""
+        waiting = self.root / ".waiting"
+        waiting.mkdir(exist_ok=True)
+        intent = waiting / f"{os.getpid()}-{uuid.uuid4().hex}"
+        intent.touch()
+        try:
+            self._lock.acquire()
+        finally:
+            intent.unlink(missing_ok=True)
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     # versions and alias
     def _dir(self, name: str) -> Path:
@@ -220,7 +242,7 @@ class EdgeStore:
             "float": PayloadSchemaType.Float,
         }
         info = VersionInfo(name=name, dimension=dimension, model=model)
-        with self._lock:
+        with self._exclusive():
             target = self._dir(name)
             if target.exists():
                 raise FileExistsError(f"collection version '{name}' already exists")
@@ -243,7 +265,7 @@ class EdgeStore:
 
     def set_pointers(self, changes: dict[str, str | None]) -> None:
         """Move several pointers at once: one file replaced by rename, so readers see all or nothing."""
-        with self._lock:
+        with self._exclusive():
             aliases = self._aliases()
             for role, name in changes.items():
                 if name is None:
@@ -258,21 +280,25 @@ class EdgeStore:
         self.set_pointers({"serving": name})
 
     def drop_version(self, name: str) -> None:
-        with self._lock:
+        with self._exclusive():
             held = [role for role in ROLES if self.pointer(role) == name]
             if held:
                 raise ValueError(f"'{name}' is the {held[0]} version of alias '{self.alias}'; switch first")
             shutil.rmtree(self._dir(name), ignore_errors=True)
 
     @contextlib.contextmanager
-    def _shard(self, version: str | None) -> Iterator[Any]:
+    def _shard(self, version: str | None, exclusive: bool = False) -> Iterator[Any]:
         from qdrant_edge import EdgeShard
 
         held = getattr(self, "_held", None)
         if held is not None and held[0] == (version or self.serving_version()):
             yield held[1]
             return
-        with self._lock:
+        if self._reader is not None and not exclusive:
+            with self._reader.shard(version) as shard:
+                yield shard
+            return
+        with self._exclusive():
             shard = EdgeShard.load(str(self._dir(self._resolve(version)) / "shard"))
             try:
                 yield shard
@@ -284,7 +310,7 @@ class EdgeStore:
         """Keep one version's shard open (and the store locked) across many operations: for batch work
         such as an evaluation, where opening the shard per query would cost more than the query."""
         name = self._resolve(version)
-        with self._shard(name) as shard:
+        with self._shard(name, exclusive=True) as shard:
             self._held = (name, shard)
             try:
                 yield self
@@ -301,7 +327,7 @@ class EdgeStore:
                 named[SPARSE] = SparseVector(*p.sparse)
             return named
 
-        with self._shard(version) as shard:
+        with self._shard(version, exclusive=True) as shard:
             for i in range(0, len(points), batch):
                 shard.update(
                     UpdateOperation.upsert_points([Point(p.id, vectors(p), p.payload) for p in points[i : i + batch]])
@@ -311,7 +337,7 @@ class EdgeStore:
     def delete(self, flt: PayloadFilter, version: str | None = None) -> None:
         from qdrant_edge import UpdateOperation
 
-        with self._shard(version) as shard:
+        with self._shard(version, exclusive=True) as shard:
             shard.update(UpdateOperation.delete_points_by_filter(_edge_filter(flt)))
             shard.flush()
 
@@ -370,6 +396,81 @@ class EdgeStore:
                 hits += [Hit(str(r.id), 0.0, dict(r.payload or {}), _vec(r.vector)) for r in records]
                 if offset is None:
                     return hits
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _HeldReader:
+    """One open shard shared by a long-lived reader's threads, with the store's lock held; given back
+    as soon as another process (or this one) announces it is waiting, or after a second idle."""
+
+    IDLE_S = 1.0
+
+    def __init__(self, store: EdgeStore) -> None:
+        import threading
+
+        self.store = store
+        self.mutex = threading.RLock()
+        # not thread-local: the watcher thread may release what a request thread acquired
+        self.lock = FileLock(str(store.root / ".store.lock"), timeout=store.lock_timeout_s, thread_local=False)
+        self.name: str | None = None
+        self.handle: Any = None
+        self.last_used = 0.0
+        threading.Thread(target=self._watch, name="movrec-held-reader", daemon=True).start()
+
+    def _others_waiting(self) -> bool:
+        waiting = self.store.root / ".waiting"
+        for intent in waiting.iterdir() if waiting.is_dir() else []:
+            pid = int(intent.name.split("-", 1)[0]) if intent.name.split("-", 1)[0].isdigit() else 0
+            if pid and _alive(pid):
+                return True
+            intent.unlink(missing_ok=True)  # left by a killed process
+        return False
+
+    def _release(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle, self.name = None, None
+            self.lock.release()
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(0.02)
+            with self.mutex:
+                idle = time.monotonic() - self.last_used > self.IDLE_S
+                if self.handle is not None and (idle or self._others_waiting()):
+                    self._release()
+
+    @contextlib.contextmanager
+    def shard(self, version: str | None) -> Iterator[Any]:
+        from qdrant_edge import EdgeShard
+
+        with self.mutex:
+            name = self.store._resolve(version)
+            if self.handle is not None and (self.name != name or self._others_waiting()):
+                self._release()  # a swap happened, or a writer is waiting
+            if self.handle is None:
+                deadline = time.monotonic() + self.store.lock_timeout_s
+                while self._others_waiting() and time.monotonic() < deadline:
+                    time.sleep(0.005)  # writers first
+                self.lock.acquire()
+                try:
+                    name = self.store._resolve(version)  # the alias may have moved while we waited
+                    self.handle = EdgeShard.load(str(self.store._dir(name) / "shard"))
+                except BaseException:
+                    self.lock.release()
+                    raise
+                self.name = name
+            self.last_used = time.monotonic()
+            yield self.handle
 
 
 def _vec(vector: Any) -> list[float] | None:

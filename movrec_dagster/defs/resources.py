@@ -101,7 +101,8 @@ class QdrantResource(dg.ConfigurableResource):
         default=None, description="Server/cluster: replicas that must confirm a write"
     )
 
-    def store(self, library: MovrecHome) -> VectorStore:
+    def store(self, library: MovrecHome, keep_open: bool = False) -> VectorStore:
+        """`keep_open`: a long-lived reader (the API) keeps the embedded shard open between queries."""
         if self.url:
             return QdrantServerStore(
                 url=self.url,
@@ -113,7 +114,7 @@ class QdrantResource(dg.ConfigurableResource):
                 replication_factor=self.replication_factor,
                 write_consistency_factor=self.write_consistency_factor,
             )
-        return EdgeStore(library.qdrant, alias=self.alias)
+        return EdgeStore(library.qdrant, alias=self.alias, keep_open=keep_open)
 
 
 class EvaluationResource(dg.ConfigurableResource):

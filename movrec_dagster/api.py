@@ -2,19 +2,24 @@
 
 Every request reads through the serving alias, so a blue/green swap is invisible to clients. An API
 key is required when MOVREC_API_KEY is set (header `X-API-Key`, compared in constant time).
+Hardening: request bodies over 64 KB are refused (413); each client address is rate-limited
+(slowapi; `MOVREC_API_RATE_LIMIT`, default 100/second); CORS is off unless MOVREC_CORS_ORIGINS
+lists origins; an unexpected error answers a bare 500, the traceback goes to the server log only.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 from functools import lru_cache
 from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
+from starlette.requests import Request
 
 from movrec_dagster.core.collaborative import ItemNeighbours, load_neighbours
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
@@ -24,6 +29,9 @@ from movrec_dagster.core.search import MovieNotFound, find_movie, search, simila
 from movrec_dagster.core.vectorstore import NoServingCollection, PayloadFilter, VectorStore
 
 MAX_QUERY_CHARS = 500
+MAX_BODY_BYTES = 64 * 1024
+DEFAULT_RATE_LIMIT = "100/second"
+log = logging.getLogger("movrec.api")
 # an id, or (for /similar) a title: any printable text without slashes
 MovieId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^/\x00-\x1f]+$")]
 TopK = Annotated[int, Query(ge=1, le=50)]
@@ -83,6 +91,40 @@ class RecommendIn(BaseModel):
     collaborative_weight: float = Field(default=0.5, ge=0, le=1)
 
 
+def harden(app: FastAPI) -> None:
+    """Body size and rate limits, opt-in CORS, and errors that reveal nothing about the server."""
+    from slowapi import Limiter, _rate_limit_exceeded_handler
+    from slowapi.errors import RateLimitExceeded
+    from slowapi.middleware import SlowAPIMiddleware
+    from slowapi.util import get_remote_address
+
+    app.state.limiter = Limiter(
+        key_func=get_remote_address, default_limits=[os.environ.get("MOVREC_API_RATE_LIMIT", DEFAULT_RATE_LIMIT)]
+    )
+    app.add_exception_handler(RateLimitExceeded, _rate_limit_exceeded_handler)
+    app.add_middleware(SlowAPIMiddleware)
+    origins = [o.strip() for o in os.environ.get("MOVREC_CORS_ORIGINS", "").split(",") if o.strip()]
+    if origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"], allow_headers=["*"])
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        too_big = length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES)
+        if not too_big and length is None and request.method in ("POST", "PUT", "PATCH"):
+            too_big = len(await request.body()) > MAX_BODY_BYTES  # chunked: no length announced
+        if too_big:
+            return JSONResponse(status_code=413, content={"detail": f"request body over {MAX_BODY_BYTES} bytes"})
+        return await call_next(request)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(status_code=500, content={"detail": "internal error"})
+
+
 def create_app(home: MovrecHome | None = None, store: VectorStore | None = None) -> FastAPI:
     from movrec_dagster.defs.resources import QdrantResource
 
@@ -92,6 +134,7 @@ def create_app(home: MovrecHome | None = None, store: VectorStore | None = None)
         home, keep_open=True
     )
     app = FastAPI(title="movrec", version="0.1.0", description="Movie search and recommendations from your videos.")
+    harden(app)
 
     def check_key(x_api_key: Annotated[str | None, Header()] = None) -> None:
         expected = os.environ.get("MOVREC_API_KEY")
@@ -132,8 +175,6 @@ def create_app(home: MovrecHome | None = None, store: VectorStore | None = None)
 
     @app.exception_handler(NoServingCollection)
     async def not_indexed(_request: Any, exc: NoServingCollection) -> Any:
-        from fastapi.responses import JSONResponse
-
         return JSONResponse(status_code=503, content={"detail": "nothing is indexed yet"})
 
     @app.get("/", include_in_schema=False)

@@ -368,23 +368,36 @@ def rollback(ctx: click.Context) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
-    """What is indexed, which collection version serves, and which files failed and why."""
-    from movrec_dagster.core.vectorstore import NoServingCollection
+    """What is indexed (per language), which collection version serves, which files failed and why,
+    partitions left to finish, and disk use."""
+    from movrec_dagster.core.doctor import library_state
     from movrec_dagster.runner import collect_failures
 
     home = _home(ctx)
-    store = _store(home)
-    try:
-        versions = [v.__dict__ for v in store.versions()]
-    except NoServingCollection:
-        versions = []
-    info = {
-        "home": str(home.root),
-        "serving": store.serving_version(),
-        "versions": versions,
-        "failures": collect_failures(home),
-    }
+    info = library_state(home, _store(home), collect_failures(home))
     click.echo(json.dumps(info, indent=2, default=str) if as_json else "\n".join(f"{k}: {v}" for k, v in info.items()))
+
+
+@main.command()
+@click.pass_context
+def doctor(ctx: click.Context) -> None:
+    """Health checks (ffmpeg, models, uploads, the serving collection, unfinished partitions, failed
+    files, disk); exits 1 when one fails, each failure saying what to do."""
+    from movrec_dagster.core.doctor import diagnose
+    from movrec_dagster.core.models import embedder_model_path, whisper_model_path
+    from movrec_dagster.defs.settings import EMBEDDER, WHISPER
+    from movrec_dagster.runner import collect_failures
+
+    home = _home(ctx)
+    models = {
+        f"whisper {WHISPER.model}": whisper_model_path(WHISPER.model),
+        f"embedder {EMBEDDER.model}": embedder_model_path(EMBEDDER.model),
+    }
+    findings = diagnose(home, _store(home), EMBEDDER.settings().fingerprint, models, collect_failures(home))
+    for finding in findings:
+        click.echo(f"{'ok  ' if finding.ok else 'FAIL'}  {finding.check}: {finding.detail}")
+    if not all(f.ok for f in findings):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -67,6 +67,20 @@ def test_status_lists_failures(indexed) -> None:  # noqa: ANN001
     out = CliRunner().invoke(main, ["--home", str(home.root), "status", "--json"])
     info = json.loads(out.output)
     assert info["serving"] and set(info["failures"]) == set(bad)
+    assert info["movies_by_language"]["en"] >= 3 and info["pending_partitions"] == []
+    assert info["disk_bytes"]["qdrant"] > 0 and info["versions"][0]["points"] > 0
+
+
+def test_doctor_reports_what_is_wrong_and_what_to_do(indexed, tmp_path: Path) -> None:  # noqa: ANN001
+    home, _, bad = indexed
+    out = CliRunner().invoke(main, ["--home", str(home.root), "doctor"])
+    assert out.exit_code == 1  # the bad uploads of the fixture
+    lines = {line.split(":")[0].split(maxsplit=1)[1]: line for line in out.output.splitlines()}
+    assert lines["failed files"].startswith("FAIL") and f"{len(bad)}: see `movrec status`" in lines["failed files"]
+    for check in ("ffmpeg", "collection", "pending partitions", "disk"):
+        assert lines[check].startswith("ok"), lines[check]
+    empty = CliRunner().invoke(main, ["--home", str(tmp_path / "new"), "doctor"])
+    assert empty.exit_code == 1 and "nothing is serving yet: run `movrec ingest`" in empty.output
 
 
 def test_ingest_twice_adds_nothing_twice(tmp_path: Path, demo_library: Path) -> None:

@@ -92,11 +92,14 @@ def test_pipeline_and_sensor_runs_on_postgres(
         while not _searchable(store, "coco"):
             assert time.monotonic() < deadline, f"coco not searchable after 300 s: see {tmp_path / 'dev.log'}"
             time.sleep(1)
+        with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+            sensed = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/sensor_name": "upload_sensor"}))
+            while sensed and not all(run.is_finished for run in sensed):  # searchable a moment before the end
+                assert time.monotonic() < deadline, f"sensor run unfinished: see {tmp_path / 'dev.log'}"
+                time.sleep(1)
+                sensed = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/sensor_name": "upload_sensor"}))
+            assert sensed and all(run.status == dg.DagsterRunStatus.SUCCESS for run in sensed)
     assert _searchable(store, "the-martian")  # the first movie is still served
-
-    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
-        sensed = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/sensor_name": "upload_sensor"}))
-        assert sensed and all(run.status == dg.DagsterRunStatus.SUCCESS for run in sensed)
     # and the rows really are in PostgreSQL, not in a SQLite file beside them
     connection = postgres.connect(database)
     with connection.cursor() as cursor:

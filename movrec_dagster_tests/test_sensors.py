@@ -183,3 +183,18 @@ def test_nightly_refresh_requests_every_language_once_per_day() -> None:
         assert [r.partition_key for r in requests] == ["en", "es"]
         assert len({r.run_key for r in requests}) == 2
     assert defs.resolve_schedule_def("nightly_language_refresh").default_status == dg.DefaultScheduleStatus.STOPPED
+
+
+def test_a_broken_whisper_in_the_sensor_falls_back_to_guessing(tmp_path: Path, demo_library: Path) -> None:
+    home = MovrecHome(tmp_path).ensure()
+    for name in ("coco.mp4", "coco.json"):
+        shutil.copy2(demo_library / name, home.uploads / name)
+        os.utime(home.uploads / name, (time.time() - 60, time.time() - 60))
+    resources = {
+        "library": LibraryResource(home=str(home.root)),
+        "whisper": WhisperResource(model=str(tmp_path / "no-such-model")),
+    }
+    with dg.instance_for_test() as instance:
+        result = upload_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    # nothing to guess from in an empty library: the plain scan, which reports the model problem
+    assert [r.job_name for r in result.run_requests] == ["scan_library"]

@@ -55,15 +55,19 @@ def upload_sensor(
     routed = read_table(home.table("movies"))
     known = dict(routed.drop_nulls("language").select("movie_id", "language").iter_rows()) if routed is not None else {}
     listening = time.perf_counter()
-    heard = listen_for_languages(
-        home,
-        changes,
-        new_state["seen"],
-        whisper.settings(),
-        whisper.min_language_probability,
-        budget_s=whisper.sensor_listen_s,
-        max_bytes=whisper.sensor_listen_max_mb << 20,
-    )
+    try:
+        heard = listen_for_languages(
+            home,
+            changes,
+            new_state["seen"],
+            whisper.settings(),
+            whisper.min_language_probability,
+            budget_s=whisper.sensor_listen_s,
+            max_bytes=whisper.sensor_listen_max_mb << 20,
+        )
+    except Exception as exc:  # noqa: BLE001 - a broken model must not stop uploads: guess instead
+        context.log.warning(f"language detection in the sensor failed, guessing instead: {exc}")
+        heard = {}
     listened_s = time.perf_counter() - listening
     if heard:
         context.log.info(f"whisper heard {heard} in {listened_s:.1f} s")

@@ -9,13 +9,12 @@ no gaps. Point ids are deterministic, so indexing twice leaves no duplicates.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 from filelock import FileLock
 
-from .home import MovrecHome
+from .home import MovrecHome, write_text_atomic
 
 
 def _path(home: MovrecHome) -> Path:
@@ -37,9 +36,7 @@ def _update(home: MovrecHome, change: dict[str, float | None]) -> None:
                 marked.pop(language, None)
             else:
                 marked[language] = stamp
-        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-        partial.write_text(json.dumps(marked, sort_keys=True))
-        partial.replace(path)
+        write_text_atomic(path, json.dumps(marked, sort_keys=True))
 
 
 def mark_pending(home: MovrecHome, languages: list[str]) -> None:

@@ -99,17 +99,19 @@ def detect_language(audio: Path, settings: WhisperSettings) -> tuple[str, float]
     Raises MediaError (without the file name: callers name the upload) when there is no speech,
     where whisper would otherwise guess a language from nothing.
     """
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
+    import numpy as np
+    from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
 
     model = load_whisper(settings)
     samples = _decode(audio)
     if len(samples) < 1_600:
         raise MediaError("audio shorter than 0.1 s, nothing to detect")
-    if not get_speech_timestamps(samples, VadOptions()):
+    speech = get_speech_timestamps(samples, VadOptions())
+    if not speech:
         raise MediaError(NO_SPEECH)
-    language, probability, _ = model.detect_language(
-        samples, vad_filter=settings.vad_filter, language_detection_segments=2
-    )
+    if settings.vad_filter:  # the speech found above, as faster-whisper's own vad_filter would cut it
+        samples = np.concatenate(collect_chunks(samples, speech)[0], axis=0)
+    language, probability, _ = model.detect_language(samples, vad_filter=False, language_detection_segments=2)
     return language, float(probability)
 
 

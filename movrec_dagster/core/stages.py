@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import threading
 import time
 import wave
 from dataclasses import dataclass, field
@@ -20,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from .embedding import Embedder
-from .home import MovrecHome
+from .home import MovrecHome, write_text_atomic
 from .library import MediaError, VideoRecord, scan_library
 from .media import extract_audio
 from .sentiment import SentimentScorer, aggregate
@@ -209,10 +207,7 @@ def detected_language(
         return str(language), float(probability)
     language, probability = detect_language(audio, whisper)
     if memo:
-        memo.parent.mkdir(parents=True, exist_ok=True)
-        partial = memo.with_name(f".{memo.name}.{os.getpid()}.{threading.get_ident()}.partial")
-        partial.write_text(json.dumps(known | {whisper.fingerprint: [language, probability]}))
-        partial.replace(memo)
+        write_text_atomic(memo, json.dumps(known | {whisper.fingerprint: [language, probability]}))
     return language, probability
 
 

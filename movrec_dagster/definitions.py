@@ -22,6 +22,7 @@ from movrec_dagster.defs.library.checks import library_checks
 from movrec_dagster.defs.library.sensors import library_sensors
 from movrec_dagster.defs.ml import assets as ml_assets
 from movrec_dagster.defs.resources import EvaluationResource, LibraryResource, QdrantResource
+from movrec_dagster.defs.runs.sensors import run_sensors
 from movrec_dagster.defs.schedules import schedules
 from movrec_dagster.defs.settings import EMBEDDER, SENTIMENT, WHISPER
 from movrec_dagster.defs.taste import assets as taste_assets
@@ -74,7 +75,7 @@ defs = dg.Definitions(
         learn_taste_job,
         evaluate_job,
     ],
-    sensors=library_sensors,
+    sensors=[*library_sensors, *run_sensors],
     schedules=schedules,
     resources=resources(),
 )

@@ -68,8 +68,14 @@ class DagsterDev:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 
+    def kill(self) -> None:
+        """kill -9 the whole stack at once (webserver, daemon, code server, run workers): a crash."""
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
     def __exit__(self, *exc: object) -> None:
-        if self.process is None:
+        if self.process is None or self.process.poll() is not None:
             return
         os.killpg(self.process.pid, signal.SIGTERM)
         try:

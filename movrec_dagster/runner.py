@@ -15,6 +15,7 @@ from movrec_dagster.core.catalogue import CATALOGUE_SUFFIXES
 from movrec_dagster.core.home import MovrecHome, read_table
 from movrec_dagster.core.library import MEDIA_SUFFIXES
 from movrec_dagster.core.pending import pending_partitions
+from movrec_dagster.defs.runs.sensors import fail_orphaned_runs, process_tags
 
 
 def instance_yaml() -> str:
@@ -133,23 +134,28 @@ def run_pipeline(home: MovrecHome, instance: DagsterInstance, run_config: dict |
 
     index = defs.resolve_job_def("index_language")
     result = IngestResult()
+    fail_orphaned_runs(instance)  # a killed earlier run is shown as failed; its pending work is redone below
     run_config = {
         **(QUIET if run_config is None else run_config),
         "resources": {"library": {"config": {"home": str(home.root)}}},
     }
     scan = defs.resolve_job_def("scan_library").execute_in_process(
-        run_config=run_config, instance=instance, raise_on_error=False
+        run_config=run_config, instance=instance, raise_on_error=False, tags=process_tags()
     )
     result.runs["scan_library"] = scan.success
     if scan.success:
         for language in partitions_to_index(instance, scan.run_id, home):
             run = index.execute_in_process(
-                run_config=run_config, instance=instance, partition_key=language, raise_on_error=False
+                run_config=run_config,
+                instance=instance,
+                partition_key=language,
+                raise_on_error=False,
+                tags=process_tags(),
             )
             result.runs[f"index_language[{language}]"] = run.success
     if scan.success and any(home.ratings.glob("*.csv")):
         taste = defs.resolve_job_def("learn_taste").execute_in_process(
-            run_config=run_config, instance=instance, raise_on_error=False
+            run_config=run_config, instance=instance, raise_on_error=False, tags=process_tags()
         )
         result.runs["learn_taste"] = taste.success
     result.failures = collect_failures(home)
@@ -162,7 +168,7 @@ def rebuild(home: MovrecHome, instance: DagsterInstance) -> tuple[bool, dict[str
 
     run_config = {**QUIET, "resources": {"library": {"config": {"home": str(home.root)}}}}
     result = defs.resolve_job_def("rebuild_collection").execute_in_process(
-        run_config=run_config, instance=instance, raise_on_error=False
+        run_config=run_config, instance=instance, raise_on_error=False, tags=process_tags()
     )
     checks = {
         e.check_name: ("passed" if e.passed else "FAILED: " + str(e.metadata["detail"].value))
@@ -180,7 +186,7 @@ def evaluate(home: MovrecHome, instance: DagsterInstance, config: dict) -> tuple
         "resources": {"library": {"config": {"home": str(home.root)}}, "evaluation": {"config": config}},
     }
     result = defs.resolve_job_def("evaluate").execute_in_process(
-        run_config=run_config, instance=instance, raise_on_error=False
+        run_config=run_config, instance=instance, raise_on_error=False, tags=process_tags()
     )
     folder = home.data / "evaluation"
     parts = [(folder / name).read_text() for name in ("search.md", "recommendation.md") if (folder / name).exists()]

@@ -123,6 +123,7 @@ class VectorStore(Protocol):
     def create_version(self, name: str, dimension: int, model: str) -> VersionInfo: ...
     def switch(self, name: str) -> None: ...
     def drop_version(self, name: str) -> None: ...
+    def session(self, version: str | None = None) -> contextlib.AbstractContextManager[VectorStore]: ...
     def upsert(self, points: list[VectorPoint], version: str | None = None) -> None: ...
     def delete(self, flt: PayloadFilter, version: str | None = None) -> None: ...
     def query(
@@ -530,6 +531,11 @@ class QdrantServerStore:
             self.client = QdrantClient(url=url, api_key=api_key, timeout=timeout_s, prefer_grpc=prefer_grpc)
         else:
             self.client = QdrantClient(path=path) if path else QdrantClient(location=":memory:")
+
+    @contextlib.contextmanager
+    def session(self, version: str | None = None) -> Iterator[QdrantServerStore]:
+        """A server keeps its collections open; nothing to hold."""
+        yield self
 
     def pointer(self, role: str) -> str | None:
         wanted = alias_name(self.alias, role)

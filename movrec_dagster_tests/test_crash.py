@@ -205,3 +205,15 @@ def test_kill_9_of_dagster_dev_mid_run_then_restart(
         print("\n\n| crash point (kill -9) | where it died | duplicates after restart | gaps after restart |")
         print("|---|---|---|---|")
         print("| the whole `dagster dev` stack (daemon, code server, run worker) | inside transcripts | 0 | 0 |")
+
+
+def test_a_reused_pid_is_not_taken_for_the_dead_worker() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert process_alive(child.pid, time.time())
+        # the same number, but a process that started after the run's worker was seen: not the worker
+        assert not process_alive(child.pid, time.time() - 3600)
+    finally:
+        child.kill()
+        child.wait()
+    assert not process_alive(child.pid, time.time())

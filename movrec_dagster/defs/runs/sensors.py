@@ -9,11 +9,11 @@ would stay STARTED forever: its partition never indexed, and every scan queued b
 
 from __future__ import annotations
 
+import os
 import socket
 
 import dagster as dg
 import psutil
-from dagster._core.launcher import DefaultRunLauncher
 
 # runs executed in the CLI's own process (`movrec ingest`) carry its process id and host
 PID_TAG = "movrec/pid"
@@ -23,8 +23,6 @@ ORPHAN_SENSOR_INTERVAL_S = 10
 
 def process_tags() -> dict[str, str]:
     """Tags that let `fail_orphaned_runs` judge a run executed in this process."""
-    import os
-
     return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
 
 
@@ -35,6 +33,8 @@ def process_alive(pid: int, started_by: float) -> bool:
         return process.status() != psutil.STATUS_ZOMBIE and process.create_time() <= started_by + 1.0
     except psutil.NoSuchProcess:
         return False
+    except psutil.AccessDenied:  # another user's process: it exists, and is not ours to judge
+        return True
 
 
 def run_worker(instance: dg.DagsterInstance, record: dg.RunRecord) -> tuple[int, float] | None:
@@ -44,7 +44,7 @@ def run_worker(instance: dg.DagsterInstance, record: dg.RunRecord) -> tuple[int,
         if run.tags.get(HOST_TAG) != socket.gethostname():
             return None
         return int(run.tags[PID_TAG]), record.create_timestamp.timestamp()
-    if not isinstance(instance.run_launcher, DefaultRunLauncher):
+    if not isinstance(instance.run_launcher, dg.DefaultRunLauncher):
         return None  # its workers live elsewhere; run monitoring asks the launcher
     events = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT, ascending=False).records
     for event in events:

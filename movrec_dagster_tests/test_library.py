@@ -75,3 +75,27 @@ def test_audio_is_16k_mono_wav(tmp_path: Path, demo_library: Path) -> None:
         assert (w.getnchannels(), w.getframerate(), w.getsampwidth()) == (1, 16000, 2)
         assert abs(w.getnframes() / 16000 - seconds) < 0.1
     assert not list(tmp_path.glob("*.partial*"))
+
+
+def test_own_wavs_are_read_as_faster_whisper_decodes_them(tmp_path: Path, demo_library: Path) -> None:
+    """The shortcut past `decode_audio` (and its gc.collect) must hand whisper the very same samples."""
+    import numpy as np
+    from faster_whisper import decode_audio
+
+    from movrec_dagster.core.speech import _decode
+
+    own = tmp_path / "own.wav"
+    extract_audio(demo_library / "coco.mp4", own)
+    expected = decode_audio(str(own), sampling_rate=16_000)
+    assert np.array_equal(_decode(own), expected)
+    # anything else (here 44.1 kHz stereo) still goes through decode_audio and is resampled
+    with wave.open(str(own)) as w:
+        mono = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    other = tmp_path / "other.wav"
+    with wave.open(str(other), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(44_100)
+        w.writeframes(np.repeat(mono, 2).tobytes())
+    samples = _decode(other)
+    assert samples.dtype == np.float32 and abs(len(samples) / 16_000 - len(mono) / 44_100) < 0.05

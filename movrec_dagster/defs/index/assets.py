@@ -33,12 +33,13 @@ def qdrant_collection(
         read_table(home.table("sentiment", language)),
         embedder.settings().fingerprint,
     )
-    for version in reversed(targets):  # the serving version last, so its session gives the counts
+    for version in targets:
         # one open shard per version for the whole sync (an embedded shard costs ~30 ms to open)
         with store.session(version):
             sync_partition(store, language, points, version=version)
-            stored = store.count(PayloadFilter(languages=(language,)), version=version)
-            total = store.count(version=version)
+            if version == targets[0]:  # the serving version's counts go in the metadata
+                stored = store.count(PayloadFilter(languages=(language,)), version=version)
+                total = store.count(version=version)
     clear_pending(home, language)  # only now: a run killed before this leaves the partition to redo
     return dg.MaterializeResult(
         metadata={

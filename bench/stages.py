@@ -27,6 +27,7 @@ import numpy as np
 import polars as pl
 
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
+from movrec_dagster.core.entities import resolve_movies, routes_of
 from movrec_dagster.core.home import MovrecHome
 from movrec_dagster.core.speech import WhisperSettings, load_whisper, resolve_device
 from movrec_dagster.core.stages import embed_partition, extract_all_audio, route_languages, scan_videos, segments_of
@@ -94,6 +95,10 @@ def bench_audio(home: MovrecHome, repeats: int) -> dict:
     return compare("audio extraction (moviepy stage vs ffmpeg CLI)", movrec, plain, repeats)
 
 
+def prepared_videos(home: MovrecHome) -> pl.DataFrame:
+    return scan_videos(home, None)[0]
+
+
 def prepared(home: MovrecHome, whisper: WhisperSettings) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     videos, _ = scan_videos(home, None)
     audio, _ = extract_all_audio(home, videos)
@@ -108,14 +113,15 @@ def bench_transcribe(home: MovrecHome, whisper: WhisperSettings, repeats: int, v
     model = load_whisper(whisper)  # loaded once for both sides: the comparison is of the work, not loading
     jobs = [
         (path, lang)
-        for movie, lang in routes.select("movie_id", "language").iter_rows()
-        for path in audio.filter(pl.col("movie_id") == movie)["audio_path"]
+        for video, lang in routes.select("video_id", "language").iter_rows()
+        for path in audio.filter(pl.col("video_id") == video)["audio_path"]
     ]
     seconds = float(audio["audio_seconds"].sum())
+    links = resolve_movies(prepared_videos(home), routes_of(routes), None).videos
 
     def movrec() -> None:
-        for language in routes["language"].unique():
-            movrec_transcribe(language, routes, audio, None, whisper)
+        for language in links["language"].unique():
+            movrec_transcribe(links.filter(pl.col("language") == language), audio, {}, whisper)
 
     def plain(vad: bool = whisper.vad_filter, batched: bool = whisper.batch_size > 1) -> Callable[[], None]:
         runner = BatchedInferencePipeline(model) if batched else model
@@ -150,16 +156,25 @@ def bench_transcribe(home: MovrecHome, whisper: WhisperSettings, repeats: int, v
 
 
 def bench_embed(home: MovrecHome, whisper: WhisperSettings, embedder: Embedder, repeats: int, smoke: bool) -> dict:
-    from movrec_dagster.core.catalogue import merge_movies, read_catalogue
+    from movrec_dagster.core.catalogue import read_catalogue
 
     videos, audio, routes = prepared(home, whisper)
     demo = resources.files("movrec_dagster.demo").joinpath("catalogue.csv")
     with resources.as_file(demo) as path:  # plus the demo catalogue's overviews: a few hundred texts
         catalogue = read_catalogue(path)[0]
     catalogue = catalogue.head(20) if smoke else catalogue
-    movies = merge_movies(videos, routes, catalogue)
+    resolution = resolve_movies(videos, routes_of(routes), catalogue)
+    movies, links = resolution.movies, resolution.videos
     languages = movies["language"].unique().to_list()
-    frames = {lang: movrec_transcribe(lang, routes, audio, None, whisper)[0] for lang in languages}
+    frames = {
+        lang: movrec_transcribe(
+            links.filter(pl.col("movie_id").is_in(movies.filter(pl.col("language") == lang)["movie_id"].implode())),
+            audio,
+            {},
+            whisper,
+        )[0]
+        for lang in languages
+    }
     texts: list[str] = []
     for lang, frame in frames.items():
         for row in frame.iter_rows(named=True):
@@ -170,7 +185,7 @@ def bench_embed(home: MovrecHome, whisper: WhisperSettings, embedder: Embedder, 
 
     def movrec() -> None:
         for lang, frame in frames.items():
-            embed_partition(frame, movies.filter(pl.col("language") == lang), None, embedder)
+            embed_partition(movies.filter(pl.col("language") == lang), frame, None, embedder)
 
     def plain() -> None:
         model.encode(texts, prompt="passage: ", batch_size=embedder.settings.batch_size, normalize_embeddings=True)

@@ -13,8 +13,8 @@ from dagster import DagsterInstance
 
 from movrec_dagster.core.catalogue import CATALOGUE_SUFFIXES
 from movrec_dagster.core.home import MovrecHome, read_table
+from movrec_dagster.core.indexing import partitions_to_index
 from movrec_dagster.core.library import MEDIA_SUFFIXES
-from movrec_dagster.core.pending import pending_partitions
 from movrec_dagster.defs.runs.sensors import fail_orphaned_runs, process_tags
 
 
@@ -104,25 +104,21 @@ def collect_failures(home: MovrecHome) -> dict[str, str]:
         if frame is None or "error" not in frame.columns:
             continue
         for row in frame.filter(pl.col("error").is_not_null()).iter_rows(named=True):
-            failures.setdefault(row.get("file_name") or row["movie_id"], row["error"])
+            failures.setdefault(row.get("file_name") or row.get("video_id") or row.get("movie_id"), row["error"])
         if "held_back_error" in frame.columns:
             for row in frame.filter(pl.col("held_back_error").is_not_null()).iter_rows(named=True):
                 failures[row["file_name"]] = f"{row['held_back_error']}; still serving the last good version"
     return failures
 
 
-def partitions_to_index(instance: DagsterInstance, scan_run_id: str, home: MovrecHome) -> list[str]:
-    """What the scan reported as changed, plus partitions never indexed or left half-done by a failed
-    or killed run (the pending list)."""
+def to_index(instance: DagsterInstance, home: MovrecHome) -> list[str]:
+    """`partitions_to_index` (the one answer, in core/) with this instance's partition facts."""
     from dagster import AssetKey
 
-    from movrec_dagster.defs.library.sensors import changed_partitions_of_run
     from movrec_dagster.defs.partitions import language_partitions
 
     known = set(instance.get_dynamic_partitions(language_partitions.name))
-    indexed = instance.get_materialized_partitions(AssetKey("qdrant_collection"))
-    pending = set(pending_partitions(home)) & known
-    return sorted(set(changed_partitions_of_run(instance, scan_run_id)) | (known - indexed) | pending)
+    return partitions_to_index(home, known, instance.get_materialized_partitions(AssetKey("qdrant_collection")))
 
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -144,7 +140,7 @@ def run_pipeline(home: MovrecHome, instance: DagsterInstance, run_config: dict |
     )
     result.runs["scan_library"] = scan.success
     if scan.success:
-        for language in partitions_to_index(instance, scan.run_id, home):
+        for language in to_index(instance, home):
             run = index.execute_in_process(
                 run_config=run_config,
                 instance=instance,

@@ -1,27 +1,25 @@
-"""Movies known from a metadata file (the TMDB top-10k shape), and merging them with the video library.
+"""Movies known from a metadata file (the TMDB top-10k shape), before any of their videos arrive.
 
-A movie with a video and a catalogue row is one movie: the video's id and spoken language, the
-sidecar's fields where given, the catalogue's where not (the overview, most often).
+How videos attach to these rows is `entities.resolve_movies`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-import unicodedata
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from .library import MediaError
+from .library import MediaError, normal_imdb_id
 
 CATALOGUE_SUFFIXES = {".csv", ".parquet"}
 # Accepted spellings of each field: TMDB's export first, then plain names.
 COLUMNS: dict[str, tuple[str, ...]] = {
     "id": ("id", "tmdb_id", "tmdbId", "movie_id"),
     "title": ("title", "tmdb_title", "ml_title"),
+    "original_title": ("original_title",),
+    "imdb_id": ("imdb_id", "imdbId"),
     "genres": ("genre", "genres", "tmdb_genres", "ml_genres"),
     "language": ("original_language", "language"),
     "overview": ("overview",),
@@ -34,26 +32,14 @@ CATALOGUE_SCHEMA = {
     "movie_id": pl.String,
     "catalogue_id": pl.String,
     "title": pl.String,
+    "original_title": pl.String,
+    "imdb_id": pl.String,
     "year": pl.Int64,
     "genres": pl.List(pl.String),
     "language": pl.String,
     "overview": pl.String,
     "popularity": pl.Float64,
     "source_file": pl.String,
-}
-MOVIE_SCHEMA = {
-    "movie_id": pl.String,
-    "language": pl.String,
-    "source": pl.String,  # video | catalogue | video+catalogue
-    "title": pl.String,
-    "year": pl.Int64,
-    "genres": pl.List(pl.String),
-    "overview": pl.String,
-    "catalogue_id": pl.String,
-    "content_hash": pl.String,  # the video's; null for catalogue-only movies
-    "file_name": pl.String,
-    "popularity": pl.Float64,
-    "meta_hash": pl.String,
 }
 
 
@@ -109,6 +95,8 @@ def read_catalogue(path: Path, id_prefix: str = "tmdb") -> tuple[pl.DataFrame, l
                 "movie_id": f"{id_prefix}-{ident}",
                 "catalogue_id": ident,
                 "title": str(title).strip()[:300],
+                "original_title": _optional_text(row, names["original_title"], 300),
+                "imdb_id": _imdb(row, names["imdb_id"]),
                 "year": _year(row, names["year"], names["release_date"]),
                 "genres": _genres(row.get(names["genres"]) if names["genres"] else None),
                 "language": (str(row.get(names["language"]) or "").strip().lower() or None)
@@ -122,6 +110,14 @@ def read_catalogue(path: Path, id_prefix: str = "tmdb") -> tuple[pl.DataFrame, l
             }
         )
     return pl.DataFrame(rows, schema=CATALOGUE_SCHEMA), failures
+
+
+def _imdb(row: dict[str, Any], column: str | None) -> str | None:
+    return normal_imdb_id(str(row[column])) if column and row.get(column) else None
+
+
+def _optional_text(row: dict[str, Any], column: str | None, limit: int) -> str | None:
+    return (str(row.get(column) or "").strip()[:limit] or None) if column else None
 
 
 def _float(value: Any) -> float | None:
@@ -149,68 +145,3 @@ def read_catalogues(folder: Path) -> tuple[pl.DataFrame, list[tuple[str, str]]]:
     for row in dupes.unique("movie_id", keep="last").iter_rows(named=True):  # first file wins
         failures.append((row["source_file"], f"id {row['catalogue_id']} also in an earlier file; ignored"))
     return merged.unique("movie_id", keep="first", maintain_order=True), failures
-
-
-def title_key(title: str | None, year: int | None) -> str:
-    """Accent-, case- and punctuation-blind title plus year: how a video without an id finds its row."""
-    text = unicodedata.normalize("NFKD", title or "").encode("ascii", "ignore").decode().lower()
-    return f"{re.sub(r'[^a-z0-9]+', ' ', text).strip()}|{year or ''}"
-
-
-def _meta_hash(row: dict[str, Any]) -> str:
-    fields = {k: row[k] for k in ("language", "title", "year", "genres", "overview", "catalogue_id")}
-    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:24]
-
-
-def merge_movies(videos: pl.DataFrame, languages: pl.DataFrame | None, catalogue: pl.DataFrame | None) -> pl.DataFrame:
-    """One row per movie: every usable, routed video (joined to its catalogue row) and every other catalogue row."""
-    catalogue = catalogue if catalogue is not None else pl.DataFrame(schema=CATALOGUE_SCHEMA)
-    by_id = {r["catalogue_id"]: r for r in catalogue.iter_rows(named=True)}
-    by_title = {title_key(r["title"], r["year"]): r for r in catalogue.iter_rows(named=True)}
-    routed = dict(zip(languages["movie_id"], languages["language"])) if languages is not None else {}
-    rows, claimed = [], set()
-    for video in videos.filter(pl.col("error").is_null()).iter_rows(named=True):
-        language = routed.get(video["movie_id"])
-        if not language:  # not routed yet, or its audio failed
-            continue
-        entry = by_id.get(video.get("catalogue_id") or "") or by_title.get(title_key(video["title"], video["year"]))
-        if entry is not None:
-            claimed.add(entry["movie_id"])
-        cat = entry or {}
-        rows.append(
-            {
-                "movie_id": video["movie_id"],
-                "language": language,
-                "source": "video+catalogue" if entry else "video",
-                "title": video["title"] or cat.get("title"),
-                "year": video["year"] or cat.get("year"),
-                "genres": video["genres"] or cat.get("genres") or [],
-                "overview": video["overview"] or cat.get("overview"),
-                "catalogue_id": cat.get("catalogue_id"),
-                "content_hash": video["content_hash"],
-                "file_name": video["file_name"],
-                "popularity": cat.get("popularity"),
-            }
-        )
-    claimed |= {row["movie_id"] for row in rows}  # a video whose own id is a catalogue id
-    for entry in catalogue.iter_rows(named=True):
-        if entry["movie_id"] in claimed:
-            continue
-        rows.append(
-            {
-                "movie_id": entry["movie_id"],
-                "language": entry["language"] or "und",
-                "source": "catalogue",
-                "title": entry["title"],
-                "year": entry["year"],
-                "genres": entry["genres"],
-                "overview": entry["overview"],
-                "catalogue_id": entry["catalogue_id"],
-                "content_hash": None,
-                "file_name": None,
-                "popularity": entry["popularity"],
-            }
-        )
-    for row in rows:
-        row["meta_hash"] = _meta_hash(row)
-    return pl.DataFrame(rows, schema=MOVIE_SCHEMA)

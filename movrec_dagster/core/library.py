@@ -15,9 +15,11 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".m
 AUDIO_SUFFIXES = frozenset({".mp3", ".wav", ".m4a", ".flac", ".ogg", ".opus", ".aac"})
 MEDIA_SUFFIXES = VIDEO_SUFFIXES | AUDIO_SUFFIXES
 MAX_SIDECAR_BYTES = 1 << 20
-SIDECAR_FIELDS = ("id", "title", "year", "genres", "overview", "language")
+SIDECAR_FIELDS = ("id", "movie_id", "tmdb_id", "imdb_id", "kind", "title", "year", "genres", "overview", "language")
 _MOVIE_ID = re.compile(r"[^\w.-]+", re.UNICODE)
 MAX_TEXT_FIELD = 10_000
+VIDEO_KINDS = ("trailer", "teaser", "clip", "featurette", "film", "other")
+FILM_MIN_S = 40 * 60  # feature length: anything this long is the film itself
 
 
 class MediaError(Exception):
@@ -26,7 +28,10 @@ class MediaError(Exception):
 
 @dataclass
 class Sidecar:
-    id: str | None = None
+    id: str | None = None  # the movie's id when the video stands alone (legacy meaning, kept)
+    movie_id: str | None = None  # explicit: the movie this video belongs to
+    imdb_id: str | None = None
+    kind: str | None = None
     title: str | None = None
     year: int | None = None
     genres: list[str] = field(default_factory=list)
@@ -37,9 +42,14 @@ class Sidecar:
 
 @dataclass
 class VideoRecord:
-    """One upload as the `videos` asset records it; `error` is set when the file is unusable."""
+    """One upload as the `videos` asset records it; `error` is set when the file is unusable.
 
-    movie_id: str
+    `video_id` names the file (its path under the upload folder, made safe); which movie it belongs
+    to is decided later, with the catalogue in view (`entities.resolve_movies`), from the sidecar's
+    `movie_id`, `tmdb_id`, `imdb_id`, `id`, or title and year.
+    """
+
+    video_id: str
     path: str
     file_name: str
     size_bytes: int
@@ -53,11 +63,17 @@ class VideoRecord:
     width: int | None = None
     height: int | None = None
     title: str = ""
+    title_from_sidecar: bool = False
     year: int | None = None
     genres: list[str] = field(default_factory=list)
     overview: str | None = None
     sidecar_language: str | None = None
     catalogue_id: str | None = None
+    sidecar_id: str | None = None
+    movie_hint: str | None = None  # sidecar `movie_id`
+    imdb_id: str | None = None
+    kind: str = "other"
+    kind_source: str = "inferred"
     sidecar_hash: str = ""
     error: str | None = None
 
@@ -132,8 +148,15 @@ def read_sidecar(video: Path) -> tuple[Sidecar, str]:
     if not isinstance(genres, list) or not all(isinstance(g, str) for g in genres):
         raise MediaError(f"{path}: sidecar field 'genres' must be a list of strings")
     language = _text(data.get("language"), "language", path)
+    kind = _text(data.get("kind"), "kind", path)
+    if kind is not None and kind.lower() not in VIDEO_KINDS:
+        raise MediaError(f"{path}: sidecar field 'kind' must be one of {', '.join(VIDEO_KINDS)}, got {kind!r:.40}")
+    imdb = _text(data.get("imdb_id"), "imdb_id", path)
     sidecar = Sidecar(
         id=_text(data.get("id"), "id", path),
+        movie_id=_text(data.get("movie_id"), "movie_id", path),
+        imdb_id=normal_imdb_id(imdb) if imdb else None,
+        kind=kind.lower() if kind else None,
         title=_text(data.get("title"), "title", path),
         year=year,
         genres=[g.strip()[:100] for g in genres if g.strip()][:20],
@@ -144,10 +167,39 @@ def read_sidecar(video: Path) -> tuple[Sidecar, str]:
     return sidecar, hashlib.sha256(raw).hexdigest()
 
 
-def movie_id_for(video: Path, sidecar: Sidecar) -> str:
-    """The sidecar `id`, else the file stem, made safe for paths and payloads."""
-    raw = sidecar.id or video.stem
+def safe_id(raw: str) -> str:
+    """An id made safe for paths and payloads (a `..` cannot escape anything)."""
     return _MOVIE_ID.sub("-", raw).strip("-.") or hashlib.sha1(raw.encode()).hexdigest()[:12]
+
+
+def movie_id_for(video: Path, sidecar: Sidecar) -> str:
+    """The id a stand-alone video's movie gets: the sidecar `movie_id` or `id`, else the file stem."""
+    return safe_id(sidecar.movie_id or sidecar.id or video.stem)
+
+
+def video_id_for(path: Path, uploads: Path | None = None) -> str:
+    """A video's own id: its path under the upload folder without the suffix (the stem at top level)."""
+    rel = path.relative_to(uploads) if uploads is not None and path.is_relative_to(uploads) else Path(path.name)
+    return safe_id(str(rel.with_suffix("")).replace("/", "--"))
+
+
+def normal_imdb_id(value: str) -> str:
+    """`tt0114709`, `114709` and `0114709` are one IMDb id: stored as `tt` + 7 or more digits."""
+    digits = value.strip().lower().removeprefix("tt").lstrip("0") or "0"
+    return f"tt{int(digits):07d}" if digits.isdigit() else safe_id(value)
+
+
+_KIND_WORDS = ("teaser", "trailer", "featurette", "clip")
+
+
+def infer_kind(name: str, duration_s: float | None) -> str:
+    """A video's kind when the sidecar does not say: a word in the file name, else feature length
+    (40 min or more) means the film, else `other`."""
+    lowered = name.lower()
+    for word in _KIND_WORDS:
+        if word in lowered:
+            return word
+    return "film" if (duration_s or 0.0) >= FILM_MIN_S else "other"
 
 
 def probe(path: Path) -> dict[str, Any]:
@@ -177,11 +229,11 @@ def probe(path: Path) -> dict[str, Any]:
     }
 
 
-def scan_video(path: Path, previous: dict[str, Any] | None = None) -> VideoRecord:
+def scan_video(path: Path, previous: dict[str, Any] | None = None, uploads: Path | None = None) -> VideoRecord:
     """Describe one upload. An unchanged file (same size and mtime) reuses the previous hash and probe."""
     stat = path.stat()
     record = VideoRecord(
-        movie_id=path.stem,
+        video_id=video_id_for(path, uploads),
         path=str(path),
         file_name=path.name,
         size_bytes=stat.st_size,
@@ -190,8 +242,11 @@ def scan_video(path: Path, previous: dict[str, Any] | None = None) -> VideoRecor
     )
     try:
         sidecar, record.sidecar_hash = read_sidecar(path)
-        record.movie_id = movie_id_for(path, sidecar)
+        record.sidecar_id = safe_id(sidecar.id) if sidecar.id else None
+        record.movie_hint = safe_id(sidecar.movie_id) if sidecar.movie_id else None
+        record.imdb_id = sidecar.imdb_id
         record.title = sidecar.title or path.stem
+        record.title_from_sidecar = bool(sidecar.title)
         record.year, record.genres, record.overview = sidecar.year, sidecar.genres, sidecar.overview
         record.sidecar_language = sidecar.language
         record.catalogue_id = sidecar.catalogue_id
@@ -209,6 +264,8 @@ def scan_video(path: Path, previous: dict[str, Any] | None = None) -> VideoRecor
             for key, value in probe(path).items():
                 setattr(record, key, value)
             record.content_hash = file_hash(path)
+        record.kind = sidecar.kind or infer_kind(path.name, record.duration_s)
+        record.kind_source = "sidecar" if sidecar.kind else "inferred"
         if not record.has_audio:
             raise MediaError(f"{path}: no audio track, nothing to transcribe")
     except MediaError as exc:
@@ -219,27 +276,29 @@ def scan_video(path: Path, previous: dict[str, Any] | None = None) -> VideoRecor
 
 
 def scan_library(uploads: Path, previous: dict[str, dict[str, Any]] | None = None) -> list[VideoRecord]:
-    """Scan every upload. A second file claiming a movie id already taken, or with the same content as
-    another upload (a duplicate; unless its sidecar gives it an `id` of its own, e.g. a dub filed as
-    another movie), is reported and skipped; so are symlinks leading out of `uploads`."""
+    """Scan every upload. Several videos may belong to one movie (a trailer, clips, the film). A second
+    upload with the same content as another (a duplicate; unless its sidecar names a movie of its own,
+    e.g. a dub filed as another movie) is reported and skipped; so are symlinks leading out of `uploads`."""
     previous = previous or {}
     records: list[VideoRecord] = []
     ids: dict[str, str] = {}
     contents: dict[str, str] = {}
     for path in find_videos(uploads):
-        record = scan_video(path, previous.get(str(path)))
-        if not record.error and record.movie_id in ids:
-            record.error = f"{path}: movie id '{record.movie_id}' is already used by {ids[record.movie_id]}"
-        own_id = record.movie_id != movie_id_for(path, Sidecar())
+        record = scan_video(path, previous.get(str(path)), uploads)
+        if not record.error and record.video_id in ids:  # `a/b.mp4` vs `a--b.mp4`: only by construction
+            record.error = f"{path}: video id '{record.video_id}' is already used by {ids[record.video_id]}"
+        own_id = bool(record.sidecar_id or record.movie_hint)
         if not record.error and record.content_hash in contents and not own_id:
             record.error = f"{path}: same content as {contents[record.content_hash]} (a duplicate upload); skipped"
         if not record.error:
-            ids[record.movie_id] = path.name
+            ids[record.video_id] = path.name
             contents[record.content_hash] = path.name
         records.append(record)
     for link in escaping_links(uploads):
         stat = link.lstat()
-        record = VideoRecord(link.stem, str(link), link.name, stat.st_size, stat.st_mtime_ns, title=link.stem)
+        record = VideoRecord(
+            video_id_for(link, uploads), str(link), link.name, stat.st_size, stat.st_mtime_ns, title=link.stem
+        )
         record.error = f"{link}: symlink to a file outside the upload folder; not followed"
         records.append(record)
     return records

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .collaborative import ItemNeighbours
-from .search import MovieHit, MovieNotFound, movie_hit, with_evidence
+from .search import MovieHit, MovieNotFound, movie_hit, resolve_ids, with_evidence
 from .vectorstore import Hit, PayloadFilter, VectorStore
 
 DISLIKE_WEIGHT = 0.5
@@ -112,6 +112,14 @@ def recommend(
     if not liked:
         raise ValueError("give at least one liked movie")
     disliked = disliked or []
+    # ids and aliases (ids a movie was served under before) both work; the canonical id is used
+    resolved = resolve_ids(store, list(dict.fromkeys([*liked, *disliked, *(watched or [])])))
+    missing = [key for key in (*liked, *disliked) if key not in resolved]
+    if missing:
+        raise MovieNotFound(f"not in the index: {', '.join(missing)}")
+    liked = list(dict.fromkeys(resolved[key] for key in liked))
+    disliked = list(dict.fromkeys(resolved[key] for key in disliked))
+    watched = [resolved.get(key, key) for key in watched or []]
     liked_vectors = profiles(store, liked)
     disliked_vectors = profiles(store, disliked)
     query = user_vector(list(liked_vectors.values()), list(disliked_vectors.values()))

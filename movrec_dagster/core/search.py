@@ -1,17 +1,26 @@
-"""Queries people ask: free-text search and similar movies, one hit per movie. No Dagster here."""
+"""Queries people ask: free-text search and similar movies, one hit per movie. No Dagster here.
+
+A query that *is* a title ("The Godfather", "dune 1984", "matrix") finds that movie first: the
+title's normal forms are a keyword-indexed payload field (`title_keys`), looked up with an engine
+filter, several movies of that title ordered by the year the query names, then popularity. Every
+other hit comes from the hybrid search over titles, overviews and transcript lines.
+"""
 
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from .catalogue import title_key
 from .embedding import Embedder
+from .entities import normal_title, title_keys
 from .sparse import query_vector
 from .vectorstore import Hit, PayloadFilter, Sparse, VectorStore
 
-CONTENT_KINDS = ("transcript", "overview")
+CONTENT_KINDS = ("title", "transcript", "overview")
+EVIDENCE_KINDS = ("transcript", "overview")
+_TRAILING_YEAR = re.compile(r"^(?P<title>.*?\S)[\s,]*[(\[]?(?P<year>(?:18|19|20)\d\d)[)\]]?\s*$")
 
 
 @dataclass
@@ -26,6 +35,8 @@ class MovieHit:
     matched_kind: str
     matched_text: str
     start: float | None
+    video_id: str | None = None  # the video whose line matched
+    video_kind: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -35,9 +46,12 @@ class MovieHit:
         text = self.matched_text.strip()
         if self.matched_kind == "transcript":
             at = f" at {self.start:.0f} s" if self.start is not None else ""
-            return f'its soundtrack says{at}: "{text}"'
+            video = f" ({self.video_kind or 'video'} {self.video_id})" if self.video_id else ""
+            return f'its soundtrack{video} says{at}: "{text}"'
         if self.matched_kind == "overview":
             return f'its overview: "{text}"'
+        if self.matched_kind == "title":
+            return f'its title: "{text}"'
         return f'closest overall (the mean of all its lines); it begins: "{text}"'
 
 
@@ -45,17 +59,36 @@ class MovieNotFound(LookupError):
     pass
 
 
+def resolve_ids(store: VectorStore, keys: list[str]) -> dict[str, str]:
+    """Canonical movie ids for ids and aliases (ids a movie was served under before); unknown keys
+    are left out. One query for the canonical ones, one for the aliases."""
+    if not keys:
+        return {}
+    found = {h.payload["movie_id"] for h in store.scroll(PayloadFilter(movie_ids=tuple(keys), kinds=("title",)))}
+    found |= {h.payload["movie_id"] for h in store.scroll(PayloadFilter(movie_ids=tuple(keys), kinds=("profile",)))}
+    out = {k: k for k in keys if k in found}
+    rest = tuple(k for k in keys if k not in out)
+    if rest:
+        for hit in store.scroll(PayloadFilter(aliases=rest, kinds=("profile",))):
+            for alias in set(hit.payload.get("aliases") or []) & set(rest):
+                out.setdefault(alias, hit.payload["movie_id"])
+    return out
+
+
 def find_movie(store: VectorStore, key: str) -> str:
-    """A movie id from an id, an exact title (case, accents and punctuation ignored) or the closest
-    title (difflib ratio >= 0.6, for typos): what people type when they say "like that movie"."""
-    if store.count(PayloadFilter(movie_ids=(key,), kinds=("profile",))):
-        return key
+    """A movie id from an id, an alias, an exact title (case, accents and punctuation ignored; the most
+    popular of several) or the closest title (difflib ratio >= 0.6, for typos): what people type when
+    they say "like that movie"."""
+    resolved = resolve_ids(store, [key])
+    if key in resolved:
+        return resolved[key]
+    exact = title_matches(store, key, PayloadFilter())
+    if exact:
+        return exact[0].payload["movie_id"]
     titles: dict[str, str] = {}
     for hit in store.scroll(PayloadFilter(kinds=("profile",))):
-        titles.setdefault(title_key(hit.payload.get("title"), None), hit.payload["movie_id"])
-    wanted = title_key(key, None)
-    if wanted in titles:
-        return titles[wanted]
+        titles.setdefault(normal_title(hit.payload.get("title")), hit.payload["movie_id"])
+    wanted = normal_title(key)
     close = difflib.get_close_matches(wanted, list(titles), n=1, cutoff=0.6)
     if close:
         return titles[close[0]]
@@ -75,7 +108,32 @@ def movie_hit(hit: Hit) -> MovieHit:
         matched_kind=p.get("kind", ""),
         matched_text=p.get("text", ""),
         start=p.get("start"),
+        video_id=p.get("video_id"),
+        video_kind=p.get("video_kind"),
     )
+
+
+def title_matches(store: VectorStore, text: str, flt: PayloadFilter) -> list[Hit]:
+    """Movies whose title (or original title) is the query, as title points: the year the query
+    names first ("Dune 1984"), then the more popular. Empty when the query is no title."""
+    keys = set(title_keys(text))
+    named = _TRAILING_YEAR.match(text.strip())
+    year = int(named["year"]) if named else None
+    stripped = set(title_keys(named["title"])) if named else set()
+    wanted = tuple(sorted(keys | stripped))
+    if not wanted:
+        return []
+    hits = store.scroll(replace(flt, kinds=("title",), title_keys=wanted))
+
+    def rank(hit: Hit) -> tuple:
+        p = hit.payload
+        movie_keys = set(p.get("title_keys") or [])
+        year_named = bool(stripped & movie_keys) and p.get("year") == year
+        whole = bool(keys & movie_keys)
+        return (not year_named, not whole, -(p.get("popularity") or 0.0), p["movie_id"])
+
+    hits = [h for h in hits if (keys | stripped) & set(h.payload.get("title_keys") or [])]
+    return sorted(hits, key=rank)
 
 
 def best_per_movie(
@@ -107,9 +165,18 @@ def search(
     """
     if not text.strip():
         raise ValueError("search text is empty")
+    flt = flt or PayloadFilter()
     vector = embedder.encode([text], kind="query")[0]
     sparse = query_vector(text) if hybrid else None
-    return best_per_movie(store, vector, replace(flt or PayloadFilter(), kinds=CONTENT_KINDS), top_k, sparse)
+    titled = title_matches(store, text, flt)[:top_k]
+    hits = best_per_movie(store, vector, replace(flt, kinds=CONTENT_KINDS), top_k + len(titled), sparse)
+    if not titled:
+        return hits[:top_k]
+    # exact titles first, scored just above the best hybrid hit so the order reads as ranked
+    top = hits[0].score if hits else 0.0
+    first = [replace(movie_hit(h), score=round(top + 1 / (60 + rank), 4)) for rank, h in enumerate(titled)]
+    named = {h.movie_id for h in first}
+    return (first + [h for h in hits if h.movie_id not in named])[:top_k]
 
 
 def similar(store: VectorStore, movie_id: str, top_k: int = 10, flt: PayloadFilter | None = None) -> list[MovieHit]:
@@ -128,7 +195,7 @@ def with_evidence(store: VectorStore, vector: Any, hits: list[MovieHit]) -> list
     if not hits:
         return hits
     ids = tuple(h.movie_id for h in hits)
-    chunks = store.query(vector, PayloadFilter(movie_ids=ids, kinds=CONTENT_KINDS), limit=len(ids) * 16)
+    chunks = store.query(vector, PayloadFilter(movie_ids=ids, kinds=EVIDENCE_KINDS), limit=len(ids) * 16)
     best: dict[str, Hit] = {}
     for chunk in chunks:  # best first
         best.setdefault(chunk.payload["movie_id"], chunk)
@@ -139,5 +206,14 @@ def with_evidence(store: VectorStore, vector: Any, hits: list[MovieHit]) -> list
             out.append(h)
             continue
         p = chunk.payload
-        out.append(replace(h, matched_kind=p.get("kind", ""), matched_text=p.get("text", ""), start=p.get("start")))
+        out.append(
+            replace(
+                h,
+                matched_kind=p.get("kind", ""),
+                matched_text=p.get("text", ""),
+                start=p.get("start"),
+                video_id=p.get("video_id"),
+                video_kind=p.get("video_kind"),
+            )
+        )
     return out

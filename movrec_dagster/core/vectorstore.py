@@ -37,6 +37,9 @@ INDEXED_FIELDS = {
     "year": "integer",
     "sentiment": "float",
     "content_hash": "keyword",
+    "title_keys": "keyword",  # exact-title lookups
+    "aliases": "keyword",  # ids a movie was served under before
+    "video_id": "keyword",
 }
 
 
@@ -77,6 +80,8 @@ class PayloadFilter:
     min_sentiment: float | None = None
     kinds: tuple[str, ...] = ()
     movie_ids: tuple[str, ...] = ()
+    title_keys: tuple[str, ...] = ()  # any of
+    aliases: tuple[str, ...] = ()  # any of
     exclude_movie_ids: tuple[str, ...] = ()
     exclude_point_ids: tuple[str, ...] = ()
 
@@ -89,6 +94,8 @@ class PayloadFilter:
                 ("genres", self.genres),
                 ("kind", self.kinds),
                 ("movie_id", self.movie_ids),
+                ("title_keys", self.title_keys),
+                ("aliases", self.aliases),
             )
             if values
         ]

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .entities import UNDETERMINED
 from .home import MovrecHome
 from .library import MediaError, Sidecar, file_hash, find_videos, movie_id_for, read_sidecar
 from .media import extract_audio
 from .speech import WhisperSettings
-from .stages import UNDETERMINED, detected_language
+from .stages import detected_language
 
 
 @dataclass
@@ -78,10 +79,10 @@ def expected_language(
     """The language partition most of these uploads will land in, named before the scan runs.
 
     Per file: its sidecar `language`, else what whisper `heard` (see `listen_for_languages`), else
-    the language its movie was filed under before, else the library's most common language; a
-    deleted file votes for the partition its movie leaves. None when there is nothing to go on (an
-    empty library). A wrong guess costs only the fast path: the partitions that really changed are
-    indexed after the scan.
+    the language its movie was filed under before (`known`: movie and video ids to it), else the
+    library's most common language; a deleted file votes for the partition its movie leaves. None
+    when there is nothing to go on (an empty library). A wrong guess costs only the fast path: the
+    partitions that really changed are indexed after the scan.
     """
     heard = heard or {}
     common = Counter(known.values()).most_common(1)

@@ -7,9 +7,12 @@ import polars as pl
 
 from movrec_dagster.core import evaluation as ev
 from movrec_dagster.core.bluegreen import load, promote
-from movrec_dagster.core.catalogue import merge_movies, read_catalogue
+from movrec_dagster.core.catalogue import read_catalogue
+from movrec_dagster.core.entities import resolve_movies
 from movrec_dagster.core.home import MovrecHome, read_table, write_table
-from movrec_dagster.core.stages import VIDEO_SCHEMA, build_points, embed_partition
+from movrec_dagster.core.indexing import build_points
+from movrec_dagster.core.stages import embed_partition
+from movrec_dagster.core.tables import VIDEO_SCHEMA
 from movrec_dagster.core.vectorstore import EdgeStore, version_name
 from movrec_dagster.defs.metadata import bar_chart
 from movrec_dagster.defs.resources import EmbedderResource, EvaluationResource, LibraryResource
@@ -36,9 +39,9 @@ def evaluation_index(
     if evaluation.max_movies:  # the most-rated first: a smaller run keeps the movies people watch
         top = ratings.group_by("movie_id").len().sort(["len", "movie_id"], descending=[True, False])
         catalogue = catalogue.filter(pl.col("movie_id").is_in(top["movie_id"].head(evaluation.max_movies).implode()))
-    movies = merge_movies(pl.DataFrame(schema=VIDEO_SCHEMA), None, catalogue)
+    movies = resolve_movies(pl.DataFrame(schema=VIDEO_SCHEMA), {}, catalogue).movies
     table = home.data / "evaluation" / "embeddings.parquet"
-    frame, report = embed_partition(None, movies, read_table(table), model)
+    frame, report = embed_partition(movies, None, read_table(table), model)
     write_table(frame, table)
     write_table(movies, home.data / "evaluation" / "movies.parquet")
     store = evaluation_store(home)

@@ -4,10 +4,10 @@ import dagster as dg
 
 from movrec_dagster.core.bluegreen import write_targets
 from movrec_dagster.core.home import read_table
+from movrec_dagster.core.indexing import build_points, sync_partition
 from movrec_dagster.core.pending import clear_pending
-from movrec_dagster.core.stages import build_points, sync_partition
 from movrec_dagster.core.vectorstore import PayloadFilter
-from movrec_dagster.defs.library.assets import movies, partition_movies
+from movrec_dagster.defs.library.assets import movies, partition_movies, video_kinds
 from movrec_dagster.defs.ml.assets import embeddings, sentiment
 from movrec_dagster.defs.partitions import language_partitions
 from movrec_dagster.defs.resources import EmbedderResource, LibraryResource, QdrantResource
@@ -32,6 +32,8 @@ def qdrant_collection(
         partition_movies(home, language),
         read_table(home.table("sentiment", language)),
         embedder.settings().fingerprint,
+        read_table(home.table("aliases")),
+        video_kinds(home),
     )
     for version in targets:
         # one open shard per version for the whole sync (an embedded shard costs ~30 ms to open)

@@ -1,12 +1,15 @@
 """Blue/green: a full rebuild beside the live collection, gated by blocking checks, then an atomic swap."""
 
+import json
+
 import dagster as dg
 
 from movrec_dagster.core.bluegreen import abandon, load, promote, start_rebuild, verify
-from movrec_dagster.core.home import read_table, write_table
-from movrec_dagster.core.stages import build_points, embed_partition
-from movrec_dagster.defs.library.assets import movies, partition_movies
-from movrec_dagster.defs.ml.assets import embeddings, sentiment
+from movrec_dagster.core.home import MovrecHome, read_table, write_table, write_text_atomic
+from movrec_dagster.core.indexing import build_points
+from movrec_dagster.core.stages import embed_partition
+from movrec_dagster.defs.library.assets import movies, partition_movies, video_kinds
+from movrec_dagster.defs.ml.assets import embeddings, sentiment, stored_vectors
 from movrec_dagster.defs.partitions import language_partitions
 from movrec_dagster.defs.resources import EmbedderResource, LibraryResource, QdrantResource
 
@@ -23,22 +26,30 @@ CANDIDATE = dg.AssetKey("collection_candidate")
 def collection_candidate(
     context: dg.AssetExecutionContext, library: LibraryResource, qdrant: QdrantResource, embedder: EmbedderResource
 ) -> dg.MaterializeResult:
-    """A complete new collection version built beside the live one (re-embedding only if the model changed)."""
+    """A complete new collection version built beside the live one (re-embedding only if the model changed).
+
+    Its vectors go to its own tables (`candidate_embeddings`), never behind the `embeddings` asset's
+    back; the embeddings stage later reuses them by text. The version is handed to
+    `serving_collection` as data (`data/collection_candidate.json`).
+    """
     home, store, model = library.paths(), qdrant.store(library.paths()), embedder.embedder()
     fingerprint = model.settings.fingerprint
     version = start_rebuild(store, model.dimension, fingerprint, model.settings.model)
     loaded, reembedded, canary_text = {}, 0, None
+    known, aliases, kinds = stored_vectors(home), read_table(home.table("aliases")), video_kinds(home)
     for language in sorted(context.instance.get_dynamic_partitions(language_partitions.name)):
         members = partition_movies(home, language)
         if members.is_empty():
             continue
-        table = home.table("embeddings", language)
+        table = home.table("candidate_embeddings", language)
+        previous = read_table(home.table("embeddings", language))
         frame, report = embed_partition(
-            read_table(home.table("transcripts", language)), members, read_table(table), model
+            members, read_table(home.table("transcripts", language)), previous, model, known
         )
         write_table(frame, table)
-        reembedded += report.processed
-        points = build_points(language, frame, members, read_table(home.table("sentiment", language)), fingerprint)
+        reembedded += int(report.notes.get("encoded_texts", 0))
+        sentiment_table = read_table(home.table("sentiment", language))
+        points = build_points(language, frame, members, sentiment_table, fingerprint, aliases, kinds)
         loaded[language] = load(store, version, points)
         overviews = frame.filter(frame["kind"] == "overview").sort("movie_id")
         if canary_text is None and len(overviews):
@@ -48,13 +59,15 @@ def collection_candidate(
     checks = verify(
         store, version, expected_points=expected, dimension=model.dimension, model=fingerprint, canary=canary
     )
-    if not all(c.passed for c in checks):
+    passed = all(c.passed for c in checks)
+    if not passed:
         abandon(store, version)
+    write_text_atomic(_candidate_file(home), json.dumps({"version": version, "passed": passed}))
     return dg.MaterializeResult(
         metadata={
             "version": version,
             "points_by_language": dg.MetadataValue.json(loaded),
-            "reembedded_movies": dg.MetadataValue.int(reembedded),
+            "encoded_texts": dg.MetadataValue.int(reembedded),
             "model": fingerprint,
         },
         check_results=[
@@ -63,9 +76,13 @@ def collection_candidate(
     )
 
 
-def _expected_points(home) -> int:  # noqa: ANN001
-    """Every embedding row the stage tables say should be indexed, read now (they may have grown)."""
-    return sum(len(read_table(path)) for path in (home.data / "embeddings").glob("*.parquet"))
+def _candidate_file(home: MovrecHome):  # noqa: ANN202 - Path
+    return home.data / "collection_candidate.json"
+
+
+def _expected_points(home: MovrecHome) -> int:
+    """Every row the candidate's tables say should be indexed, read now."""
+    return sum(len(read_table(path)) for path in (home.data / "candidate_embeddings").glob("*.parquet"))
 
 
 @dg.asset(group_name="index", deps=[collection_candidate], kinds={"qdrant"})
@@ -73,9 +90,9 @@ def serving_collection(
     context: dg.AssetExecutionContext, library: LibraryResource, qdrant: QdrantResource
 ) -> dg.MaterializeResult:
     """The serving alias, swapped atomically to the verified candidate; the old version is kept for rollback."""
-    store = qdrant.store(library.paths())
-    event = context.instance.get_latest_materialization_event(CANDIDATE)
-    version = event.asset_materialization.metadata["version"].value
+    home = library.paths()
+    store = qdrant.store(home)
+    version = json.loads(_candidate_file(home).read_text())["version"]
     before = store.pointer("serving")
     dropped = promote(store, version, keep=qdrant.keep_versions)
     return dg.MaterializeResult(

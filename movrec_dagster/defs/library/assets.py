@@ -3,20 +3,17 @@
 import dagster as dg
 import polars as pl
 
-from movrec_dagster.core.catalogue import MOVIE_SCHEMA, merge_movies, read_catalogues
+from movrec_dagster.core.catalogue import read_catalogues
+from movrec_dagster.core.entities import MOVIE_SCHEMA, MOVIE_VIDEO_SCHEMA, resolve_movies
 from movrec_dagster.core.home import MovrecHome, read_table, write_table
+from movrec_dagster.core.indexing import changed_partitions
 from movrec_dagster.core.pending import mark_pending
-from movrec_dagster.core.stages import (
-    StageReport,
-    changed_languages,
-    extract_all_audio,
-    route_languages,
-    scan_videos,
-    usable,
-)
+from movrec_dagster.core.stages import StageReport, extract_all_audio, route_languages, scan_videos, usable
+from movrec_dagster.core.tables import conform
+from movrec_dagster.core.upgrade import previous_links, upgrade_home
 from movrec_dagster.defs.metadata import bar_chart, frame_markdown, log_failures, report_metadata
 from movrec_dagster.defs.partitions import language_partitions
-from movrec_dagster.defs.resources import LibraryResource, WhisperResource
+from movrec_dagster.defs.resources import EmbedderResource, LibraryResource, WhisperResource
 from movrec_dagster.defs.settings import LANGUAGE_ROUTING_VERSION, WHISPER_POOL
 
 # Set on fast-path runs (scan + one language partition): the partition the upload sensor expected.
@@ -24,9 +21,14 @@ SPECULATIVE_TAG = "movrec/expected_language"
 
 
 @dg.asset(group_name="library", kinds={"parquet"})
-def videos(context: dg.AssetExecutionContext, library: LibraryResource) -> dg.MaterializeResult:
-    """Every video under the upload folder: content hash, size, duration, codecs and sidecar metadata."""
+def videos(
+    context: dg.AssetExecutionContext, library: LibraryResource, embedder: EmbedderResource
+) -> dg.MaterializeResult:
+    """Every video under the upload folder: its id, kind, content hash, size, duration, codecs and sidecar."""
     home = library.paths()
+    upgraded = upgrade_home(home, embedder.settings().fingerprint)  # a home written by an older release
+    if upgraded:
+        context.log.info(f"upgraded MOVREC_HOME in place: {upgraded}")
     path = home.table("videos")
     frame, report = scan_videos(home, read_table(path))
     write_table(frame, path)
@@ -39,7 +41,7 @@ def videos(context: dg.AssetExecutionContext, library: LibraryResource) -> dg.Ma
             total_duration_s=dg.MetadataValue.float(float(ok["duration_s"].sum() or 0.0)),
             total_bytes=dg.MetadataValue.int(int(ok["size_bytes"].sum() or 0)),
             preview=dg.MetadataValue.md(
-                frame_markdown(ok.select("movie_id", "title", "year", "duration_s", "video_codec", "audio_codec"))
+                frame_markdown(ok.select("video_id", "kind", "title", "year", "duration_s", "video_codec"))
             ),
             path=dg.MetadataValue.path(str(path)),
         )
@@ -114,48 +116,69 @@ def catalogue(context: dg.AssetExecutionContext, library: LibraryResource) -> dg
 
 @dg.asset(group_name="catalogue", deps=[videos, spoken_languages, catalogue], kinds={"parquet"})
 def movies(context: dg.AssetExecutionContext, library: LibraryResource) -> dg.MaterializeResult:
-    """One row per movie and its language partition: each video (joined to its catalogue row by the
-    sidecar's `tmdb_id`, else title and year) and every catalogue movie without a video."""
+    """One row per movie and its language partition: every video attached to its movie (the catalogue
+    row by sidecar `tmdb_id`/`imdb_id`/`movie_id`, else title and year), every catalogue movie without a
+    video, and the aliases that keep earlier ids resolving."""
     home = library.paths()
     path = home.table("movies")
-    previous = read_table(path)
-    frame = merge_movies(
+    previous = conform(read_table(path), MOVIE_SCHEMA)
+    routes = read_table(home.table("spoken_languages"))
+    resolution = resolve_movies(
         read_table(home.table("videos")),
-        read_table(home.table("spoken_languages")),
+        dict(routes.drop_nulls("language").select("video_id", "language").iter_rows()) if routes is not None else {},
         read_table(home.table("catalogue")),
+        previous_links(home),
+        read_table(home.table("aliases")),
     )
-    changed = changed_languages(previous, frame, ("movie_id", "content_hash", "meta_hash"))
-    mark_pending(home, changed)  # before the table: a crash in between must not lose the change
+    frame = resolution.movies
+    changed = changed_partitions(previous, frame)
+    mark_pending(home, changed)  # before the tables: a crash in between must not lose the change
+    write_table(resolution.videos, home.table("movie_videos"))
+    write_table(resolution.aliases, home.table("aliases"))
     write_table(frame, path)
+    for subject, note in sorted(resolution.notes.items()):
+        context.log.warning(f"{subject}: {note}")
     languages = sorted(frame["language"].unique().to_list())
     new = [lang for lang in languages if not context.instance.has_dynamic_partition(language_partitions.name, lang)]
     if new:
         context.instance.add_dynamic_partitions(language_partitions.name, new)
     counts = frame.group_by("language").len().sort("language")
     sources = frame.group_by("source").len().sort("source")
+    kinds = resolution.videos.group_by("kind").len().sort("kind")
+    multi = frame.filter(pl.col("video_ids").list.len() > 1)
     return dg.MaterializeResult(
         metadata={
             "movies": dg.MetadataValue.int(len(frame)),
+            "videos": dg.MetadataValue.int(len(resolution.videos)),
+            "movies_with_several_videos": dg.MetadataValue.int(len(multi)),
+            "videos_by_kind": dg.MetadataValue.json(dict(zip(kinds["kind"], kinds["len"]))),
+            "aliases": dg.MetadataValue.int(len(resolution.aliases)),
+            "notes": dg.MetadataValue.md(
+                frame_markdown(pl.DataFrame(sorted(resolution.notes.items()), schema=["subject", "note"], orient="row"))
+            ),
             "by_source": dg.MetadataValue.json(dict(zip(sources["source"], sources["len"]))),
             "new_partitions": dg.MetadataValue.json(new),
-            # read by the sensor that indexes only what changed
             "changed_partitions": dg.MetadataValue.json(changed),
             "per_language": dg.MetadataValue.md(bar_chart(dict(zip(counts["language"], counts["len"])))),
         }
     )
 
 
-def changed_partitions_of_run(instance: dg.DagsterInstance, run_id: str) -> list[str]:
-    """The language partitions a scan run reported as changed (metadata of `movies`)."""
-    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
-    for record in records:
-        materialization = record.event_log_entry.asset_materialization
-        if materialization and materialization.asset_key == dg.AssetKey("movies"):
-            return list(materialization.metadata["changed_partitions"].value)
-    return []
-
-
 def partition_movies(home: MovrecHome, language: str) -> pl.DataFrame:
     """The movies filed under one language partition (empty before the first scan)."""
-    frame = read_table(home.table("movies"))
+    frame = conform(read_table(home.table("movies")), MOVIE_SCHEMA)
     return frame.filter(pl.col("language") == language) if frame is not None else pl.DataFrame(schema=MOVIE_SCHEMA)
+
+
+def partition_videos(home: MovrecHome, language: str) -> pl.DataFrame:
+    """The videos of the movies filed under one language partition."""
+    links = read_table(home.table("movie_videos"))
+    if links is None:
+        return pl.DataFrame(schema=MOVIE_VIDEO_SCHEMA)
+    members = partition_movies(home, language)["movie_id"].implode()
+    return links.filter(pl.col("movie_id").is_in(members))
+
+
+def video_kinds(home: MovrecHome) -> dict[str, str]:
+    links = read_table(home.table("movie_videos"))
+    return dict(links.select("video_id", "kind").iter_rows()) if links is not None else {}

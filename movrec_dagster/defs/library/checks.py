@@ -40,7 +40,7 @@ def all_uploads_have_speech(library: LibraryResource) -> dg.AssetCheckResult:
         frame = read_table(home.table(table))
         if frame is not None and "file_name" in frame.columns:
             bad = frame.filter(pl.col("error").is_not_null())
-            failures |= dict(zip(bad["file_name"].fill_null(bad["movie_id"]), bad["error"]))
+            failures |= dict(zip(bad["file_name"].fill_null(bad["video_id"]), bad["error"]))
     return dg.AssetCheckResult(
         passed=not failures,
         severity=dg.AssetCheckSeverity.WARN,

@@ -6,11 +6,11 @@ import time
 import dagster as dg
 
 from movrec_dagster.core.catalogue import find_catalogues
-from movrec_dagster.core.home import read_table
-from movrec_dagster.core.pending import pending_partitions
+from movrec_dagster.core.home import MovrecHome, read_table
+from movrec_dagster.core.indexing import partitions_to_index
 from movrec_dagster.core.watch import diff_uploads, expected_language, listen_for_languages
 from movrec_dagster.defs.jobs import index_language_job, ingest_uploads_job, scan_library_job
-from movrec_dagster.defs.library.assets import SPECULATIVE_TAG, changed_partitions_of_run
+from movrec_dagster.defs.library.assets import SPECULATIVE_TAG
 from movrec_dagster.defs.partitions import language_partitions
 from movrec_dagster.defs.resources import LibraryResource, WhisperResource
 
@@ -52,8 +52,7 @@ def upload_sensor(
     context.log.info(f"added {changes.added}, changed {changes.changed}, deleted {changes.deleted}")
     if listed.any:
         context.log.info(f"catalogue: added {listed.added}, changed {listed.changed}, deleted {listed.deleted}")
-    routed = read_table(home.table("movies"))
-    known = dict(routed.drop_nulls("language").select("movie_id", "language").iter_rows()) if routed is not None else {}
+    known = filed_languages(home)
     listening = time.perf_counter()
     try:
         heard = listen_for_languages(
@@ -106,19 +105,33 @@ def index_changed_languages(
     context: dg.RunStatusSensorContext, library: LibraryResource
 ) -> list[dg.RunRequest] | dg.SkipReason:
     """After a successful scan, index each language partition whose movies changed (and no other),
-    and any partition a failed or killed run left half-indexed (the pending list).
+    and any partition a failed or killed run left half-indexed: `partitions_to_index`, the one answer.
 
-    A fast-path run has indexed its own partition already; only the others are left.
+    A fast-path run has indexed its own partition already (and taken it off the pending list).
     """
-    run = context.dagster_run
-    run_id = run.run_id
-    changed = [
-        lang for lang in changed_partitions_of_run(context.instance, run_id) if lang != run.tags.get(SPECULATIVE_TAG)
-    ]
-    changed = sorted(set(changed) | set(pending_partitions(library.paths())))
+    run_id = context.dagster_run.run_id
+    instance = context.instance
+    changed = partitions_to_index(
+        library.paths(),
+        set(instance.get_dynamic_partitions(language_partitions.name)),
+        instance.get_materialized_partitions(dg.AssetKey("qdrant_collection")),
+    )
     if not changed:
         return dg.SkipReason(f"scan {run_id[:8]} changed no language partition")
     return [dg.RunRequest(run_key=f"{run_id}:{lang}", partition_key=lang) for lang in changed]
 
 
 library_sensors = [upload_sensor, index_changed_languages]
+
+
+def filed_languages(home: MovrecHome) -> dict[str, str]:
+    """The partition each movie and each video was filed under at the last scan (for guessing)."""
+    movies, links = read_table(home.table("movies")), read_table(home.table("movie_videos"))
+    if movies is None:
+        return {}
+    known = dict(movies.drop_nulls("language").select("movie_id", "language").iter_rows())
+    if links is not None and "video_id" in links.columns:
+        known |= {
+            video: known[movie] for video, movie in links.select("video_id", "movie_id").iter_rows() if movie in known
+        }
+    return known

@@ -5,15 +5,18 @@ from collections.abc import Iterator
 import dagster as dg
 import polars as pl
 
-from movrec_dagster.core.home import read_table, write_table
-from movrec_dagster.core.pending import pending_partitions
+from movrec_dagster.core.home import MovrecHome, read_table, write_table
+from movrec_dagster.core.indexing import partitions_to_index
 from movrec_dagster.core.stages import embed_partition, score_partition, transcribe_partition
+from movrec_dagster.core.stages.embeddings import known_vectors
+from movrec_dagster.core.stages.transcripts import known_transcripts
+from movrec_dagster.core.upgrade import legacy_vectors_path
 from movrec_dagster.defs.library.assets import (
     SPECULATIVE_TAG,
     audio,
-    changed_partitions_of_run,
     movies,
     partition_movies,
+    partition_videos,
     spoken_languages,
 )
 from movrec_dagster.defs.metadata import frame_markdown, log_failures, report_metadata
@@ -37,25 +40,24 @@ def transcripts(
     """faster-whisper segments (start, end, text) with VAD, and the detected language and its probability."""
     home = library.paths()
     language = context.partition_key
-    to_do = set(changed_partitions_of_run(context.instance, context.run_id)) | set(pending_partitions(home))
-    if context.run.tags.get(SPECULATIVE_TAG) == language and language not in to_do:
+    if context.run.tags.get(SPECULATIVE_TAG) == language and language not in indexing_needed(context, home):
         # The upload sensor guessed this partition and the scan found it unchanged: materialize
         # nothing here (the downstream steps skip too); the index sensor handles what did change.
         context.log.info(f"partition {language} unchanged by this scan; nothing to index")
         return
     path = home.table("transcripts", language)
+    stored = [read_table(table) for table in sorted((home.data / "transcripts").glob("*.parquet"))]
     frame, report = transcribe_partition(
-        language,
-        read_table(home.table("spoken_languages")),
+        partition_videos(home, language),
         read_table(home.table("audio")),
-        read_table(path),
+        known_transcripts([t for t in stored if t is not None]),
         whisper.settings(),
     )
     write_table(frame, path)
     log_failures(context, report)
     ok = frame.filter(pl.col("error").is_null())
     preview = ok.select(
-        "movie_id",
+        "video_id",
         "language_probability",
         pl.col("segments").list.eval(pl.element().struct.field("text")).list.join(" ").str.slice(0, 160).alias("text"),
     )
@@ -86,13 +88,12 @@ def sentiment(
     home = library.paths()
     language = context.partition_key
     path = home.table("sentiment", language)
-    catalogue_only = partition_movies(home, language).filter(pl.col("source") == "catalogue")
     frame, report = score_partition(
+        partition_movies(home, language),
         read_table(home.table("transcripts", language)),
         read_table(path),
         sentiment_model.scorer(),
         sentiment_model.settings().fingerprint,
-        catalogue_only,
     )
     write_table(frame, path)
     return dg.MaterializeResult(
@@ -120,18 +121,38 @@ def embeddings(
     language = context.partition_key
     path = home.table("embeddings", language)
     frame, report = embed_partition(
-        read_table(home.table("transcripts", language)),
         partition_movies(home, language),
+        read_table(home.table("transcripts", language)),
         read_table(path),
         embedder.embedder(),
+        stored_vectors(home),
     )
     write_table(frame, path)
     kinds = frame.group_by("kind").len().sort("kind")
     return dg.MaterializeResult(
         metadata=report_metadata(
             report,
+            encoded_texts=dg.MetadataValue.int(int(report.notes.get("encoded_texts", 0))),
+            reused_texts=dg.MetadataValue.int(int(report.notes.get("reused_texts", 0))),
             vectors=dg.MetadataValue.int(len(frame)),
             by_kind=dg.MetadataValue.json(dict(zip(kinds["kind"], kinds["len"]))),
             model=embedder.settings().fingerprint,
         )
     )
+
+
+def indexing_needed(context: dg.AssetExecutionContext, home: MovrecHome) -> list[str]:
+    """`partitions_to_index` with Dagster's partition facts."""
+    known = set(context.instance.get_dynamic_partitions(language_partitions.name))
+    indexed = context.instance.get_materialized_partitions(dg.AssetKey("qdrant_collection"))
+    return partitions_to_index(home, known, indexed)
+
+
+def stored_vectors(home: MovrecHome) -> dict:
+    """Every vector already computed, by text: all partitions' tables, a rebuild's, an upgrade's."""
+    paths = [
+        *sorted((home.data / "embeddings").glob("*.parquet")),
+        *sorted((home.data / "candidate_embeddings").glob("*.parquet")),
+        legacy_vectors_path(home),
+    ]
+    return known_vectors([frame for frame in map(read_table, paths) if frame is not None])

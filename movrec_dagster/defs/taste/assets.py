@@ -23,10 +23,13 @@ def item_neighbours(context: dg.AssetExecutionContext, library: LibraryResource)
         context.log.error(f"skipped {name}: {cause}")
     known = read_table(home.table("movies"))
     if known is not None:
-        # ratings name catalogue rows; a row merged with a video goes by the video's movie id
-        merged = known.filter(pl.col("catalogue_id").is_not_null() & (pl.col("source") != "catalogue"))
-        renames = dict(zip("tmdb-" + merged["catalogue_id"], merged["movie_id"]))
-        ratings = ratings.with_columns(pl.col("movie_id").replace(renames))
+        # ratings name movies by TMDB id: canonical for catalogued movies, an alias of a movie that
+        # only a video's sidecar `tmdb_id` knows
+        aliases = read_table(home.table("aliases"))
+        if aliases is not None:
+            ratings = ratings.with_columns(
+                pl.col("movie_id").replace(dict(aliases.select("alias", "movie_id").iter_rows()))
+            )
         ratings = ratings.filter(pl.col("movie_id").is_in(known["movie_id"].implode()))
     model = item_knn(ratings)
     frame = model.to_frame()

@@ -1,0 +1,105 @@
+"""From stage tables to the vector store, and the one answer to "which partitions need indexing?".
+
+The answer is `partitions_to_index`: the crash-safe pending list (`pending.py`), which a scan fills
+*before* it writes the movies table and an index run empties *after* its points are written, plus
+any known partition that was never indexed. The upload and index sensors, the CLI runner and the
+`transcripts` asset all ask it; nothing reads the answer back from event-log metadata.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from .entities import title_keys
+from .home import MovrecHome
+from .pending import pending_partitions
+from .sparse import document_vector
+from .vectorstore import PayloadFilter, VectorPoint, VectorStore
+
+EXCERPT_CHARS = 500
+CHANGE_KEY = ("movie_id", "content_hash", "meta_hash")
+
+
+def changed_partitions(previous: pl.DataFrame | None, current: pl.DataFrame) -> list[str]:
+    """Language partitions whose movies changed (compared on CHANGE_KEY), including ones that lost movies."""
+
+    def state(frame: pl.DataFrame | None) -> dict[str, set[tuple]]:
+        out: dict[str, set[tuple]] = {}
+        if frame is None:
+            return out
+        for row in frame.filter(pl.col("language").is_not_null()).iter_rows(named=True):
+            out.setdefault(row["language"], set()).add(tuple(row.get(column) for column in CHANGE_KEY))
+        return out
+
+    before, after = state(previous), state(current)
+    return sorted(lang for lang in before.keys() | after.keys() if before.get(lang) != after.get(lang))
+
+
+def partitions_to_index(home: MovrecHome, known: set[str], indexed: set[str]) -> list[str]:
+    """Every partition whose points are not (all) written: pending after a scan or a killed run,
+    or known to Dagster and never indexed. `known` and `indexed` are Dagster's partition facts,
+    handed in as data."""
+    return sorted((set(pending_partitions(home)) & known) | (known - indexed))
+
+
+def build_points(
+    language: str,
+    embeddings: pl.DataFrame,
+    movies: pl.DataFrame,
+    sentiment: pl.DataFrame | None,
+    model: str,
+    aliases: pl.DataFrame | None = None,
+    kinds: dict[str, str] | None = None,
+) -> list[VectorPoint]:
+    """The partition's points: payload for filters, evidence and lookups (title keys, aliases)."""
+    meta = {r["movie_id"]: r for r in movies.iter_rows(named=True)}
+    mood = dict(zip(sentiment["movie_id"], sentiment["sentiment"])) if sentiment is not None else {}
+    also: dict[str, list[str]] = {}
+    for alias, target in aliases.select("alias", "movie_id").iter_rows() if aliases is not None else []:
+        also.setdefault(target, []).append(alias)
+    kinds = kinds or {}
+    points = []
+    for row in embeddings.iter_rows(named=True):
+        movie = meta.get(row["movie_id"])
+        if movie is None or movie["language"] != language:  # removed or re-filed since it was embedded
+            continue
+        payload = {
+            "movie_id": row["movie_id"],
+            "title": movie["title"],
+            "original_title": movie["original_title"],
+            "title_keys": sorted({*title_keys(movie["title"]), *title_keys(movie["original_title"])}),
+            "aliases": sorted(also.get(row["movie_id"], [])),
+            "language": language,
+            "year": movie["year"],
+            "genres": movie["genres"] or [],
+            "sentiment": float(mood.get(row["movie_id"], 0.0)),
+            "kind": row["kind"],
+            "chunk": row["chunk"],
+            "text": (row["text"] or "")[:EXCERPT_CHARS],
+            "start": row["start"],
+            "end": row["end"],
+            "video_id": row["video_id"],
+            "video_kind": kinds.get(row["video_id"]) if row["video_id"] else None,
+            "source": movie["source"],
+            "catalogue_id": movie["catalogue_id"],
+            "imdb_id": movie["imdb_id"],
+            "popularity": movie["popularity"],
+            "content_hash": movie["content_hash"],
+            "file_name": movie["file_name"],
+            "model": model,
+        }
+        sparse = document_vector(row["text"] or "") if row["kind"] != "profile" else None
+        points.append(VectorPoint(row["point_id"], row["vector"], payload, sparse))
+    return points
+
+
+def sync_partition(store: VectorStore, language: str, points: list[VectorPoint], version: str | None = None) -> int:
+    """Make the language's points in the store exactly `points`: upsert first, then drop the rest.
+
+    Upserting before deleting means a reader never sees a movie vanish while it is being replaced,
+    and deterministic ids mean a rerun after a crash overwrites instead of duplicating.
+    """
+    store.upsert(points, version=version)
+    keep = tuple(p.id for p in points)
+    store.delete(PayloadFilter(languages=(language,), exclude_point_ids=keep), version=version)
+    return len(points)

@@ -1,0 +1,160 @@
+"""The `embeddings` stage: per movie, its title, overview pieces and every video's transcript chunks
+as L2-normalised vectors, plus a `profile` point (the mean of its overview and transcript vectors).
+
+Two caches keep work from being done twice. A movie whose inputs (title, year, overview, videos and
+their transcripts, model) are unchanged keeps its rows as they are (`source_key`). Within a changed
+movie, a text whose vector is known (same model, same text: `text_hash`) from any earlier table is
+not encoded again: a second video of a film embeds only its own chunks, and a home written by an
+older release (see `upgrade.py`) re-embeds nothing whose text did not change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from ..embedding import Embedder
+from ..tables import embedding_schema
+from ..vectorstore import point_id
+from .report import StageReport, timed
+from .transcripts import ok_rows, segments_of
+
+PROFILE_KINDS = ("overview", "transcript")  # a title says little about what a movie is like
+
+
+def text_hash(model_fingerprint: str, text: str) -> str:
+    return hashlib.sha256(f"{model_fingerprint}\x1fpassage\x1f{text}".encode()).hexdigest()
+
+
+def title_text(movie: dict[str, Any]) -> str:
+    """What the title point embeds: the title, the original title when it differs, and the year."""
+    text = movie["title"] or movie["movie_id"]
+    if movie.get("original_title") and movie["original_title"] != movie["title"]:
+        text += f" / {movie['original_title']}"
+    return f"{text} ({movie['year']})" if movie["year"] else text
+
+
+def _source_key(movie: dict[str, Any], trs: list[dict[str, Any]], model: str) -> str:
+    heard = [f"{t['video_id']}:{t['content_hash']}:{t['fingerprint']}" for t in trs]
+    raw = [model, title_text(movie), movie["overview"] or "", *heard]
+    return hashlib.sha256("\x1f".join(raw).encode()).hexdigest()
+
+
+def known_vectors(frames: list[pl.DataFrame]) -> dict[str, np.ndarray]:
+    """text_hash -> vector from every stored table that has them."""
+    out: dict[str, np.ndarray] = {}
+    for frame in frames:
+        if "text_hash" not in frame.columns or not len(frame):
+            continue
+        rows = frame.filter(pl.col("kind") != "profile") if "kind" in frame.columns else frame
+        rows = rows.drop_nulls("text_hash")
+        for key, vector in zip(rows["text_hash"], rows["vector"].to_numpy()):
+            out[key] = vector
+    return out
+
+
+def embed_partition(
+    movies: pl.DataFrame,
+    transcripts: pl.DataFrame | None,
+    previous: pl.DataFrame | None,
+    embedder: Embedder,
+    vectors: dict[str, np.ndarray] | None = None,
+) -> tuple[pl.DataFrame, StageReport]:
+    """`movies`: the partition's movies (see `entities.resolve_movies`); `vectors`: known text vectors
+    (`known_vectors`). A movie with videos waits until one of them is transcribed, unless the
+    catalogue or a sidecar gave it an overview."""
+    started = time.perf_counter()
+    report = StageReport()
+    fingerprint = embedder.settings.fingerprint
+    vectors = dict(vectors or {})
+    heard: dict[str, list[dict[str, Any]]] = {}
+    for tr in ok_rows(transcripts):
+        heard.setdefault(tr["movie_id"], []).append(tr)
+    if previous is not None and "source_key" not in previous.columns:
+        previous = None  # an older layout: its vectors come in through `vectors` (see upgrade.py)
+    prior = previous.partition_by("movie_id", as_dict=True) if previous is not None and len(previous) else {}
+    kept: list[pl.DataFrame] = []
+    todo: list[tuple[dict[str, Any], list[dict[str, Any]], str]] = []
+    for movie in movies.iter_rows(named=True):
+        trs = sorted(heard.get(movie["movie_id"], []), key=lambda t: t["video_id"])
+        if movie["video_ids"] and not trs and not movie["overview"]:
+            continue  # its videos are not transcribed (yet), and there is nothing else to say
+        key = _source_key(movie, trs, fingerprint)
+        old = prior.get((movie["movie_id"],))
+        if old is not None and old["source_key"][0] == key:
+            kept.append(old)
+            report.cached += 1
+        else:
+            todo.append((movie, trs, key))
+    rows: list[dict[str, Any]] = []
+    pieces = embedder.split_texts([m["overview"] or "" for m, _, _ in todo]) if todo else []
+    for (movie, trs, key), overview in zip(todo, pieces):
+        texts: list[tuple[str, str | None, int, str, float | None, float | None]] = [
+            ("title", None, 0, title_text(movie), None, None)
+        ]
+        texts += [("overview", None, i, piece, None, None) for i, piece in enumerate(p for p in overview if p.strip())]
+        for tr in trs:
+            for i, chunk in enumerate(embedder.chunk_segments(segments_of(tr))):
+                texts.append(("transcript", tr["video_id"], i, chunk.text, chunk.start, chunk.end))
+        for kind, video, chunk, text, start, end in texts:
+            rows.append(
+                {
+                    "point_id": point_id(movie["movie_id"], kind if video is None else f"{kind}:{video}", chunk),
+                    "movie_id": movie["movie_id"],
+                    "video_id": video,
+                    "kind": kind,
+                    "chunk": chunk,
+                    "text": text,
+                    "start": start,
+                    "end": end,
+                    "source_key": key,
+                    "text_hash": text_hash(fingerprint, text),
+                }
+            )
+        report.processed += 1
+    missing = list(dict.fromkeys(r["text_hash"] for r in rows if r["text_hash"] not in vectors))
+    by_hash = {r["text_hash"]: r["text"] for r in rows}
+    if missing:  # one batched call across every changed movie
+        for key, vector in zip(missing, embedder.encode([by_hash[k] for k in missing])):
+            vectors[key] = vector
+    report.notes["encoded_texts"] = str(len(missing))
+    report.notes["reused_texts"] = str(len({r["text_hash"] for r in rows}) - len(missing))
+    for row in rows:
+        row["vector"] = vectors[row["text_hash"]]
+    rows += _profiles(rows)
+    if rows:
+        fresh = [pl.DataFrame(rows, schema=embedding_schema(len(rows[0]["vector"])))]
+    else:  # nothing new: the schema from what is kept (the model is not loaded for nothing)
+        fresh = [] if kept else [pl.DataFrame(schema=embedding_schema(embedder.dimension))]
+    frame = pl.concat([*kept, *fresh])
+    return frame.sort("movie_id", "kind", "video_id", "chunk", nulls_last=True), timed(report, started)
+
+
+def _profiles(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by_movie: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_movie.setdefault(row["movie_id"], []).append(row)
+    profiles = []
+    for movie, items in by_movie.items():
+        content = [r for r in items if r["kind"] in PROFILE_KINDS] or items
+        mean = np.mean([r["vector"] for r in content], axis=0)
+        profiles.append(
+            {
+                "point_id": point_id(movie, "profile", 0),
+                "movie_id": movie,
+                "video_id": None,
+                "kind": "profile",
+                "chunk": 0,
+                "text": content[0]["text"],
+                "start": None,
+                "end": None,
+                "source_key": items[0]["source_key"],
+                "text_hash": None,
+                "vector": (mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32),
+            }
+        )
+    return profiles

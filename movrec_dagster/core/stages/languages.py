@@ -1,0 +1,96 @@
+"""The `spoken_languages` stage: each video's language, from its sidecar or whisper's detection."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import polars as pl
+
+from ..entities import UNDETERMINED
+from ..home import write_text_atomic
+from ..library import MediaError
+from ..speech import WhisperSettings, detect_language
+from ..tables import LANGUAGE_SCHEMA, conform
+from .report import StageReport, reusable, timed
+from .scan import usable
+
+
+def detected_language(
+    audio: Path, content_hash: str, whisper: WhisperSettings, cache: Path | None
+) -> tuple[str, float]:
+    """Whisper's language detection, remembered in `cache` per content hash and settings.
+
+    The upload sensor listens before it launches a run (to pick the partition) and the scan then
+    finds the answer here instead of running whisper on the same audio again.
+    """
+    memo = cache / f"{content_hash}.json" if cache else None
+    known = json.loads(memo.read_text()) if memo and memo.is_file() else {}
+    if whisper.fingerprint in known:
+        language, probability = known[whisper.fingerprint]
+        return str(language), float(probability)
+    language, probability = detect_language(audio, whisper)
+    if memo:
+        write_text_atomic(memo, json.dumps(known | {whisper.fingerprint: [language, probability]}))
+    return language, probability
+
+
+def route_languages(
+    videos: pl.DataFrame,
+    audio: pl.DataFrame,
+    previous: pl.DataFrame | None,
+    whisper: WhisperSettings,
+    min_probability: float,
+    cache: Path | None = None,
+) -> tuple[pl.DataFrame, StageReport]:
+    """Each video's spoken language: the sidecar language, else whisper's detection (`und` when unsure)."""
+    started = time.perf_counter()
+    report = StageReport()
+    previous = conform(previous, LANGUAGE_SCHEMA)
+    prior = {r["video_id"]: r for r in previous.iter_rows(named=True)} if previous is not None else {}
+    meta = {r["video_id"]: r for r in usable(videos).iter_rows(named=True)}
+    rows = []
+    for item in audio.filter(pl.col("error").is_null()).iter_rows(named=True):
+        video = meta[item["video_id"]]
+        fingerprint = f"{whisper.fingerprint}:min{min_probability}:{video['sidecar_language']}"
+        old = prior.get(item["video_id"])
+        if reusable(old, item["content_hash"], fingerprint):
+            rows.append(old | {"sidecar_hash": video["sidecar_hash"], "file_name": video["file_name"]})
+            report.cached += 1
+            continue
+        row = {
+            "video_id": item["video_id"],
+            "file_name": video["file_name"],
+            "content_hash": item["content_hash"],
+            "fingerprint": fingerprint,
+            "sidecar_hash": video["sidecar_hash"],
+            "language": video["sidecar_language"],
+            "language_source": "sidecar",
+            "detected_language": None,
+            "detected_probability": None,
+            "error": None,
+        }
+        if not row["language"]:
+            try:
+                detected, probability = detected_language(
+                    Path(item["audio_path"]), item["content_hash"], whisper, cache
+                )
+                row.update(
+                    detected_language=detected,
+                    detected_probability=probability,
+                    language_source="whisper",
+                    language=detected if probability >= min_probability else UNDETERMINED,
+                )
+            except MediaError as exc:
+                cause = f"{video['path']}: {exc}"
+                row.update(error=cause, language=None)
+                report.fail(video["file_name"], cause)
+        report.processed += 1
+        rows.append(row)
+    if cache and cache.is_dir():  # forget detections of audio no longer in the library
+        live = {f"{h}.json" for h in audio["content_hash"]}
+        for stale in cache.glob("*.json"):
+            if stale.name not in live:
+                stale.unlink(missing_ok=True)
+    return pl.DataFrame(rows, schema=LANGUAGE_SCHEMA), timed(report, started)

@@ -7,7 +7,7 @@ PYTHON ?= python3
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint ui chromium postgres
+.PHONY: install demo test test-fast lint ui chromium postgres
 
 install: $(VENV)/.installed
 
@@ -39,6 +39,10 @@ postgres:
 
 test: lint chromium postgres
 	$(BIN)/python -m pytest -q
+
+# the fast tier: pure-core tests with small fakes (and the real embedded engine), under a minute
+test-fast: lint
+	$(BIN)/python -m pytest -q movrec_dagster_tests/unit
 
 ui: install
 	$(BIN)/movrec ui

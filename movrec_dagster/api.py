@@ -16,12 +16,13 @@ from functools import lru_cache
 from importlib import resources
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from movrec_dagster.core.collaborative import ItemNeighbours, load_neighbours
+from movrec_dagster.core.details import movie_details
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.home import MovrecHome
 from movrec_dagster.core.recommend import recommend
@@ -48,19 +49,41 @@ class MovieOut(BaseModel):
     matched_kind: str = ""
     matched_text: str = ""
     start: float | None = None
+    video_id: str | None = None  # the video whose line matched
+    video_kind: str | None = None
     because_of: str | None = None
     signals: dict[str, float] | None = None  # recommendations: content and collaborative scores
 
 
+class Segment(BaseModel):
+    start: float
+    end: float
+    text: str
+
+
+class VideoOut(BaseModel):
+    video_id: str
+    kind: str | None = None
+    duration_s: float | None = None
+    language: str | None = None
+    file_name: str | None = None
+    segments: list[Segment] = []
+
+
 class MovieDetails(BaseModel):
-    movie_id: str
+    movie_id: str  # canonical
+    requested_id: str  # what was asked for: the canonical id or an alias of it
+    aliases: list[str] = []
     title: str
+    original_title: str | None = None
     language: str
     year: int | None
     genres: list[str]
     sentiment: float
+    catalogue_id: str | None = None
     overview: str | None
     transcript: list[dict[str, Any]]
+    videos: list[VideoOut] = []
 
 
 class Filters(BaseModel):
@@ -196,9 +219,15 @@ def create_app(home: MovrecHome | None = None, store: VectorStore | None = None)
         return [h.to_dict() for h in search(store, serving_embedder(), q, top_k, flt)]
 
     @app.get("/movies/{movie_id}/similar", response_model=list[MovieOut], dependencies=guarded)
-    def similar_movies(movie_id: MovieId, top_k: TopK = 10, flt: PayloadFilter = Depends(filters)) -> list[dict]:
+    def similar_movies(
+        movie_id: MovieId, response: Response, top_k: TopK = 10, flt: PayloadFilter = Depends(filters)
+    ) -> list[dict]:
+        """`movie_id`: an id, an alias, a title or a title with typos; the header `X-Movrec-Movie-Id`
+        names the movie it resolved to."""
         try:
-            return [h.to_dict() for h in similar(store, find_movie(store, movie_id), top_k, flt)]
+            canonical = find_movie(store, movie_id)
+            response.headers["X-Movrec-Movie-Id"] = canonical
+            return [h.to_dict() for h in similar(store, canonical, top_k, flt)]
         except MovieNotFound as exc:
             raise HTTPException(status_code=404, detail="movie not found") from exc
 
@@ -223,24 +252,11 @@ def create_app(home: MovrecHome | None = None, store: VectorStore | None = None)
 
     @app.get("/movies/{movie_id}", response_model=MovieDetails, dependencies=guarded)
     def movie(movie_id: MovieId) -> dict:
-        points = store.scroll(PayloadFilter(movie_ids=(movie_id,)))
-        if not points:
-            raise HTTPException(status_code=404, detail="movie not found")
-        first = points[0].payload
-
-        def by_kind(kind: str) -> list[dict]:
-            return sorted((p.payload for p in points if p.payload["kind"] == kind), key=lambda p: p["chunk"])
-
-        overview = " ".join(p["text"] for p in by_kind("overview")) or None
-        return {
-            "movie_id": movie_id,
-            "title": first["title"],
-            "language": first["language"],
-            "year": first.get("year"),
-            "genres": first.get("genres") or [],
-            "sentiment": first.get("sentiment") or 0.0,
-            "overview": overview,
-            "transcript": [{"start": p["start"], "end": p["end"], "text": p["text"]} for p in by_kind("transcript")],
-        }
+        """A movie by its id or an alias: its videos (kind, duration, language, file, transcript
+        segments with timestamps) and the ids it is also known by."""
+        try:
+            return movie_details(store, home, movie_id)
+        except MovieNotFound as exc:
+            raise HTTPException(status_code=404, detail="movie not found") from exc
 
     return app

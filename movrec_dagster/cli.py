@@ -180,6 +180,39 @@ def similar(
     _print_hits(hits, as_json, explain)
 
 
+@main.command()
+@click.argument("movie_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def show(ctx: click.Context, movie_id: str, as_json: bool) -> None:
+    """One movie by id or alias: its videos (kind, duration, language, file) with their transcripts."""
+    from movrec_dagster.core.details import movie_details
+    from movrec_dagster.core.search import MovieNotFound
+
+    home = _home(ctx)
+    try:
+        info = movie_details(_store(home), home, movie_id)
+    except MovieNotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(info, ensure_ascii=False, indent=2))
+        return
+    year = f" ({info['year']})" if info["year"] else ""
+    click.echo(f"{info['title']}{year}  [{info['language']}]  id={info['movie_id']}")
+    if info["requested_id"] != info["movie_id"]:
+        click.echo(f"  (asked for {info['requested_id']}, an alias of {info['movie_id']})")
+    if info["aliases"]:
+        click.echo(f"  also known as: {', '.join(info['aliases'])}")
+    if info["overview"]:
+        click.echo(f"  overview: {info['overview'][:300]}")
+    click.echo(f"  videos: {len(info['videos'])}")
+    for video in info["videos"]:
+        length = f"{video['duration_s']:.0f} s" if video["duration_s"] else "?"
+        click.echo(f"  - {video['video_id']}  {video['kind']}, {length}, {video['language']}, {video['file_name']}")
+        for seg in video["segments"]:
+            click.echo(f"      [{seg['start']:6.1f}-{seg['end']:6.1f}] {seg['text'].strip()}")
+
+
 @main.command("recommend")
 @click.option("--liked", required=True, help="Comma-separated movie ids the person liked.")
 @click.option("--disliked", default="", help="Comma-separated movie ids the person disliked.")

@@ -214,10 +214,9 @@ def resolve_movies(
                 "movie_id": movie,
                 "language": language,
                 "source": "video+catalogue" if entry else "video",
-                "title": pick("title")
-                if not entry
-                else (lead["title"] if lead["title_from_sidecar"] else entry["title"]),
-                "original_title": entry.get("original_title"),
+                # a catalogued movie goes by the catalogue's title; a sidecar's other title stays findable
+                "title": entry.get("title") or pick("title"),
+                "original_title": entry.get("original_title") or _other_title(lead, entry),
                 "year": pick("year") or entry.get("year"),
                 "genres": pick("genres") or entry.get("genres") or [],
                 "overview": pick("overview") or entry.get("overview"),
@@ -271,6 +270,12 @@ def resolve_movies(
     link_frame = pl.DataFrame(links, schema=MOVIE_VIDEO_SCHEMA)
     aliases = _aliases(frame, link_frame, usable, before, previous_aliases, notes)
     return Resolution(frame, link_frame, aliases, notes)
+
+
+def _other_title(video: dict[str, Any], entry: dict[str, Any]) -> str | None:
+    if entry and video["title_from_sidecar"] and normal_title(video["title"]) != normal_title(entry.get("title")):
+        return video["title"]
+    return None
 
 
 def _note_conflicts(movie: str, members: list[dict[str, Any]], notes: dict[str, str]) -> None:

@@ -70,7 +70,7 @@ def embed_partition(
     started = time.perf_counter()
     report = StageReport()
     fingerprint = embedder.settings.fingerprint
-    vectors = dict(vectors or {})
+    vectors = {**(known_vectors([previous]) if previous is not None else {}), **(vectors or {})}
     heard: dict[str, list[dict[str, Any]]] = {}
     for tr in ok_rows(transcripts):
         heard.setdefault(tr["movie_id"], []).append(tr)

@@ -1,0 +1,82 @@
+"""Small fakes for the fast tier: pure-logic tests only (the real models run in the other tests)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from movrec_dagster.core.catalogue import CATALOGUE_SCHEMA
+from movrec_dagster.core.embedding import Chunk, EmbedderSettings
+from movrec_dagster.core.tables import VIDEO_SCHEMA
+
+
+class FakeEmbedder:
+    """Deterministic 8-d vectors from a text's hash; counts what it was asked to encode."""
+
+    dimension = 8
+
+    def __init__(self) -> None:
+        self.settings = EmbedderSettings(model="fake")
+        self.encoded: list[str] = []
+
+    def encode(self, texts: list[str], kind: str = "passage") -> np.ndarray:
+        self.encoded += texts
+        out = []
+        for text in texts:
+            seed = int.from_bytes(hashlib.sha256(f"{kind}:{text}".encode()).digest()[:4], "little")
+            vector = np.random.default_rng(seed).normal(size=self.dimension).astype(np.float32)
+            out.append(vector / np.linalg.norm(vector))
+        return np.array(out, dtype=np.float32)
+
+    def split_texts(self, texts: list[str]) -> list[list[str]]:
+        return [[t] if t else [] for t in texts]
+
+    def chunk_segments(self, segments: list[Any]) -> list[Chunk]:
+        return [Chunk(s.text, s.start, s.end) for s in segments]
+
+
+def video(video_id: str, **fields: Any) -> dict[str, Any]:
+    row = dict.fromkeys(VIDEO_SCHEMA) | {
+        "video_id": video_id,
+        "path": f"/uploads/{video_id}.mp4",
+        "file_name": f"{video_id}.mp4",
+        "content_hash": hashlib.sha256(video_id.encode()).hexdigest(),
+        "duration_s": 60.0,
+        "title": video_id,
+        "title_from_sidecar": False,
+        "genres": [],
+        "kind": "clip",
+    }
+    if "title" in fields:
+        row["title_from_sidecar"] = True
+    return row | fields
+
+
+def videos(*rows: dict[str, Any]) -> pl.DataFrame:
+    return pl.DataFrame(list(rows), schema=VIDEO_SCHEMA)
+
+
+def catalogue(*rows: tuple[int, str, int, str, float]) -> pl.DataFrame:
+    """(tmdb id, title, year, language, popularity) rows."""
+    return pl.DataFrame(
+        [
+            {
+                "movie_id": f"tmdb-{i}",
+                "catalogue_id": str(i),
+                "title": title,
+                "original_title": None,
+                "imdb_id": None,
+                "year": year,
+                "genres": ["Drama"],
+                "language": language,
+                "overview": f"The overview of {title}.",
+                "popularity": popularity,
+                "source_file": "tmdb.csv",
+            }
+            for i, title, year, language, popularity in rows
+        ],
+        schema=CATALOGUE_SCHEMA,
+    )

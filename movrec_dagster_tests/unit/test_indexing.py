@@ -1,0 +1,107 @@
+"""Partition bookkeeping, per-movie embedding rows and reuse by text, points (pure logic + fakes)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from movrec_dagster.core.entities import resolve_movies
+from movrec_dagster.core.home import MovrecHome
+from movrec_dagster.core.indexing import build_points, changed_partitions, partitions_to_index
+from movrec_dagster.core.pending import clear_pending, mark_pending
+from movrec_dagster.core.stages import embed_partition
+from movrec_dagster.core.tables import TRANSCRIPT_SCHEMA
+from movrec_dagster.core.vectorstore import PayloadFilter
+
+from .fakes import FakeEmbedder, catalogue, video, videos
+
+
+def test_partitions_to_index_is_pending_plus_never_indexed(tmp_path) -> None:  # noqa: ANN001
+    home = MovrecHome(tmp_path).ensure()
+    assert partitions_to_index(home, {"en", "fr"}, {"en", "fr"}) == []
+    mark_pending(home, ["en", "xx"])  # "xx": a partition Dagster does not know (yet) is not asked for
+    assert partitions_to_index(home, {"en", "fr", "de"}, {"en", "fr"}) == ["de", "en"]
+    clear_pending(home, "en")
+    assert partitions_to_index(home, {"en", "fr", "de"}, {"en", "fr", "de"}) == []
+
+
+def test_changed_partitions_compares_movies_content_and_metadata() -> None:
+    cat = catalogue((1, "Alpha", 2000, "en", 1.0), (2, "Beta", 2001, "fr", 1.0))
+    before = resolve_movies(videos(), {}, cat).movies
+    assert changed_partitions(None, before) == ["en", "fr"]
+    assert changed_partitions(before, before) == []
+    edited = cat.with_columns(
+        pl.when(pl.col("movie_id") == "tmdb-2").then(pl.lit("new")).otherwise("overview").alias("overview")
+    )
+    assert changed_partitions(before, resolve_movies(videos(), {}, edited).movies) == ["fr"]
+    moved = cat.with_columns(
+        pl.when(pl.col("movie_id") == "tmdb-2").then(pl.lit("de")).otherwise("language").alias("language")
+    )
+    after = resolve_movies(videos(), {}, moved).movies
+    assert changed_partitions(resolve_movies(videos(), {}, cat).movies, after) == ["de", "fr"]
+
+
+def _transcripts(*rows: tuple[str, str, str]) -> pl.DataFrame:
+    """(video, movie, text) rows."""
+    return pl.DataFrame(
+        [
+            {
+                "video_id": v,
+                "movie_id": m,
+                "content_hash": f"h-{v}",
+                "fingerprint": "w",
+                "language": "en",
+                "segments": [{"start": 1.0, "end": 2.0, "text": text}],
+                "error": None,
+            }
+            for v, m, text in rows
+        ],
+        schema=TRANSCRIPT_SCHEMA,
+    )
+
+
+def test_one_movie_many_videos_title_overview_and_chunks_with_reuse_by_text() -> None:
+    clips = videos(video("c1", title="Casablanca", year=1942), video("c2", title="Casablanca", year=1942))
+    res = resolve_movies(clips, {"c1": "en", "c2": "en"}, catalogue((289, "Casablanca", 1942, "en", 1.0)))
+    embedder = FakeEmbedder()
+    heard = _transcripts(("c1", "tmdb-289", "Here's looking at you, kid."))
+    frame, _ = embed_partition(res.movies, heard, None, embedder)
+    assert sorted(frame["kind"].to_list()) == ["overview", "profile", "title", "transcript"]
+    title = frame.filter(pl.col("kind") == "title")["text"][0]
+    assert title == "Casablanca (1942)"
+    # a second clip is transcribed: only its own line is encoded; nothing else is
+    embedder.encoded.clear()
+    more = pl.concat([heard, _transcripts(("c2", "tmdb-289", "Round up the usual suspects."))])
+    again, report = embed_partition(res.movies, more, frame, embedder)
+    assert embedder.encoded == ["Round up the usual suspects."]
+    assert report.processed == 1
+    lines = again.filter(pl.col("kind") == "transcript")
+    assert sorted(lines["video_id"].to_list()) == ["c1", "c2"] and lines["point_id"].n_unique() == 2
+
+
+def test_vectors_are_reused_by_text_across_tables() -> None:
+    cat = catalogue((1, "Alpha", 2000, "en", 1.0))
+    movies = resolve_movies(videos(), {}, cat).movies
+    embedder = FakeEmbedder()
+    first, _ = embed_partition(movies, None, None, embedder)
+    assert len(embedder.encoded) == 2  # title + overview
+    embedder.encoded.clear()
+    from movrec_dagster.core.stages.embeddings import known_vectors
+
+    # the same movie under another id (a rename): its texts are known, nothing is encoded again
+    renamed = movies.with_columns(pl.lit("tmdb-9").alias("movie_id"))
+    second, _ = embed_partition(renamed, None, None, embedder, known_vectors([first]))
+    assert embedder.encoded == [] and set(second["movie_id"]) == {"tmdb-9"}
+
+
+def test_points_carry_title_keys_aliases_and_the_video() -> None:
+    clips = videos(video("c1", sidecar_id="casablanca", title="Casablanca", year=1942, kind="trailer"))
+    res = resolve_movies(clips, {"c1": "en"}, catalogue((289, "Casablanca", 1942, "en", 1.0)))
+    frame, _ = embed_partition(res.movies, _transcripts(("c1", "tmdb-289", "Play it, Sam.")), None, FakeEmbedder())
+    points = build_points("en", frame, res.movies, None, "fake", res.aliases, {"c1": "trailer"})
+    line = next(p for p in points if p.payload["kind"] == "transcript")
+    assert line.payload["video_id"] == "c1" and line.payload["video_kind"] == "trailer"
+    assert line.payload["aliases"] == ["casablanca"] and line.payload["title_keys"] == ["casablanca"]
+    assert PayloadFilter(title_keys=("casablanca",), aliases=("x",)).clauses()[0] == [
+        ("any", "title_keys", ["casablanca"]),
+        ("any", "aliases", ["x"]),
+    ]

@@ -1,0 +1,78 @@
+"""Exact titles first, remakes by year and popularity, ids through aliases: the real embedded engine
+with fake vectors (no model), so it runs in the fast tier."""
+
+from __future__ import annotations
+
+import pytest
+
+from movrec_dagster.core.entities import resolve_movies
+from movrec_dagster.core.indexing import build_points, sync_partition
+from movrec_dagster.core.search import MovieNotFound, find_movie, resolve_ids, search, title_matches
+from movrec_dagster.core.stages import embed_partition
+from movrec_dagster.core.vectorstore import EdgeStore, PayloadFilter
+
+from .fakes import FakeEmbedder, catalogue, video, videos
+
+MOVIES = (
+    (438631, "Dune", 2021, "en", 400.0),
+    (841, "Dune", 1984, "en", 40.0),
+    (238, "The Godfather", 1972, "en", 100.0),
+    (240, "The Godfather Part II", 1974, "en", 60.0),
+    (335984, "Blade Runner 2049", 2017, "en", 80.0),
+    (78, "Blade Runner", 1982, "en", 70.0),
+    (194, "Amélie", 2001, "fr", 30.0),
+)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> EdgeStore:
+    clip = videos(video("godfather-clip", sidecar_id="afi-godfather", title="The Godfather", year=1972))
+    res = resolve_movies(clip, {"godfather-clip": "en"}, catalogue(*MOVIES))
+    embedder = FakeEmbedder()
+    store = EdgeStore(tmp_path_factory.mktemp("qdrant"))
+    name = store.create_version("movies__fake__1", embedder.dimension, "fake").name
+    store.switch(name)
+    for language in ("en", "fr"):
+        movies = res.movies.filter(res.movies["language"] == language)
+        frame, _ = embed_partition(movies, None, None, embedder)
+        sync_partition(store, language, build_points(language, frame, movies, None, "fake", res.aliases))
+    return store
+
+
+def _first(store: EdgeStore, query: str) -> str:
+    return search(store, FakeEmbedder(), query, top_k=3)[0].movie_id
+
+
+@pytest.mark.parametrize(
+    ("query", "movie"),
+    [
+        ("The Godfather", "tmdb-238"),
+        ("the godfather", "tmdb-238"),
+        ("Godfather", "tmdb-238"),  # without the article
+        ("Dune", "tmdb-438631"),  # the more popular of two
+        ("Dune 1984", "tmdb-841"),  # the year picks the remake
+        ("dune (1984)", "tmdb-841"),
+        ("Blade Runner 2049", "tmdb-335984"),  # a year that belongs to the title
+        ("Blade Runner 1982", "tmdb-78"),
+        ("amelie", "tmdb-194"),  # accents ignored
+    ],
+)
+def test_an_exact_title_puts_its_movie_first(store: EdgeStore, query: str, movie: str) -> None:
+    assert _first(store, query) == movie
+
+
+def test_a_year_filter_picks_the_remake_and_a_description_is_no_title(store: EdgeStore) -> None:
+    hits = search(store, FakeEmbedder(), "Dune", top_k=2, flt=PayloadFilter(year_max=1990))
+    assert hits[0].movie_id == "tmdb-841" and hits[0].matched_kind == "title"
+    assert title_matches(store, "a spice war on a desert planet", PayloadFilter()) == []
+
+
+def test_ids_resolve_through_aliases(store: EdgeStore) -> None:
+    assert resolve_ids(store, ["afi-godfather", "tmdb-240", "nope"]) == {
+        "afi-godfather": "tmdb-238",
+        "tmdb-240": "tmdb-240",
+    }
+    assert find_movie(store, "afi-godfather") == "tmdb-238"
+    assert find_movie(store, "godfather part ii") == "tmdb-240"
+    with pytest.raises(MovieNotFound):
+        find_movie(store, "zzzzzzzz")

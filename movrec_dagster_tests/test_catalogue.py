@@ -11,9 +11,10 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from movrec_dagster.core.catalogue import merge_movies, read_catalogue
+from movrec_dagster.core.catalogue import read_catalogue
 from movrec_dagster.core.collaborative import item_knn, load_neighbours
 from movrec_dagster.core.embedding import Embedder
+from movrec_dagster.core.entities import resolve_movies
 from movrec_dagster.core.home import MovrecHome, read_table
 from movrec_dagster.core.library import MediaError
 from movrec_dagster.core.recommend import recommend
@@ -49,28 +50,23 @@ def test_bad_catalogue_rows_and_files_name_the_cause(tmp_path: Path) -> None:
         read_catalogue(bad)
 
 
-def test_merge_joins_by_tmdb_id_then_title_and_year() -> None:
+def test_videos_attach_by_tmdb_id_then_title_and_year_and_take_the_catalogue_id() -> None:
+    from movrec_dagster_tests.unit.fakes import video, videos
+
     catalogue, _ = read_catalogue(TMDB)
-    videos = pl.DataFrame(
-        [
-            {"movie_id": "mine", "title": "Whatever", "year": None, "catalogue_id": "286217", "genres": []},
-            {"movie_id": "apollo", "title": "APOLLO 13!", "year": 1995, "catalogue_id": None, "genres": ["X"]},
-        ]
-    ).with_columns(
-        overview=pl.lit(None, pl.String),
-        content_hash=pl.lit("h"),
-        file_name=pl.col("movie_id") + ".mp4",
-        error=pl.lit(None, pl.String),
+    frame = videos(
+        video("mine", sidecar_id="mine", title="Whatever", catalogue_id="286217"),
+        video("apollo", sidecar_id="apollo", title="APOLLO 13!", year=1995, genres=["X"]),
     )
-    languages = pl.DataFrame({"movie_id": ["mine", "apollo"], "language": ["es", "en"]})
-    movies = merge_movies(videos, languages, catalogue)
-    assert len(movies) == 10_000  # two catalogue rows became the two videos' movies
-    mine = movies.filter(pl.col("movie_id") == "mine").row(0, named=True)
-    assert (mine["source"], mine["language"], mine["catalogue_id"]) == ("video+catalogue", "es", "286217")
+    result = resolve_movies(frame, {"mine": "es", "apollo": "en"}, catalogue)
+    movies = result.movies
+    assert len(movies) == 10_000  # two catalogue rows gained a video each; no movie was added
+    mine = movies.filter(pl.col("movie_id") == "tmdb-286217").row(0, named=True)
+    assert (mine["source"], mine["language"], mine["video_ids"]) == ("video+catalogue", "es", ["mine"])
     assert mine["overview"].startswith("During a manned mission")  # the catalogue fills what the sidecar lacks
-    apollo = movies.filter(pl.col("movie_id") == "apollo").row(0, named=True)
-    assert (apollo["catalogue_id"], apollo["genres"]) == ("568", ["X"])  # the sidecar's genres win
-    assert movies.filter(pl.col("movie_id").is_in(["tmdb-286217", "tmdb-568"])).is_empty()
+    apollo = movies.filter(pl.col("movie_id") == "tmdb-568").row(0, named=True)
+    assert apollo["genres"] == ["X"]  # the sidecar's genres win
+    assert dict(result.aliases.select("alias", "movie_id").iter_rows()) == {"mine": "tmdb-286217", "apollo": "tmdb-568"}
 
 
 @pytest.fixture(scope="module")
@@ -111,16 +107,17 @@ def catalogued(
 def test_video_and_catalogue_row_are_one_movie(catalogued: MovrecHome, embedder: Embedder) -> None:
     movies = read_table(catalogued.table("movies"))
     assert len(movies) == 42 and movies["movie_id"].n_unique() == 42
-    assert dict(movies.filter(pl.col("source") != "catalogue").select("movie_id", "catalogue_id").iter_rows()) == {
-        "the-martian": "286217",
-        "apollo-13": "568",
+    assert dict(movies.filter(pl.col("source") != "catalogue").select("movie_id", "video_ids").iter_rows()) == {
+        "tmdb-286217": ["the-martian"],
+        "tmdb-568": ["apollo-13"],
     }
     store = EdgeStore(catalogued.qdrant)
     overview_hit = search(store, embedder, MARTIAN_OVERVIEW, top_k=5)
-    assert overview_hit[0].movie_id == "the-martian" and overview_hit[0].matched_kind == "overview"
+    assert overview_hit[0].movie_id == "tmdb-286217" and overview_hit[0].matched_kind == "overview"
     assert len({h.movie_id for h in overview_hit}) == len(overview_hit)  # one hit per movie
     spoken = search(store, embedder, "he grows potatoes in the habitat", top_k=5)  # only its trailer says so
-    assert spoken[0].movie_id == "the-martian" and spoken[0].matched_kind == "transcript"
+    assert spoken[0].movie_id == "tmdb-286217" and spoken[0].matched_kind == "transcript"
+    assert spoken[0].video_id == "the-martian"  # the evidence names the video that said it
 
 
 def test_catalogue_only_movies_are_searchable(catalogued: MovrecHome, embedder: Embedder) -> None:
@@ -141,13 +138,14 @@ def test_unreadable_catalogue_file_is_reported_and_the_rest_loads(
 def test_ratings_blend_in_a_collaborative_signal(catalogued: MovrecHome) -> None:
     store = EdgeStore(catalogued.qdrant)
     neighbours = load_neighbours(catalogued.table("item_neighbours"))
-    assert neighbours is not None and dict(neighbours.neighbours["the-martian"])["tmdb-597"] > 0
+    assert neighbours is not None and dict(neighbours.neighbours["tmdb-286217"])["tmdb-597"] > 0
     content = [r.hit.movie_id for r in recommend(store, ["the-martian"], top_k=5, collaborative_weight=0.0)]
+    # "the-martian" was the video's id: an alias of the movie now, still accepted
     blended = recommend(store, ["the-martian"], top_k=5, neighbours=neighbours, collaborative_weight=0.8)
     assert "tmdb-597" not in content[:1]  # Titanic is no Mars story ...
     first = blended[0]
     assert first.hit.movie_id == "tmdb-597"  # ... but everyone who watched The Martian watched it
-    assert first.collaborative > 0 and first.because_of == "the-martian"
+    assert first.collaborative > 0 and first.because_of == "tmdb-286217"
     assert first.to_dict()["signals"]["collaborative"] > 0
 
 

@@ -17,7 +17,8 @@ from movrec_dagster_tests.conftest import add_bad_uploads
 def test_good_video_is_probed_and_hashed(demo_library: Path) -> None:
     record = scan_video(demo_library / "the-martian.mp4")
     assert record.error is None
-    assert record.movie_id == "the-martian" and record.title == "The Martian" and record.year == 2015
+    assert (record.video_id, record.sidecar_id, record.kind) == ("the-martian", "the-martian", "trailer")
+    assert record.title == "The Martian" and record.year == 2015
     assert record.video_codec == "h264" and record.has_audio and 15 < record.duration_s < 30
     assert len(record.content_hash) == 64
 
@@ -37,12 +38,17 @@ def _touch(path: Path) -> Path:
     return path
 
 
-def test_duplicate_movie_id_is_reported(tmp_path: Path, demo_library: Path) -> None:
+def test_same_content_claiming_the_same_movie_is_a_duplicate_but_another_movie_is_not(
+    tmp_path: Path, demo_library: Path
+) -> None:
     shutil.copy2(demo_library / "coco.mp4", tmp_path / "a.mp4")
     shutil.copy2(demo_library / "coco.mp4", tmp_path / "b.mp4")
     (tmp_path / "b.json").write_text(json.dumps({"id": "a"}))
-    errors = [r.error for r in scan_library(tmp_path) if r.error]
-    assert len(errors) == 1 and "movie id 'a' is already used by a.mp4" in errors[0]
+    shutil.copy2(demo_library / "coco.mp4", tmp_path / "c.mp4")
+    (tmp_path / "c.json").write_text(json.dumps({"movie_id": "coco-doblada"}))  # a dub filed as its own movie
+    records = {r.file_name: r for r in scan_library(tmp_path)}
+    assert "same content as a.mp4" in records["b.mp4"].error
+    assert records["a.mp4"].error is None and records["c.mp4"].error is None
 
 
 @pytest.mark.parametrize(

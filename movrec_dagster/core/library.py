@@ -282,17 +282,18 @@ def scan_library(uploads: Path, previous: dict[str, dict[str, Any]] | None = Non
     previous = previous or {}
     records: list[VideoRecord] = []
     ids: dict[str, str] = {}
-    contents: dict[str, str] = {}
+    contents: dict[str, tuple[str, str]] = {}  # content hash -> (first file, the movie it claims)
     for path in find_videos(uploads):
         record = scan_video(path, previous.get(str(path)), uploads)
         if not record.error and record.video_id in ids:  # `a/b.mp4` vs `a--b.mp4`: only by construction
             record.error = f"{path}: video id '{record.video_id}' is already used by {ids[record.video_id]}"
-        own_id = bool(record.sidecar_id or record.movie_hint)
-        if not record.error and record.content_hash in contents and not own_id:
-            record.error = f"{path}: same content as {contents[record.content_hash]} (a duplicate upload); skipped"
+        claim = record.movie_hint or record.sidecar_id or record.video_id  # the movie it says it is
+        first = contents.get(record.content_hash)
+        if not record.error and first is not None and (not (record.sidecar_id or record.movie_hint) or claim == first[1]):
+            record.error = f"{path}: same content as {first[0]} (a duplicate upload); skipped"
         if not record.error:
             ids[record.video_id] = path.name
-            contents[record.content_hash] = path.name
+            contents.setdefault(record.content_hash, (path.name, claim))
         records.append(record)
     for link in escaping_links(uploads):
         stat = link.lstat()

@@ -49,7 +49,7 @@ def main(out_dir: Path = HERE / "library") -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     for movie in json.loads((HERE / "movies.json").read_text()):
         render(movie, out_dir / f"{movie['id']}.mp4")
-        sidecar = {key: movie[key] for key in SIDECAR_FIELDS}
+        sidecar = {key: movie[key] for key in SIDECAR_FIELDS} | {"kind": "trailer"}
         (out_dir / f"{movie['id']}.json").write_text(json.dumps(sidecar, indent=2, ensure_ascii=False))
         print("wrote", movie["id"])
 

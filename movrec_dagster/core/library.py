@@ -289,7 +289,8 @@ def scan_library(uploads: Path, previous: dict[str, dict[str, Any]] | None = Non
             record.error = f"{path}: video id '{record.video_id}' is already used by {ids[record.video_id]}"
         claim = record.movie_hint or record.sidecar_id or record.video_id  # the movie it says it is
         first = contents.get(record.content_hash)
-        if not record.error and first is not None and (not (record.sidecar_id or record.movie_hint) or claim == first[1]):
+        own_movie = bool(record.sidecar_id or record.movie_hint)
+        if not record.error and first is not None and (not own_movie or claim == first[1]):
             record.error = f"{path}: same content as {first[0]} (a duplicate upload); skipped"
         if not record.error:
             ids[record.video_id] = path.name

@@ -194,10 +194,10 @@ def test_kill_9_of_dagster_dev_mid_run_then_restart(
         assert not instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.QUEUED]))
 
     points = EdgeStore(home.qdrant).scroll()
-    keys = [(p.payload["movie_id"], p.payload["kind"], p.payload["chunk"]) for p in points]
+    keys = [(p.payload["movie_id"], p.payload["kind"], p.payload["video_id"], p.payload["chunk"]) for p in points]
     assert len(keys) == len(set(keys))  # no duplicates
-    indexed = {(m, k) for m, k, _ in keys}
-    assert indexed == {(m, k) for m in ("coco", "amelie") for k in ("transcript", "overview", "profile")}  # no gaps
+    indexed = {(m, k) for m, k, _, _ in keys}
+    assert indexed == {(m, k) for m in ("coco", "amelie") for k in ("title", "transcript", "overview", "profile")}
     tables = [pl.read_parquet(path) for path in sorted((home.data / "embeddings").glob("*.parquet"))]
     assert {p.id for p in points} == set(pl.concat(tables)["point_id"])
     assert pending_partitions(home) == []

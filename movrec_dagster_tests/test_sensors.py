@@ -16,10 +16,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from movrec_dagster.core import stages
 from movrec_dagster.core.embedding import Embedder
 from movrec_dagster.core.home import MovrecHome
 from movrec_dagster.core.library import file_hash
+from movrec_dagster.core.stages import languages, transcripts
 from movrec_dagster.core.vectorstore import EdgeStore, PayloadFilter
 from movrec_dagster.definitions import defs
 from movrec_dagster.defs.library.sensors import index_changed_languages, upload_sensor
@@ -38,8 +38,8 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Counter:
 
         return wrapper
 
-    monkeypatch.setattr(stages, "transcribe", spy("transcribe", stages.transcribe))
-    monkeypatch.setattr(stages, "detect_language", spy("detect_language", stages.detect_language))
+    monkeypatch.setattr(transcripts, "transcribe", spy("transcribe", transcripts.transcribe))
+    monkeypatch.setattr(languages, "detect_language", spy("detect_language", languages.detect_language))
     monkeypatch.setattr(Embedder, "encode", spy("encode", Embedder.encode))
     return counter
 
@@ -133,14 +133,14 @@ def test_new_unchanged_half_written_sidecar_changed_deleted(
     assert driver.runs == [("ingest_uploads", "es"), ("index_language", "en")]
     driver.listen_s = WhisperResource().sensor_listen_s
 
-    # sidecar edit: payload updated without transcribing or embedding again
+    # sidecar edit: payload updated without transcribing; only the new title text is embedded
     before = dict(calls)
     sidecar = json.loads((home.uploads / "coco.json").read_text()) | {"title": "Coco (2017)", "genres": ["Music"]}
     (home.uploads / "coco.json").write_text(json.dumps(sidecar))
     assert driver.tick() == []  # just written: one more look to be sure it is complete
     assert driver.tick() == ["es"]
     assert driver.runs == [("ingest_uploads", "es")]  # known movie: one run from upload to searchable
-    assert dict(calls) == before
+    assert dict(calls) == before | {"encode": before["encode"] + 1}  # one call: the title point
     assert {p.payload["title"] for p in _points(store, "coco")} == {"Coco (2017)"}
 
     # changed content: re-processed, old points replaced, nothing stale left behind

@@ -222,9 +222,7 @@ def resolve_movies(
                 "overview": pick("overview") or entry.get("overview"),
                 "catalogue_id": entry.get("catalogue_id"),
                 "imdb_id": entry.get("imdb_id") or pick("imdb_id"),
-                "content_hash": hashlib.sha256(
-                    "|".join(sorted(v["content_hash"] for v in members)).encode()
-                ).hexdigest(),
+                "content_hash": _videos_hash(members),
                 "video_ids": [v["video_id"] for v in members],
                 "file_name": lead["file_name"],
                 "popularity": entry.get("popularity"),
@@ -270,6 +268,12 @@ def resolve_movies(
     link_frame = pl.DataFrame(links, schema=MOVIE_VIDEO_SCHEMA)
     aliases = _aliases(frame, link_frame, usable, before, previous_aliases, notes)
     return Resolution(frame, link_frame, aliases, notes)
+
+
+def _videos_hash(members: list[dict[str, Any]]) -> str:
+    """The video's content hash for a one-video movie (so it reads as the file's), else one over all."""
+    hashes = sorted(v["content_hash"] for v in members)
+    return hashes[0] if len(hashes) == 1 else hashlib.sha256("|".join(hashes).encode()).hexdigest()
 
 
 def _other_title(video: dict[str, Any], entry: dict[str, Any]) -> str | None:

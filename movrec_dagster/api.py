@@ -27,7 +27,7 @@ from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.home import MovrecHome
 from movrec_dagster.core.recommend import recommend
 from movrec_dagster.core.search import MovieNotFound, find_movie, search, similar
-from movrec_dagster.core.vectorstore import NoServingCollection, PayloadFilter, VectorStore
+from movrec_dagster.core.vectorstore import NoServingCollection, PayloadFilter, StoreSettings, VectorStore, open_store
 
 MAX_QUERY_CHARS = 500
 MAX_BODY_BYTES = 64 * 1024
@@ -149,13 +149,9 @@ def harden(app: FastAPI) -> None:
 
 
 def create_app(home: MovrecHome | None = None, store: VectorStore | None = None) -> FastAPI:
-    from movrec_dagster.defs.resources import QdrantResource
-
     home = home or MovrecHome.resolve()
     # a long-lived reader: the embedded shard stays open between queries (handed over to writers)
-    store = store or QdrantResource(url=os.environ.get("QDRANT_URL"), api_key=os.environ.get("QDRANT_API_KEY")).store(
-        home, keep_open=True
-    )
+    store = store or open_store(home.qdrant, StoreSettings.from_env(), keep_open=True)
     app = FastAPI(title="movrec", version="0.1.0", description="Movie search and recommendations from your videos.")
     harden(app)
 

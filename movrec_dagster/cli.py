@@ -22,9 +22,12 @@ def _home(ctx: click.Context) -> MovrecHome:
 
 
 def _store(home: MovrecHome):  # noqa: ANN202 - VectorStore
-    from movrec_dagster.defs.resources import QdrantResource
+    from movrec_dagster.core.vectorstore import StoreSettings, open_store
 
-    return QdrantResource(url=os.environ.get("QDRANT_URL"), api_key=os.environ.get("QDRANT_API_KEY")).store(home)
+    try:
+        return open_store(home.qdrant, StoreSettings.from_env())
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _embedder_for(store):  # noqa: ANN001, ANN202

@@ -6,6 +6,7 @@ import os
 
 import dagster as dg
 
+from movrec_dagster.core.vectorstore import ENV, INT_SETTINGS
 from movrec_dagster.defs.evaluation import assets as evaluation_assets
 from movrec_dagster.defs.index import assets as index_assets
 from movrec_dagster.defs.index.rebuild import rebuild_assets
@@ -27,27 +28,18 @@ from movrec_dagster.defs.schedules import schedules
 from movrec_dagster.defs.settings import EMBEDDER, SENTIMENT, WHISPER
 from movrec_dagster.defs.taste import assets as taste_assets
 
-# server/cluster settings read from the environment (as Dagster EnvVars, so their values never
-# appear in the UI or in run config): resource field -> variable
-QDRANT_INT_SETTINGS = {
-    "timeout_s": "QDRANT_TIMEOUT_S",
-    "shard_number": "QDRANT_SHARD_NUMBER",
-    "replication_factor": "QDRANT_REPLICATION_FACTOR",
-    "write_consistency_factor": "QDRANT_WRITE_CONSISTENCY_FACTOR",
-}
-
 
 def qdrant_resource() -> QdrantResource:
-    """Embedded by default; QDRANT_URL (with QDRANT_API_KEY and the cluster settings above) selects a server."""
-    if not os.environ.get("QDRANT_URL"):
+    """Embedded by default; QDRANT_URL (with QDRANT_API_KEY and the cluster settings) selects a server.
+    Values are Dagster EnvVars, so they never appear in the UI or in run config; the variable names
+    are `vectorstore.ENV`, the list the CLI and the API read too."""
+    if not os.environ.get(ENV["url"]):
         return QdrantResource()
-    settings: dict = {
-        field: dg.EnvVar.int(variable) for field, variable in QDRANT_INT_SETTINGS.items() if os.environ.get(variable)
-    }
-    if os.environ.get("QDRANT_API_KEY"):
-        settings["api_key"] = dg.EnvVar("QDRANT_API_KEY")
-    prefer_grpc = os.environ.get("QDRANT_PREFER_GRPC", "").lower() in ("1", "true", "yes")
-    return QdrantResource(url=dg.EnvVar("QDRANT_URL"), prefer_grpc=prefer_grpc, **settings)
+    settings: dict = {field: dg.EnvVar.int(ENV[field]) for field in INT_SETTINGS if os.environ.get(ENV[field])}
+    if os.environ.get(ENV["api_key"]):
+        settings["api_key"] = dg.EnvVar(ENV["api_key"])
+    prefer_grpc = os.environ.get(ENV["prefer_grpc"], "").lower() in ("1", "true", "yes")
+    return QdrantResource(url=dg.EnvVar(ENV["url"]), prefer_grpc=prefer_grpc, **settings)
 
 
 def resources() -> dict[str, dg.ConfigurableResource]:

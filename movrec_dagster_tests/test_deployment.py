@@ -23,8 +23,8 @@ import pytest
 import yaml
 
 from movrec_dagster.core.home import MovrecHome
-from movrec_dagster.core.vectorstore import EdgeStore, NoServingCollection, PayloadFilter
-from movrec_dagster.definitions import QDRANT_INT_SETTINGS, qdrant_resource
+from movrec_dagster.core.vectorstore import ENV, INT_SETTINGS, EdgeStore, NoServingCollection, PayloadFilter
+from movrec_dagster.definitions import qdrant_resource
 from movrec_dagster.devserver import DagsterDev
 from movrec_dagster.runner import run_pipeline
 from movrec_dagster_tests.postgres import LocalPostgres, server_binaries
@@ -176,7 +176,7 @@ def test_helm_values_match_the_code_location_and_settings() -> None:
         "maxConcurrentRuns" not in dagster_values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
     )
     env = {item["name"] for item in deployment["env"]}
-    qdrant_settings = {"QDRANT_URL", "QDRANT_PREFER_GRPC", *QDRANT_INT_SETTINGS.values()}
+    qdrant_settings = {"QDRANT_URL", "QDRANT_PREFER_GRPC", *(ENV[field] for field in INT_SETTINGS)}
     assert {name for name in env if name.startswith("QDRANT_")} <= qdrant_settings, "a setting the code ignores"
     assert qdrant_values["config"]["cluster"]["enabled"] is True
     assert qdrant_values["replicaCount"] >= 3 and "valueFrom" in qdrant_values["apiKey"]
@@ -185,7 +185,7 @@ def test_helm_values_match_the_code_location_and_settings() -> None:
 def test_qdrant_server_settings_reach_the_client(monkeypatch: pytest.MonkeyPatch) -> None:
     """The server path's contract: URL, API key, timeout, gRPC and cluster layout, from env vars."""
     key = secrets.token_hex(12)
-    monkeypatch.setenv("QDRANT_URL", "http://qdrant.internal:6333")
+    monkeypatch.setenv("QDRANT_URL", "http://127.0.0.1:6333")
     monkeypatch.setenv("QDRANT_API_KEY", key)
     monkeypatch.setenv("QDRANT_TIMEOUT_S", "12")
     monkeypatch.setenv("QDRANT_PREFER_GRPC", "true")
@@ -196,6 +196,6 @@ def test_qdrant_server_settings_reach_the_client(monkeypatch: pytest.MonkeyPatch
     with dg.build_resources({"qdrant": resource}) as built:
         store = built.qdrant.store(MovrecHome.resolve("/nonexistent"))
     remote = store.client._client
-    assert (remote._host, remote._port, remote._api_key) == ("qdrant.internal", 6333, key)
+    assert (remote._host, remote._port, remote._api_key) == ("127.0.0.1", 6333, key)
     assert remote._timeout == 12 and remote._prefer_grpc is True
     assert store.cluster == {"shard_number": 6, "replication_factor": 2}

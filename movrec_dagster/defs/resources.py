@@ -10,7 +10,7 @@ from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.home import MovrecHome
 from movrec_dagster.core.sentiment import SentimentScorer, SentimentSettings, load_scorer
 from movrec_dagster.core.speech import WhisperSettings
-from movrec_dagster.core.vectorstore import EdgeStore, QdrantServerStore, VectorStore
+from movrec_dagster.core.vectorstore import StoreSettings, VectorStore, open_store
 
 
 class LibraryResource(dg.ConfigurableResource):
@@ -103,18 +103,17 @@ class QdrantResource(dg.ConfigurableResource):
 
     def store(self, library: MovrecHome, keep_open: bool = False) -> VectorStore:
         """`keep_open`: a long-lived reader (the API) keeps the embedded shard open between queries."""
-        if self.url:
-            return QdrantServerStore(
-                url=self.url,
-                api_key=self.api_key,
-                alias=self.alias,
-                timeout_s=self.timeout_s,
-                prefer_grpc=self.prefer_grpc,
-                shard_number=self.shard_number,
-                replication_factor=self.replication_factor,
-                write_consistency_factor=self.write_consistency_factor,
-            )
-        return EdgeStore(library.qdrant, alias=self.alias, keep_open=keep_open)
+        settings = StoreSettings(
+            url=self.url,
+            api_key=self.api_key,
+            alias=self.alias,
+            timeout_s=self.timeout_s,
+            prefer_grpc=self.prefer_grpc,
+            shard_number=self.shard_number,
+            replication_factor=self.replication_factor,
+            write_consistency_factor=self.write_consistency_factor,
+        )
+        return open_store(library.qdrant, settings, keep_open=keep_open)
 
 
 class EvaluationResource(dg.ConfigurableResource):

@@ -1,0 +1,254 @@
+"""The embedded engine: Qdrant's own Rust engine in-process (qdrant-edge), one shard folder per
+collection version under MOVREC_HOME, and the pointers in `aliases.json`, replaced atomically
+(write + rename). Opening a shard costs ~70 ms, so a long-lived reader (`keep_open=True`, the API)
+keeps the serving shard open across queries (see `edge_lock.py`)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from .edge_lock import HeldReader, exclusive, store_lock
+from .types import (
+    INDEXED_FIELDS,
+    RRF_K,
+    SPARSE,
+    Hit,
+    PayloadFilter,
+    Sparse,
+    VectorPoint,
+    VersionInfo,
+    as_list,
+    vector_of,
+)
+from .versions import VersionedStore
+
+
+class EdgeStore(VersionedStore):
+    """Qdrant Edge shards under `root`, one folder per version, plus an atomic alias file."""
+
+    def __init__(
+        self, root: Path, alias: str = "movies", lock_timeout_s: float = 120.0, keep_open: bool = False
+    ) -> None:
+        self.root = Path(root)
+        self.alias = alias
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.lock_timeout_s = lock_timeout_s
+        self._lock = store_lock(self.root, lock_timeout_s)
+        self._held: tuple[str, Any] | None = None
+        self._reader = HeldReader(self.root, lock_timeout_s, self._resolve, self._load) if keep_open else None
+
+    # the primitives of VersionedStore
+    def _dir(self, name: str) -> Path:
+        return self.root / "collections" / name
+
+    def _pointers(self) -> dict[str, str]:
+        path = self.root / "aliases.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def _move_pointers(self, current: dict[str, str], changes: dict[str, str | None]) -> None:
+        aliases = dict(current)
+        for alias, name in changes.items():
+            if name is None:
+                aliases.pop(alias, None)
+            else:
+                aliases[alias] = name
+        tmp = self.root / f".aliases.{os.getpid()}.json"
+        tmp.write_text(json.dumps(aliases, indent=2))
+        tmp.replace(self.root / "aliases.json")
+
+    def _exists(self, name: str) -> bool:
+        return (self._dir(name) / "movrec.json").exists()
+
+    def _delete_version(self, name: str) -> None:
+        shutil.rmtree(self._dir(name), ignore_errors=True)
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        with exclusive(self.root, self._lock):
+            yield
+
+    # versions
+    def versions(self) -> list[VersionInfo]:
+        infos = []
+        for meta in sorted((self.root / "collections").glob("*/movrec.json")):
+            info = VersionInfo(**json.loads(meta.read_text()))
+            info.points = self.count(version=info.name)
+            infos.append(info)
+        return infos
+
+    def create_version(self, name: str, dimension: int, model: str) -> VersionInfo:
+        from qdrant_edge import (
+            Distance,
+            EdgeConfig,
+            EdgeShard,
+            EdgeSparseVectorParams,
+            EdgeVectorParams,
+            Modifier,
+            PayloadSchemaType,
+            UpdateOperation,
+        )
+
+        schema = {
+            "keyword": PayloadSchemaType.Keyword,
+            "integer": PayloadSchemaType.Integer,
+            "float": PayloadSchemaType.Float,
+        }
+        info = VersionInfo(name=name, dimension=dimension, model=model)
+        with self._guard():
+            target = self._dir(name)
+            if target.exists():
+                raise FileExistsError(f"collection version '{name}' already exists")
+            staging = target.with_name(f".{name}.creating")
+            shutil.rmtree(staging, ignore_errors=True)
+            shard = EdgeShard.create(
+                str(staging / "shard"),
+                EdgeConfig(
+                    vectors=EdgeVectorParams(size=dimension, distance=Distance.Cosine),
+                    sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
+                ),
+            )
+            for key, kind in INDEXED_FIELDS.items():
+                shard.update(UpdateOperation.create_field_index(key, schema[kind]))
+            shard.flush()
+            shard.close()
+            (staging / "movrec.json").write_text(json.dumps(info.__dict__))
+            staging.rename(target)
+        return info
+
+    # shards
+    def _load(self, name: str) -> Any:
+        from qdrant_edge import EdgeShard
+
+        return EdgeShard.load(str(self._dir(name) / "shard"))
+
+    @contextlib.contextmanager
+    def _shard(self, version: str | None, exclusive_: bool = False) -> Iterator[Any]:
+        held = self._held
+        if held is not None and held[0] == (version or self.serving_version()):
+            yield held[1]
+            return
+        if self._reader is not None and not exclusive_:
+            with self._reader.shard(version) as shard:
+                yield shard
+            return
+        with self._guard():
+            shard = self._load(self._resolve(version))
+            try:
+                yield shard
+            finally:
+                shard.close()
+
+    @contextlib.contextmanager
+    def session(self, version: str | None = None) -> Iterator[EdgeStore]:
+        """Keep one version's shard open (and the store locked) across many operations: for batch work
+        such as an evaluation, where opening the shard per query would cost more than the query."""
+        name = self._resolve(version)
+        with self._shard(name, exclusive_=True) as shard:
+            self._held = (name, shard)
+            try:
+                yield self
+            finally:
+                self._held = None
+
+    # data
+    def upsert(self, points: list[VectorPoint], version: str | None = None, batch: int = 512) -> None:
+        from qdrant_edge import Point, SparseVector, UpdateOperation
+
+        def vectors(p: VectorPoint) -> dict[str, Any]:
+            named: dict[str, Any] = {"": as_list(p.vector)}
+            if p.sparse and p.sparse[0]:
+                named[SPARSE] = SparseVector(*p.sparse)
+            return named
+
+        with self._shard(version, exclusive_=True) as shard:
+            for i in range(0, len(points), batch):
+                shard.update(
+                    UpdateOperation.upsert_points([Point(p.id, vectors(p), p.payload) for p in points[i : i + batch]])
+                )
+            shard.flush()
+
+    def delete(self, flt: PayloadFilter, version: str | None = None) -> None:
+        from qdrant_edge import UpdateOperation
+
+        with self._shard(version, exclusive_=True) as shard:
+            shard.update(UpdateOperation.delete_points_by_filter(edge_filter(flt)))
+            shard.flush()
+
+    def query(
+        self,
+        vector: Sequence[float],
+        flt: PayloadFilter | None = None,
+        limit: int = 10,
+        version: str | None = None,
+        with_vectors: bool = False,
+        sparse: Sparse | None = None,
+    ) -> list[Hit]:
+        from qdrant_edge import Fusion, Prefetch, Query, QueryRequest, SparseVector
+
+        dense = Query.Nearest(as_list(vector))
+        if sparse and sparse[0]:  # hybrid: dense and BM25 candidates fused by reciprocal rank
+            flt_ = edge_filter(flt)
+            request = QueryRequest(
+                limit=limit,
+                prefetches=[
+                    Prefetch(limit=limit * 2, query=dense, filter=flt_),
+                    Prefetch(limit=limit * 2, query=Query.Nearest(SparseVector(*sparse), using=SPARSE), filter=flt_),
+                ],
+                query=Fusion.Rrf(k=RRF_K),
+                with_payload=True,
+                with_vector=with_vectors,
+            )
+        else:
+            request = QueryRequest(
+                limit=limit, query=dense, filter=edge_filter(flt), with_payload=True, with_vector=with_vectors
+            )
+        with self._shard(version) as shard:
+            found = shard.query(request)
+        return [Hit(str(p.id), float(p.score), dict(p.payload or {}), vector_of(p.vector)) for p in found]
+
+    def count(self, flt: PayloadFilter | None = None, version: str | None = None) -> int:
+        from qdrant_edge import CountRequest
+
+        with self._shard(version) as shard:
+            return int(shard.count(CountRequest(exact=True, filter=edge_filter(flt))))
+
+    def scroll(
+        self, flt: PayloadFilter | None = None, version: str | None = None, with_vectors: bool = False
+    ) -> list[Hit]:
+        from qdrant_edge import ScrollRequest
+
+        hits: list[Hit] = []
+        offset = None
+        with self._shard(version) as shard:
+            while True:
+                records, offset = shard.scroll(
+                    ScrollRequest(
+                        offset=offset, limit=1024, filter=edge_filter(flt), with_payload=True, with_vector=with_vectors
+                    )
+                )
+                hits += [Hit(str(r.id), 0.0, dict(r.payload or {}), vector_of(r.vector)) for r in records]
+                if offset is None:
+                    return hits
+
+
+def edge_filter(flt: PayloadFilter | None) -> Any:
+    if flt is None:
+        return None
+    from qdrant_edge import FieldCondition, Filter, HasIdCondition, MatchAny, RangeFloat
+
+    def condition(kind: str, key: str, value: Any) -> Any:
+        if kind == "any":
+            return FieldCondition(key=key, match=MatchAny(value))
+        if kind == "range":
+            return FieldCondition(key=key, range=RangeFloat(gte=value[0], lte=value[1]))
+        return HasIdCondition({uuid.UUID(p) for p in value})
+
+    must, must_not = ([condition(*c) for c in part] for part in flt.clauses())
+    return Filter(must=must or None, must_not=must_not or None) if (must or must_not) else None

@@ -1,0 +1,230 @@
+"""A Qdrant server or cluster through qdrant-client (or its local mode, in tests): versions are
+collections, the pointers are Qdrant aliases moved with one `update_collection_aliases` call, which
+Qdrant applies atomically."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from .types import (
+    INDEXED_FIELDS,
+    RRF_K,
+    SPARSE,
+    Hit,
+    PayloadFilter,
+    Sparse,
+    VectorPoint,
+    VersionInfo,
+    as_list,
+    vector_of,
+)
+from .versions import VersionedStore
+
+
+class QdrantServerStore(VersionedStore):
+    """qdrant-client: a server or cluster (`url`), or client local mode (`path`, used in tests)."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        api_key: str | None = None,
+        path: str | None = None,
+        alias: str = "movies",
+        timeout_s: int = 30,
+        prefer_grpc: bool = False,
+        shard_number: int | None = None,
+        replication_factor: int | None = None,
+        write_consistency_factor: int | None = None,
+    ) -> None:
+        from qdrant_client import QdrantClient
+
+        self.alias = alias
+        # cluster layout of every new version (None: the server's defaults); ignored by local mode
+        self.cluster = {
+            key: value
+            for key, value in {
+                "shard_number": shard_number,
+                "replication_factor": replication_factor,
+                "write_consistency_factor": write_consistency_factor,
+            }.items()
+            if value is not None
+        }
+        if url:
+            self.client = QdrantClient(url=url, api_key=api_key, timeout=timeout_s, prefer_grpc=prefer_grpc)
+        else:
+            self.client = QdrantClient(path=path) if path else QdrantClient(location=":memory:")
+
+    # the primitives of VersionedStore
+    def _pointers(self) -> dict[str, str]:
+        return {a.alias_name: a.collection_name for a in self.client.get_aliases().aliases}
+
+    def _move_pointers(self, current: dict[str, str], changes: dict[str, str | None]) -> None:
+        from qdrant_client import models
+
+        actions: list[Any] = []
+        for alias, name in changes.items():
+            if alias in current:
+                actions.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias)))
+            if name is not None:
+                actions.append(
+                    models.CreateAliasOperation(create_alias=models.CreateAlias(collection_name=name, alias_name=alias))
+                )
+        if actions:
+            self.client.update_collection_aliases(change_aliases_operations=actions)
+
+    def _exists(self, name: str) -> bool:
+        return True  # not asked on every query: the server answers for a missing collection itself
+
+    def _delete_version(self, name: str) -> None:
+        self.client.delete_collection(name)
+
+    @contextlib.contextmanager
+    def session(self, version: str | None = None) -> Iterator[QdrantServerStore]:
+        """A server keeps its collections open; nothing to hold."""
+        yield self
+
+    def versions(self) -> list[VersionInfo]:
+        out = []
+        for c in self.client.get_collections().collections:
+            if not c.name.startswith(f"{self.alias}__"):
+                continue
+            info = self.client.get_collection(c.name)
+            meta = info.config.metadata or {}
+            out.append(
+                VersionInfo(
+                    name=c.name,
+                    dimension=int(meta.get("dimension", 0)),
+                    model=str(meta.get("model", "")),
+                    points=self.count(version=c.name),
+                    created_at=float(meta.get("created_at", 0)),
+                )
+            )
+        return sorted(out, key=lambda v: v.name)
+
+    def create_version(self, name: str, dimension: int, model: str) -> VersionInfo:
+        from qdrant_client import models
+
+        info = VersionInfo(name=name, dimension=dimension, model=model)
+        self.client.create_collection(
+            name,
+            vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
+            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            metadata=info.__dict__,
+            **self.cluster,
+        )
+        schema = {
+            "keyword": models.PayloadSchemaType.KEYWORD,
+            "integer": models.PayloadSchemaType.INTEGER,
+            "float": models.PayloadSchemaType.FLOAT,
+        }
+        for key, kind in INDEXED_FIELDS.items():
+            index: Any = schema[kind]
+            if key == "language":
+                index = models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=True)
+            self.client.create_payload_index(name, key, field_schema=index)
+        return info
+
+    def upsert(self, points: list[VectorPoint], version: str | None = None, batch: int = 512) -> None:
+        from qdrant_client import models
+
+        name = self._resolve(version)
+        for i in range(0, len(points), batch):
+            self.client.upsert(
+                name,
+                points=[
+                    models.PointStruct(id=p.id, vector=self._vectors(p), payload=p.payload)
+                    for p in points[i : i + batch]
+                ],
+                wait=True,
+            )
+
+    @staticmethod
+    def _vectors(p: VectorPoint) -> dict[str, Any]:
+        from qdrant_client import models
+
+        named: dict[str, Any] = {"": as_list(p.vector)}
+        if p.sparse and p.sparse[0]:
+            named[SPARSE] = models.SparseVector(indices=p.sparse[0], values=p.sparse[1])
+        return named
+
+    def delete(self, flt: PayloadFilter, version: str | None = None) -> None:
+        from qdrant_client import models
+
+        self.client.delete(
+            self._resolve(version), points_selector=models.FilterSelector(filter=client_filter(flt)), wait=True
+        )
+
+    def query(
+        self,
+        vector: Sequence[float],
+        flt: PayloadFilter | None = None,
+        limit: int = 10,
+        version: str | None = None,
+        with_vectors: bool = False,
+        sparse: Sparse | None = None,
+    ) -> list[Hit]:
+        from qdrant_client import models
+
+        flt_ = client_filter(flt)
+        if sparse and sparse[0]:  # hybrid: dense and BM25 candidates fused by reciprocal rank
+            query: Any = models.RrfQuery(rrf=models.Rrf(k=RRF_K))
+            prefetch = [
+                models.Prefetch(query=as_list(vector), filter=flt_, limit=limit * 2),
+                models.Prefetch(
+                    query=models.SparseVector(indices=sparse[0], values=sparse[1]),
+                    using=SPARSE,
+                    filter=flt_,
+                    limit=limit * 2,
+                ),
+            ]
+        else:
+            query, prefetch = as_list(vector), None
+        found = self.client.query_points(
+            self._resolve(version),
+            query=query,
+            prefetch=prefetch,
+            query_filter=None if prefetch else flt_,
+            limit=limit,
+            with_payload=True,
+            with_vectors=with_vectors,
+        ).points
+        return [Hit(str(p.id), float(p.score), dict(p.payload or {}), vector_of(p.vector)) for p in found]
+
+    def count(self, flt: PayloadFilter | None = None, version: str | None = None) -> int:
+        return int(self.client.count(self._resolve(version), count_filter=client_filter(flt), exact=True).count)
+
+    def scroll(
+        self, flt: PayloadFilter | None = None, version: str | None = None, with_vectors: bool = False
+    ) -> list[Hit]:
+        hits: list[Hit] = []
+        offset = None
+        while True:
+            records, offset = self.client.scroll(
+                self._resolve(version),
+                scroll_filter=client_filter(flt),
+                limit=1024,
+                offset=offset,
+                with_payload=True,
+                with_vectors=with_vectors,
+            )
+            hits += [Hit(str(r.id), 0.0, dict(r.payload or {}), vector_of(r.vector)) for r in records]
+            if offset is None:
+                return hits
+
+
+def client_filter(flt: PayloadFilter | None) -> Any:
+    if flt is None:
+        return None
+    from qdrant_client import models
+
+    def condition(kind: str, key: str, value: Any) -> Any:
+        if kind == "any":
+            return models.FieldCondition(key=key, match=models.MatchAny(any=value))
+        if kind == "range":
+            return models.FieldCondition(key=key, range=models.Range(gte=value[0], lte=value[1]))
+        return models.HasIdCondition(has_id=value)
+
+    must, must_not = ([condition(*c) for c in part] for part in flt.clauses())
+    return models.Filter(must=must or None, must_not=must_not or None) if (must or must_not) else None

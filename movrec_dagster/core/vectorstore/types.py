@@ -1,0 +1,118 @@
+"""The value types every engine speaks: points, hits, filters, versions, and deterministic ids."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+POINT_NAMESPACE = uuid.UUID("6f1c3b1e-4d1e-4c55-9a38-6d6f7672656d")
+# Payload fields people filter on; each gets a payload index.
+INDEXED_FIELDS = {
+    "movie_id": "keyword",
+    "language": "keyword",
+    "genres": "keyword",
+    "kind": "keyword",
+    "year": "integer",
+    "sentiment": "float",
+    "content_hash": "keyword",
+    "title_keys": "keyword",  # exact-title lookups
+    "aliases": "keyword",  # ids a movie was served under before
+    "video_id": "keyword",
+}
+RRF_K = 60  # reciprocal rank fusion constant (Qdrant's default)
+SPARSE = "bm25"  # the sparse (lexical) vector's name; the dense vector is the unnamed one
+Sparse = tuple[list[int], list[float]]
+
+
+def point_id(movie_id: str, kind: str, index: int) -> str:
+    """Deterministic id: the same chunk of the same movie always lands on the same point."""
+    return str(uuid.uuid5(POINT_NAMESPACE, f"{movie_id}\x1f{kind}\x1f{index}"))
+
+
+@dataclass
+class VectorPoint:
+    id: str
+    vector: Sequence[float]
+    payload: dict[str, Any]
+    sparse: Sparse | None = None
+
+
+@dataclass
+class Hit:
+    id: str
+    score: float
+    payload: dict[str, Any]
+    vector: list[float] | None = None
+
+
+@dataclass(frozen=True)
+class PayloadFilter:
+    """Conditions on the payload; all given ones must hold."""
+
+    languages: tuple[str, ...] = ()
+    genres: tuple[str, ...] = ()  # any of
+    year_min: int | None = None
+    year_max: int | None = None
+    min_sentiment: float | None = None
+    kinds: tuple[str, ...] = ()
+    movie_ids: tuple[str, ...] = ()
+    title_keys: tuple[str, ...] = ()  # any of
+    aliases: tuple[str, ...] = ()  # any of
+    exclude_movie_ids: tuple[str, ...] = ()
+    exclude_point_ids: tuple[str, ...] = ()
+
+    def clauses(self) -> tuple[list[tuple[str, str, Any]], list[tuple[str, str, Any]]]:
+        """(must, must_not) as engine-neutral ("any" | "range" | "ids", key, value) triples."""
+        must: list[tuple[str, str, Any]] = [
+            ("any", key, list(values))
+            for key, values in (
+                ("language", self.languages),
+                ("genres", self.genres),
+                ("kind", self.kinds),
+                ("movie_id", self.movie_ids),
+                ("title_keys", self.title_keys),
+                ("aliases", self.aliases),
+            )
+            if values
+        ]
+        if self.year_min is not None or self.year_max is not None:
+            must.append(("range", "year", (self.year_min, self.year_max)))
+        if self.min_sentiment is not None:
+            must.append(("range", "sentiment", (self.min_sentiment, None)))
+        must_not: list[tuple[str, str, Any]] = []
+        if self.exclude_movie_ids:
+            must_not.append(("any", "movie_id", list(self.exclude_movie_ids)))
+        if self.exclude_point_ids:
+            must_not.append(("ids", "", list(self.exclude_point_ids)))
+        return must, must_not
+
+
+@dataclass
+class VersionInfo:
+    name: str
+    dimension: int
+    model: str
+    points: int = 0
+    created_at: float = field(default_factory=time.time)
+
+
+class NoServingCollection(LookupError):
+    pass
+
+
+def as_list(vector: Sequence[float]) -> list[float]:
+    return np.asarray(vector, dtype=np.float32).tolist()
+
+
+def vector_of(vector: Any) -> list[float] | None:
+    """A point's dense vector as a list, from either engine's shape of it."""
+    if vector is None:
+        return None
+    if isinstance(vector, dict):  # {"": [...]} for the unnamed vector
+        vector = next(iter(vector.values()), None)
+    return list(vector) if vector is not None else None

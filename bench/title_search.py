@@ -114,6 +114,8 @@ def main() -> None:
 
         results: dict[tuple[str, str, bool], list[int]] = {}
         timings = []
+        session = store.session()  # the shard held open, as the API holds it
+        session.__enter__()
         for movie, text, group, row in queries:
             held_out = int(movie.removeprefix("tmdb-")) % 5 == 0
             t0 = time.perf_counter()
@@ -135,6 +137,7 @@ def main() -> None:
                 results.setdefault(("movrec", "shared: title alone -> most popular", "all"), []).append(
                     int(bool(alone) and alone[0].movie_id == expected)
                 )
+        session.__exit__(None, None, None)
     print("\n| system | query set | subset | queries | share ranked first [95% CI] |")
     print("|---|---|---|---|---|")
     for (system, group, subset), hits in sorted(results.items(), key=lambda kv: (kv[0][2], kv[0][1], kv[0][0])):

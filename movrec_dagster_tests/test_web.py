@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
@@ -14,6 +15,7 @@ from movrec_dagster.api import create_app
 from movrec_dagster.devserver import free_port
 
 CHROMIUM = shutil.which("chromium")
+SCREENSHOT = os.environ.get("MOVREC_WEB_SCREENSHOT")  # a path: keep a picture of the videos panel
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (make test installs it)")
 
 
@@ -46,6 +48,13 @@ def test_search_more_like_this_and_watch_list(server: str) -> None:
         first = page.locator("#results .card").first
         expect(first.locator("h3")).to_contain_text("The Martian", timeout=30_000)
         expect(first.locator(".why")).to_contain_text("Matched")
+
+        # the movie's videos, with what each one says (GET /movies/{id})
+        first.locator("button.videos-button").click()
+        expect(first.locator(".videos li").first).to_contain_text("trailer · the-martian.mp4", timeout=30_000)
+        expect(first.locator(".videos .lines").first).to_contain_text("s: ")
+        if SCREENSHOT:
+            page.screenshot(path=SCREENSHOT, full_page=True)
 
         first.locator("button.add").click()
         first.locator("button.more").click()

@@ -81,6 +81,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     parser.add_argument("--limit", type=int, default=0, help="only the first N titles as queries (0 = all)")
+    parser.add_argument("--misses", type=int, default=0, help="print the first N queries movrec ranked wrong")
     args = parser.parse_args()
     catalogue, _ = read_catalogue(Path(args.data) / "tmdb_top10k" / "top10K-TMDB-movies.csv")
     movies = resolve_movies(pl.DataFrame(schema=VIDEO_SCHEMA), {}, catalogue).movies
@@ -113,7 +114,7 @@ def main() -> None:
         doc_tfidf = tfidf.transform(texts)
 
         results: dict[tuple[str, str, bool], list[int]] = {}
-        timings = []
+        timings, misses = [], []
         session = store.session()  # the shard held open, as the API holds it
         session.__enter__()
         for movie, text, group, row in queries:
@@ -121,6 +122,8 @@ def main() -> None:
             t0 = time.perf_counter()
             got = search(store, cached, text, top_k=1)
             timings.append(time.perf_counter() - t0)
+            if got and got[0].movie_id != movie and len(misses) < args.misses:
+                misses.append(f"{text!r}: wanted {movie}, got {got[0].movie_id} ({got[0].title}, {got[0].year})")
             top_dense = ids[int(np.argmax(dense @ cached.vectors[text]))]
             top_tfidf = ids[int((doc_tfidf @ tfidf.transform([text]).T).toarray().ravel().argmax())]
             for system, first in (
@@ -147,6 +150,8 @@ def main() -> None:
             h for (s, g, sub), hs in results.items() if s == "movrec" and sub == subset and "alone" not in g for h in hs
         ]
         print(f"movrec, every title query ({subset}): {wilson(sum(both), len(both))} over {len(both)}")
+    for miss in misses:
+        print("  miss:", miss)
     ms = np.array(timings) * 1000
     print(
         f"movrec search latency (query vectors precomputed): p50 {np.percentile(ms, 50):.1f} ms, "

@@ -88,11 +88,12 @@ def item_knn(ratings: pl.DataFrame, neighbours: int = NEIGHBOURS, block: int = 1
 
 def read_ratings(folder: Path, id_prefix: str = "tmdb") -> tuple[pl.DataFrame, list[tuple[str, str]]]:
     """Ratings files in `folder` (MovieLens shape: userId, movieId, rating, timestamp), mapped to catalogue
-    ids through a `links.csv` beside them (movieId -> tmdbId) or a `tmdbId` column of their own; and
-    (file, cause) for each file that could not be used (the others still are)."""
+    ids through a `links.csv` beside them (movieId -> tmdbId, else imdbId) or a `tmdbId` column of their
+    own; and (file, cause) for each file that could not be used (the others still are)."""
     frames, failures = [], []
     links_path = folder / "links.csv"
-    links = pl.read_csv(links_path, schema_overrides={"tmdbId": pl.String}) if links_path.is_file() else None
+    ids = {"tmdbId": pl.String, "imdbId": pl.String}
+    links = pl.read_csv(links_path, schema_overrides=ids) if links_path.is_file() else None
     for path in sorted(folder.glob("*.csv")):
         if path.name in ("links.csv", "movies.csv", "tags.csv"):
             continue
@@ -101,10 +102,23 @@ def read_ratings(folder: Path, id_prefix: str = "tmdb") -> tuple[pl.DataFrame, l
         except (MediaError, pl.exceptions.PolarsError) as exc:
             failures.append((path.name, str(exc)))
             continue
+        tmdb = (
+            pl.lit(f"{id_prefix}-") + pl.col("tmdbId").str.strip_suffix(".0")
+            if "tmdbId" in raw.columns
+            else pl.lit(None, pl.String)
+        )
+        # no TMDB id: the IMDb id, which reaches a movie through its alias `imdb-tt…` (entities.py)
+        imdb = (
+            pl.lit("imdb-tt") + pl.col("imdbId").str.strip_suffix(".0").str.zfill(7)
+            if "imdbId" in raw.columns
+            else pl.lit(None, pl.String)
+        )
         frames.append(
-            raw.drop_nulls("tmdbId").select(
+            raw.with_columns(pl.coalesce(tmdb, imdb).alias("movie"))
+            .drop_nulls("movie")
+            .select(
                 pl.col("userId").alias("user_id"),
-                (pl.lit(f"{id_prefix}-") + pl.col("tmdbId").str.strip_suffix(".0")).alias("movie_id"),
+                pl.col("movie").alias("movie_id"),
                 pl.col("rating").cast(pl.Float64),
                 (pl.col("timestamp") if "timestamp" in raw.columns else pl.lit(0)).cast(pl.Int64).alias("timestamp"),
             )
@@ -113,13 +127,15 @@ def read_ratings(folder: Path, id_prefix: str = "tmdb") -> tuple[pl.DataFrame, l
 
 
 def _ratings_file(path: Path, links: pl.DataFrame | None) -> pl.DataFrame:
-    raw = pl.read_csv(path, schema_overrides={"movieId": pl.String, "tmdbId": pl.String, "userId": pl.String})
+    ids = {"movieId": pl.String, "tmdbId": pl.String, "imdbId": pl.String, "userId": pl.String}
+    raw = pl.read_csv(path, schema_overrides=ids)
     if not {"userId", "rating"} <= set(raw.columns):
         raise MediaError(f"{path}: ratings need userId and rating columns (have {raw.columns[:8]})")
     if "tmdbId" not in raw.columns:
         if links is None or "movieId" not in raw.columns:
             raise MediaError(f"{path}: ratings need a tmdbId column, or movieId and a links.csv beside them")
-        raw = raw.join(links.select(pl.col("movieId").cast(pl.String), "tmdbId"), on="movieId", how="inner")
+        keep = [c for c in ("tmdbId", "imdbId") if c in links.columns]
+        raw = raw.join(links.select(pl.col("movieId").cast(pl.String), *keep), on="movieId", how="inner")
     return raw
 
 

@@ -125,12 +125,16 @@ def title_matches(store: VectorStore, text: str, flt: PayloadFilter) -> list[Hit
         return []
     hits = store.scroll(replace(flt, kinds=("title",), title_keys=wanted))
 
+    exact = {normal_title(text), normal_title(named["title"]) if named else ""} - {""}
+
     def rank(hit: Hit) -> tuple:
         p = hit.payload
         movie_keys = set(p.get("title_keys") or [])
         year_named = bool(stripped & movie_keys) and p.get("year") == year
         whole = bool(keys & movie_keys)
-        return (not year_named, not whole, -(p.get("popularity") or 0.0), p["movie_id"])
+        # "The Ring" is the movie of that very title before "Ring" (a key without the article)
+        verbatim = bool(exact & {normal_title(p.get("title")), normal_title(p.get("original_title"))})
+        return (not year_named, not whole, not verbatim, -(p.get("popularity") or 0.0), p["movie_id"])
 
     hits = [h for h in hits if (keys | stripped) & set(h.payload.get("title_keys") or [])]
     return sorted(hits, key=rank)

@@ -123,3 +123,15 @@ def test_title_normal_forms() -> None:
     assert normal_title("Amélie!") == "amelie" and normal_title("Fast & Furious") == "fast and furious"
     assert title_keys("The Matrix") == ["the matrix", "matrix"]
     assert title_keys("千と千尋の神隠し") == ["千と千尋の神隠し"]
+
+
+def test_ratings_by_imdb_id_reach_a_movie_only_a_sidecar_knows(tmp_path) -> None:  # noqa: ANN001
+    from movrec_dagster.core.collaborative import read_ratings
+
+    (tmp_path / "links.csv").write_text("movieId,imdbId,tmdbId\n1,0114709,862\n2,0000001,\n")
+    (tmp_path / "ratings.csv").write_text("userId,movieId,rating,timestamp\n7,1,4.0,1\n7,2,5.0,2\n")
+    ratings, failures = read_ratings(tmp_path)
+    assert failures == [] and ratings["movie_id"].to_list() == ["tmdb-862", "imdb-tt0000001"]
+    frame = videos(video("lumiere", sidecar_id="lumiere", imdb_id="tt0000001"))
+    aliases = resolve_movies(frame, _routes(frame), None).aliases
+    assert dict(aliases.select("alias", "movie_id").iter_rows()) == {"imdb-tt0000001": "lumiere"}

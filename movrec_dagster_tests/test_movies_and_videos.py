@@ -108,3 +108,19 @@ def test_ratings_by_tmdb_id_blend_after_the_videos_attach(film: dict) -> None:
         EdgeStore(home.qdrant), ["martian-clip0"], top_k=3, neighbours=neighbours, collaborative_weight=0.8
     )
     assert recs[0].hit.movie_id == "tmdb-597" and recs[0].because_of == "tmdb-286217"
+
+
+def test_a_clip_whose_sidecar_moves_it_to_another_movie_takes_its_points_along(film: dict) -> None:
+    """Runs last: it changes the library the tests above read."""
+    home: MovrecHome = film["home"]
+    sidecar = home.uploads / f"martian-clip{CLIPS - 1}.json"
+    sidecar.write_text(json.dumps(json.loads(sidecar.read_text()) | {"movie_id": "martian-fan-edit"}))
+    with dg.instance_for_test() as instance:
+        result = run_pipeline(home, instance)
+    assert all(result.runs.values()), result.runs
+    store = EdgeStore(home.qdrant)
+    moved = f"martian-clip{CLIPS - 1}"
+    lines = store.scroll(PayloadFilter(kinds=("transcript",)))
+    assert {p.payload["movie_id"] for p in lines if p.payload["video_id"] == moved} == {"martian-fan-edit"}
+    assert len({p.payload["video_id"] for p in lines if p.payload["movie_id"] == "tmdb-286217"}) == CLIPS - 1
+    assert len({p.id for p in lines}) == len(lines)  # nothing left behind twice

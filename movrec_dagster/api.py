@@ -10,6 +10,7 @@ lists origins; an unexpected error answers a bare 500, the traceback goes to the
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import os
 from functools import lru_cache
@@ -26,7 +27,7 @@ from movrec_dagster.core.details import movie_details
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.home import MovrecHome
 from movrec_dagster.core.recommend import recommend
-from movrec_dagster.core.search import MovieNotFound, find_movie, search, similar
+from movrec_dagster.core.search import MovieNotFound, find_movie, resolve_ids, search, similar
 from movrec_dagster.core.vectorstore import NoServingCollection, PayloadFilter, StoreSettings, VectorStore, open_store
 
 MAX_QUERY_CHARS = 500
@@ -228,7 +229,13 @@ def create_app(home: MovrecHome | None = None, store: VectorStore | None = None)
             raise HTTPException(status_code=404, detail="movie not found") from exc
 
     @app.post("/recommend", response_model=list[MovieOut], dependencies=guarded)
-    def recommend_movies(body: RecommendIn) -> list[dict]:
+    def recommend_movies(body: RecommendIn, response: Response) -> list[dict]:
+        """Ids in the history may be aliases; the header `X-Movrec-Resolved` maps each one that is
+        not canonical to the canonical id used (JSON)."""
+        asked = list(dict.fromkeys([*body.liked, *body.disliked]))
+        renamed = {key: value for key, value in resolve_ids(store, asked).items() if key != value}
+        if renamed:
+            response.headers["X-Movrec-Resolved"] = json.dumps(renamed, ensure_ascii=True)
         try:
             recs = recommend(
                 store,

@@ -110,6 +110,24 @@ def test_ratings_by_tmdb_id_blend_after_the_videos_attach(film: dict) -> None:
     assert recs[0].hit.movie_id == "tmdb-597" and recs[0].because_of == "tmdb-286217"
 
 
+def test_the_api_answers_for_an_alias_with_the_canonical_id(film: dict) -> None:
+    from fastapi.testclient import TestClient
+
+    from movrec_dagster.api import create_app
+
+    home: MovrecHome = film["home"]
+    client = TestClient(create_app(home, EdgeStore(home.qdrant)))
+    details = client.get("/movies/martian-clip0").json()
+    assert (details["movie_id"], details["requested_id"]) == ("tmdb-286217", "martian-clip0")
+    assert len(details["videos"]) == CLIPS and "martian-clip0" in details["aliases"]
+    assert details["videos"][0]["segments"][0]["text"]
+    similar = client.get("/movies/martian-clip0/similar", params={"top_k": 3})
+    assert similar.status_code == 200 and similar.headers["x-movrec-movie-id"] == "tmdb-286217"
+    recs = client.post("/recommend", json={"liked": ["martian-clip0"], "top_k": 3})
+    assert recs.status_code == 200 and json.loads(recs.headers["x-movrec-resolved"]) == {"martian-clip0": "tmdb-286217"}
+    assert "tmdb-286217" not in [r["movie_id"] for r in recs.json()]  # the liked movie, by alias, excluded
+
+
 def test_a_clip_whose_sidecar_moves_it_to_another_movie_takes_its_points_along(film: dict) -> None:
     """Runs last: it changes the library the tests above read."""
     home: MovrecHome = film["home"]

@@ -1,0 +1,138 @@
+"""Recommendations for a known user: three strategies, a blend of them, and a cold start.
+
+* `profile`: the user's taste vector against movie profiles;
+* `recent`: the last ten movies they liked, each giving its two most similar;
+* `similar_users`: the ten users whose taste vectors are closest, each giving two movies they liked;
+* `blend` (default): the three taken in turn (recent, profile, similar users), each movie once;
+* a user with no events, or none about indexed movies: the most popular movies of their language
+  (else overall), diversified by MMR.
+Nothing the user watched comes back; every result names the strategy and its evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from ..recommend import rerank
+from ..search import MovieHit, movie_hit, with_evidence
+from ..vectorstore import Hit, PayloadFilter, VectorStore
+from .profiles import UserTaste
+
+STRATEGIES = ("blend", "profile", "recent", "similar_users")
+RECENT = 10
+PER_SOURCE = 2
+NEIGHBOURS = 10
+POPULAR_POOL = 50
+
+
+@dataclass
+class UserRecommendation:
+    hit: MovieHit
+    strategy: str  # profile | recent | similar_users | popular
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.hit.to_dict() | {"strategy": self.strategy, "evidence": self.evidence}
+
+
+def _unwatched(flt: PayloadFilter | None, taste: UserTaste, also: set[str]) -> PayloadFilter:
+    base = flt or PayloadFilter()
+    excluded = (*base.exclude_movie_ids, *taste.watched, *sorted(also))
+    return replace(base, kinds=("profile",), exclude_movie_ids=excluded)
+
+
+def by_profile(store: VectorStore, taste: UserTaste, top_k: int, flt: PayloadFilter | None) -> list[UserRecommendation]:
+    if taste.vector is None:
+        return []
+    hits = store.query(taste.vector, _unwatched(flt, taste, set()), limit=top_k)
+    return [UserRecommendation(movie_hit(h), "profile", {"profile": "your taste vector"}) for h in hits]
+
+
+def by_recent(store: VectorStore, taste: UserTaste, top_k: int, flt: PayloadFilter | None) -> list[UserRecommendation]:
+    recent = [m for m in taste.recent if taste.weights.get(m, 0) > 0][:RECENT]
+    if not recent:
+        return []
+    found = store.scroll(PayloadFilter(movie_ids=tuple(recent), kinds=("profile",)), with_vectors=True)
+    vectors = {h.payload["movie_id"]: h.vector for h in found if h.vector is not None}
+    out: list[UserRecommendation] = []
+    chosen: set[str] = set()
+    for movie in recent:
+        if movie not in vectors or len(out) >= top_k:
+            continue
+        hits = store.query(vectors[movie], _unwatched(flt, taste, chosen), limit=PER_SOURCE)
+        for h in hits:
+            chosen.add(h.payload["movie_id"])
+            out.append(UserRecommendation(movie_hit(h), "recent", {"liked": movie}))
+    return out[:top_k]
+
+
+def by_similar_users(
+    store: VectorStore, users: VectorStore | None, taste: UserTaste, top_k: int, flt: PayloadFilter | None
+) -> list[UserRecommendation]:
+    if taste.vector is None or users is None or users.serving_version() is None:
+        return []
+    others = [h for h in users.query(taste.vector, limit=NEIGHBOURS + 1) if h.payload["user_id"] != taste.user_id]
+    picks: list[tuple[str, str]] = []  # (movie, the user who liked it)
+    seen = set(taste.watched)
+    for other in others[:NEIGHBOURS]:
+        mine = [m for m in other.payload.get("liked") or [] if m not in seen][:PER_SOURCE]
+        picks += [(m, other.payload["user_id"]) for m in mine]
+        seen.update(mine)
+    if not picks:
+        return []
+    allowed = replace(_unwatched(flt, taste, set()), movie_ids=tuple(m for m, _ in picks))
+    hits = {h.payload["movie_id"]: h for h in store.scroll(allowed)}
+    return [UserRecommendation(movie_hit(hits[m]), "similar_users", {"users": [u]}) for m, u in picks if m in hits][
+        :top_k
+    ]
+
+
+def popular(store: VectorStore, taste: UserTaste, top_k: int, flt: PayloadFilter | None) -> list[UserRecommendation]:
+    """Cold start: the most popular movies of the user's language (else overall), diversified."""
+    base = flt or PayloadFilter()
+    scopes = [(taste.segment,)] if taste.segment != "und" and not base.languages else []
+    candidates: list[Hit] = []
+    for languages in [*scopes, base.languages]:
+        candidates = store.scroll(_unwatched(replace(base, languages=languages), taste, set()), with_vectors=True)
+        if candidates:
+            break
+    candidates.sort(key=lambda h: (-(h.payload.get("popularity") or 0.0), h.payload["movie_id"]))
+    pool = [replace(h, score=float(h.payload.get("popularity") or 0.0)) for h in candidates[:POPULAR_POOL]]
+    return [
+        UserRecommendation(movie_hit(h), "popular", {"popular_in": taste.segment})
+        for h in rerank(pool, top_k, mmr_lambda=0.7)
+    ]
+
+
+def recommend_for_user(
+    store: VectorStore,
+    users: VectorStore | None,
+    taste: UserTaste,
+    top_k: int = 10,
+    flt: PayloadFilter | None = None,
+    strategy: str = "blend",
+) -> list[UserRecommendation]:
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}")
+    lists = {
+        "recent": lambda: by_recent(store, taste, top_k, flt),
+        "profile": lambda: by_profile(store, taste, top_k, flt),
+        "similar_users": lambda: by_similar_users(store, users, taste, top_k, flt),
+    }
+    chosen = [lists[strategy]()] if strategy != "blend" else [make() for make in lists.values()]
+    out: list[UserRecommendation] = []
+    taken: set[str] = set()
+    for rank in range(top_k):  # in turn: each strategy's next best, each movie once
+        for ranked in chosen:
+            if rank < len(ranked) and ranked[rank].hit.movie_id not in taken and len(out) < top_k:
+                taken.add(ranked[rank].hit.movie_id)
+                out.append(ranked[rank])
+    if not out:
+        out = popular(store, taste, top_k, flt)
+    if out and taste.vector is not None:  # the evidence a person can read: the line closest to their taste
+        lines = {h.movie_id: h for h in with_evidence(store, np.asarray(taste.vector), [r.hit for r in out])}
+        out = [replace(r, hit=lines.get(r.hit.movie_id, r.hit)) for r in out]
+    return out

@@ -25,6 +25,7 @@ from .types import (
     VectorPoint,
     VersionInfo,
     as_list,
+    translate,
     vector_of,
 )
 from .versions import VersionedStore
@@ -76,8 +77,8 @@ class EdgeStore(VersionedStore):
 
     # versions
     def versions(self) -> list[VersionInfo]:
-        infos = []
-        for meta in sorted((self.root / "collections").glob("*/movrec.json")):
+        infos = []  # this alias's versions only: one root can hold several collections (movies, users)
+        for meta in sorted((self.root / "collections").glob(f"{self.alias}__*/movrec.json")):
             info = VersionInfo(**json.loads(meta.read_text()))
             info.points = self.count(version=info.name)
             infos.append(info)
@@ -239,8 +240,6 @@ class EdgeStore(VersionedStore):
 
 
 def edge_filter(flt: PayloadFilter | None) -> Any:
-    if flt is None:
-        return None
     from qdrant_edge import FieldCondition, Filter, HasIdCondition, MatchAny, RangeFloat
 
     def condition(kind: str, key: str, value: Any) -> Any:
@@ -250,5 +249,4 @@ def edge_filter(flt: PayloadFilter | None) -> Any:
             return FieldCondition(key=key, range=RangeFloat(gte=value[0], lte=value[1]))
         return HasIdCondition({uuid.UUID(p) for p in value})
 
-    must, must_not = ([condition(*c) for c in part] for part in flt.clauses())
-    return Filter(must=must or None, must_not=must_not or None) if (must or must_not) else None
+    return translate(flt, condition, lambda must, must_not: Filter(must=must, must_not=must_not))

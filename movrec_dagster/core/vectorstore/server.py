@@ -18,6 +18,7 @@ from .types import (
     VectorPoint,
     VersionInfo,
     as_list,
+    translate,
     vector_of,
 )
 from .versions import VersionedStore
@@ -215,8 +216,6 @@ class QdrantServerStore(VersionedStore):
 
 
 def client_filter(flt: PayloadFilter | None) -> Any:
-    if flt is None:
-        return None
     from qdrant_client import models
 
     def condition(kind: str, key: str, value: Any) -> Any:
@@ -226,5 +225,4 @@ def client_filter(flt: PayloadFilter | None) -> Any:
             return models.FieldCondition(key=key, range=models.Range(gte=value[0], lte=value[1]))
         return models.HasIdCondition(has_id=value)
 
-    must, must_not = ([condition(*c) for c in part] for part in flt.clauses())
-    return models.Filter(must=must or None, must_not=must_not or None) if (must or must_not) else None
+    return translate(flt, condition, lambda must, must_not: models.Filter(must=must, must_not=must_not))

@@ -23,6 +23,7 @@ INDEXED_FIELDS = {
     "title_keys": "keyword",  # exact-title lookups
     "aliases": "keyword",  # ids a movie was served under before
     "video_id": "keyword",
+    "user_id": "keyword",  # the users collection
 }
 RRF_K = 60  # reciprocal rank fusion constant (Qdrant's default)
 SPARSE = "bm25"  # the sparse (lexical) vector's name; the dense vector is the unnamed one
@@ -63,6 +64,7 @@ class PayloadFilter:
     movie_ids: tuple[str, ...] = ()
     title_keys: tuple[str, ...] = ()  # any of
     aliases: tuple[str, ...] = ()  # any of
+    user_ids: tuple[str, ...] = ()  # the users collection
     exclude_movie_ids: tuple[str, ...] = ()
     exclude_point_ids: tuple[str, ...] = ()
 
@@ -77,6 +79,7 @@ class PayloadFilter:
                 ("movie_id", self.movie_ids),
                 ("title_keys", self.title_keys),
                 ("aliases", self.aliases),
+                ("user_id", self.user_ids),
             )
             if values
         ]
@@ -99,6 +102,14 @@ class VersionInfo:
     model: str
     points: int = 0
     created_at: float = field(default_factory=time.time)
+
+
+def translate(flt: PayloadFilter | None, condition: Any, combine: Any) -> Any:
+    """An engine's filter from `flt`: `condition(kind, key, value)` per clause, `combine(must, must_not)`."""
+    if flt is None:
+        return None
+    must, must_not = ([condition(*c) for c in part] for part in flt.clauses())
+    return combine(must or None, must_not or None) if (must or must_not) else None
 
 
 class NoServingCollection(LookupError):

@@ -3,12 +3,17 @@
 
 User vectors live in the same store as the movies, in a collection of their own behind the alias
 `users`, versioned like the movies collection; a point per user: the taste vector and, as payload,
-the user id, segment, event count and the movies they liked most (what `similar_users` hands on).
+a *keyed pseudonym* of the user (HMAC-SHA256 with a secret made for this home), their segment,
+event count and the movies they liked most (what `similar_users` hands on). The user id itself never
+enters the store: a deleted point's bytes linger in the engine's write-ahead log and payload index
+until its files are rewritten (measured: qdrant-edge keeps them), so the store holds nothing that
+names a person. `data/users/directory.parquet` maps pseudonyms back to ids for the evidence.
 
-Forgetting a user removes their events from every stored batch (each batch rewritten atomically),
-and their point. Events that arrive for a forgotten user afterwards are dropped and reported: the
-only thing kept to know them is a keyed hash (HMAC-SHA256 with a secret made for this home), not
-the id itself.
+Forgetting a user removes their events from every stored batch and their row from the directory
+(each file rewritten atomically), deletes their point and rebuilds the users collection from the
+remaining points into a new version, dropping the old one with its log. Events that arrive for a
+forgotten user afterwards are dropped and reported: all that is kept to recognise them is the
+pseudonym.
 """
 
 from __future__ import annotations
@@ -50,35 +55,69 @@ def profile_user(home: MovrecHome, store: VectorStore, user_id: str) -> UserTast
     return replace(taste, vector=taste_vector(taste, profiles), unknown=unknown)
 
 
-def user_point(taste: UserTaste) -> VectorPoint:
+def pseudonym(home: MovrecHome, user_id: str) -> str:
+    return hmac.new(_secret(home), user_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _directory_path(home: MovrecHome) -> Path:
+    return home.data / "users" / "directory.parquet"
+
+
+def directory(home: MovrecHome) -> dict[str, str]:
+    """pseudonym -> user id."""
+    frame = read_table(_directory_path(home))
+    return dict(frame.select("user_key", "user_id").iter_rows()) if frame is not None else {}
+
+
+def _remember(home: MovrecHome, user_id: str) -> str:
+    key = pseudonym(home, user_id)
+    known = directory(home)
+    if known.get(key) != user_id:
+        known[key] = user_id
+        frame = pl.DataFrame({"user_key": list(known), "user_id": list(known.values())})
+        write_table(frame, _directory_path(home))
+    return key
+
+
+def user_point(key: str, taste: UserTaste) -> VectorPoint:
     payload = {
-        "user_id": taste.user_id,
+        "user_id": key,  # the pseudonym: see the module docstring
         "segment": taste.segment,
         "language": taste.segment,  # the partition key the store filters on
         "events": taste.events,
         "liked": taste.liked[:LIKED_KEPT],
         "kind": "user",
     }
-    return VectorPoint(point_id(taste.user_id, "user", 0), taste.vector, payload)
+    return VectorPoint(point_id(key, "user", 0), taste.vector, payload)
 
 
-def save_user(users: VectorStore, taste: UserTaste, model: str) -> bool:
+def save_user(home: MovrecHome, users: VectorStore, taste: UserTaste, model: str) -> bool:
     """Upsert the user's vector (creating the users collection on first use); False without a vector."""
+    key = _remember(home, taste.user_id)
     if taste.vector is None:
         if users.serving_version() is not None:  # nothing indexed left to say about them
-            users.delete(PayloadFilter(user_ids=(taste.user_id,)))
+            users.delete(PayloadFilter(user_ids=(key,)))
         return False
     if users.serving_version() is None:
         users.switch(users.create_version(version_name(users.alias, model), len(taste.vector), model).name)
-    users.upsert([user_point(taste)])
+    users.upsert([user_point(key, taste)])
     return True
 
 
-def user_record(users: VectorStore, user_id: str) -> dict | None:
-    if users.serving_version() is None:
-        return None
-    found = users.scroll(PayloadFilter(user_ids=(user_id,)))
-    return found[0].payload if found else None
+def similar_users(
+    home: MovrecHome, users: VectorStore, taste: UserTaste, top_k: int
+) -> list[tuple[str, float, list[str]]]:
+    """(user id, cosine, the movies they liked most) of the closest users by taste, the user excluded."""
+    if taste.vector is None or users.serving_version() is None:
+        return []
+    me, names = pseudonym(home, taste.user_id), directory(home)
+    hits = users.query(taste.vector, limit=top_k + 1)
+    out = [
+        (names[h.payload["user_id"]], round(h.score, 4), list(h.payload.get("liked") or []))
+        for h in hits
+        if h.payload["user_id"] != me and h.payload["user_id"] in names
+    ]
+    return out[:top_k]
 
 
 # forgetting
@@ -94,10 +133,6 @@ def _forgotten_path(home: MovrecHome) -> Path:
     return home.data / "users" / "forgotten.json"
 
 
-def _mark(home: MovrecHome, user_id: str) -> str:
-    return hmac.new(_secret(home), user_id.encode(), hashlib.sha256).hexdigest()
-
-
 def forgotten(home: MovrecHome) -> set[str]:
     path = _forgotten_path(home)
     return set(json.loads(path.read_text())) if path.is_file() else set()
@@ -108,14 +143,16 @@ def drop_forgotten(home: MovrecHome, events: list[Event]) -> tuple[list[Event], 
     gone = forgotten(home)
     if not gone:
         return events, 0
-    kept = [e for e in events if _mark(home, e.user_id) not in gone]
+    kept = [e for e in events if pseudonym(home, e.user_id) not in gone]
     return kept, len(events) - len(kept)
 
 
 def forget_user(home: MovrecHome, users: VectorStore, user_id: str) -> int:
-    """Every event of the user removed (batches rewritten atomically), their vector deleted, and
-    their keyed hash remembered so later events are dropped. Returns how many events were removed."""
-    write_text_atomic(_forgotten_path(home), json.dumps(sorted(forgotten(home) | {_mark(home, user_id)})))
+    """Every event of the user removed (batches rewritten atomically), their directory row and vector
+    deleted and the users collection rebuilt without them; their pseudonym remembered so that later
+    events are dropped. Returns how many events were removed."""
+    key = pseudonym(home, user_id)
+    write_text_atomic(_forgotten_path(home), json.dumps(sorted(forgotten(home) | {key})))
     removed = 0
     for path in sorted(events_folder(home).glob("batch-*.parquet")):
         frame = read_table(path)
@@ -129,6 +166,28 @@ def forget_user(home: MovrecHome, users: VectorStore, user_id: str) -> int:
             write_table(kept, path)
         else:
             path.unlink(missing_ok=True)
+    names = directory(home)
+    if names.pop(key, None) is not None:
+        write_table(pl.DataFrame({"user_id": list(names.values()), "user_key": list(names)}), _directory_path(home))
     if users.serving_version() is not None:
-        users.delete(PayloadFilter(user_ids=(user_id,)))
+        _rebuild_without(users, key)
     return removed
+
+
+def _rebuild_without(users: VectorStore, key: str) -> None:
+    """A new users version holding every point but the forgotten one; the old version (its segments and
+    write-ahead log) is dropped, previous versions too."""
+    old = users.serving_version()
+    info = next(v for v in users.versions() if v.name == old)
+    kept = [
+        VectorPoint(h.id, h.vector, h.payload)
+        for h in users.scroll(with_vectors=True)
+        if h.payload.get("user_id") != key and h.vector is not None
+    ]
+    fresh = users.create_version(version_name(users.alias, info.model), info.dimension, info.model).name
+    if kept:
+        users.upsert(kept, version=fresh)
+    users.set_pointers({"serving": fresh, "previous": None, "building": None})
+    for version in users.versions():
+        if version.name != fresh:
+            users.drop_version(version.name)

@@ -70,16 +70,14 @@ def by_recent(store: VectorStore, taste: UserTaste, top_k: int, flt: PayloadFilt
 
 
 def by_similar_users(
-    store: VectorStore, users: VectorStore | None, taste: UserTaste, top_k: int, flt: PayloadFilter | None
+    store: VectorStore, neighbours: list[tuple[str, list[str]]], taste: UserTaste, top_k: int, flt: PayloadFilter | None
 ) -> list[UserRecommendation]:
-    if taste.vector is None or users is None or users.serving_version() is None:
-        return []
-    others = [h for h in users.query(taste.vector, limit=NEIGHBOURS + 1) if h.payload["user_id"] != taste.user_id]
+    """`neighbours`: (user id, the movies they liked most) of the closest users, closest first."""
     picks: list[tuple[str, str]] = []  # (movie, the user who liked it)
     seen = set(taste.watched)
-    for other in others[:NEIGHBOURS]:
-        mine = [m for m in other.payload.get("liked") or [] if m not in seen][:PER_SOURCE]
-        picks += [(m, other.payload["user_id"]) for m in mine]
+    for other, liked in neighbours[:NEIGHBOURS]:
+        mine = [m for m in liked if m not in seen][:PER_SOURCE]
+        picks += [(m, other) for m in mine]
         seen.update(mine)
     if not picks:
         return []
@@ -109,18 +107,19 @@ def popular(store: VectorStore, taste: UserTaste, top_k: int, flt: PayloadFilter
 
 def recommend_for_user(
     store: VectorStore,
-    users: VectorStore | None,
+    neighbours: list[tuple[str, list[str]]],
     taste: UserTaste,
     top_k: int = 10,
     flt: PayloadFilter | None = None,
     strategy: str = "blend",
 ) -> list[UserRecommendation]:
+    """`neighbours`: the closest users and what they liked (`service.neighbours_of`)."""
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}")
     lists = {
         "recent": lambda: by_recent(store, taste, top_k, flt),
         "profile": lambda: by_profile(store, taste, top_k, flt),
-        "similar_users": lambda: by_similar_users(store, users, taste, top_k, flt),
+        "similar_users": lambda: by_similar_users(store, neighbours, taste, top_k, flt),
     }
     chosen = [lists[strategy]()] if strategy != "blend" else [make() for make in lists.values()]
     out: list[UserRecommendation] = []

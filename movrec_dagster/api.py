@@ -13,6 +13,7 @@ import hmac
 import json
 import logging
 import os
+from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 from typing import Annotated, Any
@@ -22,16 +23,19 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
+from movrec_dagster.api_users import users_router
 from movrec_dagster.core.collaborative import ItemNeighbours, load_neighbours
 from movrec_dagster.core.details import movie_details
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.home import MovrecHome
 from movrec_dagster.core.recommend import recommend
 from movrec_dagster.core.search import MovieNotFound, find_movie, resolve_ids, search, similar
+from movrec_dagster.core.users.service import USERS_ALIAS
 from movrec_dagster.core.vectorstore import NoServingCollection, PayloadFilter, StoreSettings, VectorStore, open_store
 
 MAX_QUERY_CHARS = 500
 MAX_BODY_BYTES = 64 * 1024
+MAX_EVENTS_BODY_BYTES = 1024 * 1024  # POST /events: up to 1,000 events
 DEFAULT_RATE_LIMIT = "100/second"
 log = logging.getLogger("movrec.api")
 # an id, or (for /similar) a title: any printable text without slashes
@@ -135,12 +139,13 @@ def harden(app: FastAPI) -> None:
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next: Any) -> Any:
+        limit = MAX_EVENTS_BODY_BYTES if request.url.path == "/events" else MAX_BODY_BYTES
         length = request.headers.get("content-length")
-        too_big = length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES)
+        too_big = length is not None and (not length.isdigit() or int(length) > limit)
         if not too_big and length is None and request.method in ("POST", "PUT", "PATCH"):
-            too_big = len(await request.body()) > MAX_BODY_BYTES  # chunked: no length announced
+            too_big = len(await request.body()) > limit  # chunked: no length announced
         if too_big:
-            return JSONResponse(status_code=413, content={"detail": f"request body over {MAX_BODY_BYTES} bytes"})
+            return JSONResponse(status_code=413, content={"detail": f"request body over {limit} bytes"})
         return await call_next(request)
 
     @app.exception_handler(Exception)
@@ -252,6 +257,9 @@ def create_app(home: MovrecHome | None = None, store: VectorStore | None = None)
         except MovieNotFound as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from exc
         return [r.to_dict() for r in recs]
+
+    users = open_store(home.qdrant, replace(StoreSettings.from_env(), alias=USERS_ALIAS), keep_open=False)
+    app.include_router(users_router(home, store, users, guarded, filters))
 
     @app.get("/movies/{movie_id}", response_model=MovieDetails, dependencies=guarded)
     def movie(movie_id: MovieId) -> dict:

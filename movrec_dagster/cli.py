@@ -113,8 +113,21 @@ def main(ctx: click.Context, home: str | None) -> None:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="A folder of ratings (MovieLens shape: ratings.csv + links.csv) for the collaborative signal.",
 )
+@click.option(
+    "--events",
+    "event_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Watch events (CSV, JSONL or Parquet: user_id, movie_id, event, value, timestamp, language); repeatable.",
+)
 @click.pass_context
-def ingest(ctx: click.Context, source: Path | None, catalogues: tuple[Path, ...], ratings: Path | None) -> None:
+def ingest(
+    ctx: click.Context,
+    source: Path | None,
+    catalogues: tuple[Path, ...],
+    ratings: Path | None,
+    event_files: tuple[Path, ...],
+) -> None:
     """Copy videos (and <stem>.json sidecars) from SOURCE, and catalogue files, into the library; index them."""
     from movrec_dagster.runner import add_catalogue, add_ratings, copy_uploads, dagster_instance, run_pipeline
 
@@ -129,8 +142,73 @@ def ingest(ctx: click.Context, source: Path | None, catalogues: tuple[Path, ...]
         click.echo(f"catalogue {path.name}: " + (f"copied to {target}" if target else "unchanged"))
     result = run_pipeline(home, dagster_instance(home))
     _report(result)
+    for path in event_files:
+        _ingest_events(home, path)
     if not all(result.runs.values()):
         sys.exit(1)
+
+
+def _ingest_events(home: MovrecHome, path: Path) -> None:
+    """Validate a file of events, store it as one batch, and update its users' vectors."""
+    from movrec_dagster.core.users.events import EventError, read_event_file, store_events, validate
+    from movrec_dagster.core.users.service import drop_forgotten, profile_user, save_user
+
+    try:
+        events, dropped = drop_forgotten(home, validate(read_event_file(path)))
+    except EventError as exc:
+        raise click.ClickException(f"{path}: nothing stored: {exc}") from exc
+    store_events(home, events)
+    store, users = _store(home), _users(home)
+    model = _embedder_for(store).settings.fingerprint
+    for user in sorted({e.user_id for e in events}):
+        save_user(home, users, profile_user(home, store, user), model)
+    click.echo(f"events {path.name}: {len(events)} stored, {dropped} of forgotten users dropped")
+
+
+def _users(home: MovrecHome):  # noqa: ANN202 - VectorStore
+    from dataclasses import replace
+
+    from movrec_dagster.core.users.service import USERS_ALIAS
+    from movrec_dagster.core.vectorstore import StoreSettings, open_store
+
+    return open_store(home.qdrant, replace(StoreSettings.from_env(), alias=USERS_ALIAS))
+
+
+@main.command()
+@click.argument("user_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def user(ctx: click.Context, user_id: str, as_json: bool) -> None:
+    """A user: segment, what they liked and watched, their last events."""
+    from movrec_dagster.core.users.events import read_events
+    from movrec_dagster.core.users.service import profile_user
+
+    home = _home(ctx)
+    events = read_events(home, user_id)
+    if events.is_empty():
+        raise click.ClickException(f"no events for user '{user_id}'")
+    taste = profile_user(home, _store(home), user_id)
+    info = {
+        "user_id": user_id,
+        "segment": taste.segment,
+        "events": len(events),
+        "liked": taste.liked,
+        "disliked": taste.disliked,
+        "last_events": events.sort("timestamp", descending=True).head(10).drop("user_id").to_dicts(),
+    }
+    click.echo(json.dumps(info, ensure_ascii=False, indent=2 if as_json else None))
+
+
+@main.command("forget-user")
+@click.argument("user_id")
+@click.pass_context
+def forget_user_cmd(ctx: click.Context, user_id: str) -> None:
+    """Remove a user's events, vector and profile; their later events are dropped."""
+    from movrec_dagster.core.users.service import forget_user
+
+    home = _home(ctx)
+    removed = forget_user(home, _users(home), user_id)
+    click.echo(f"forgot {user_id}: {removed} event(s) removed")
 
 
 @main.command()
@@ -217,7 +295,15 @@ def show(ctx: click.Context, movie_id: str, as_json: bool) -> None:
 
 
 @main.command("recommend")
-@click.option("--liked", required=True, help="Comma-separated movie ids the person liked.")
+@click.option("--liked", default="", help="Comma-separated movie ids the person liked.")
+@click.option("--user", "user_id", help="A known user (from their events) instead of --liked.")
+@click.option(
+    "--strategy",
+    type=click.Choice(["blend", "profile", "recent", "similar_users"]),
+    default="blend",
+    show_default=True,
+    help="With --user: which strategy.",
+)
 @click.option("--disliked", default="", help="Comma-separated movie ids the person disliked.")
 @click.option("--sentiment-weight", type=click.FloatRange(0, 1), default=0.0, show_default=True)
 @click.option("--mmr-lambda", type=click.FloatRange(0, 1), default=1.0, show_default=True, help="1 = no diversity")
@@ -233,6 +319,8 @@ def show(ctx: click.Context, movie_id: str, as_json: bool) -> None:
 def recommend_cmd(
     ctx: click.Context,
     liked: str,
+    user_id: str | None,
+    strategy: str,
     disliked: str,
     sentiment_weight: float,
     mmr_lambda: float,
@@ -252,6 +340,11 @@ def recommend_cmd(
 
     split = lambda text: [m.strip() for m in text.split(",") if m.strip()]  # noqa: E731
     home = _home(ctx)
+    if user_id:
+        _recommend_for_user(home, user_id, strategy, top_k, _filters(language, genre, year_min, year_max), as_json)
+        return
+    if not split(liked):
+        raise click.ClickException("give --liked or --user")
     try:
         recs = recommend(
             _store(home),
@@ -270,6 +363,22 @@ def recommend_cmd(
     if not (as_json or explain):
         for rank, r in enumerate(recs, 1):
             click.echo(f"  {rank}. {r.hit.movie_id}: because you liked {r.because_of}")
+
+
+def _recommend_for_user(home: MovrecHome, user_id: str, strategy: str, top_k: int, flt, as_json: bool) -> None:  # noqa: ANN001
+    from movrec_dagster.core.users.service import profile_user, similar_users
+    from movrec_dagster.core.users.strategies import recommend_for_user
+
+    store = _store(home)
+    taste = profile_user(home, store, user_id)
+    neighbours = [(u, liked) for u, _, liked in similar_users(home, _users(home), taste, 10)]
+    recs = recommend_for_user(store, neighbours, taste, top_k, flt, strategy)
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in recs], ensure_ascii=False, indent=2))
+        return
+    for rank, r in enumerate(recs, 1):
+        year = f" ({r.hit.year})" if r.hit.year else ""
+        click.echo(f"{rank:>2}. {r.hit.title}{year}  id={r.hit.movie_id}  [{r.strategy}: {json.dumps(r.evidence)}]")
 
 
 @main.command()

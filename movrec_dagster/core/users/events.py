@@ -167,3 +167,20 @@ def read_events(home: MovrecHome, user_id: str | None = None) -> pl.DataFrame:
     if user_id is not None:
         scan = scan.filter(pl.col("user_id") == user_id)
     return scan.collect().unique(list(KEY), keep="first", maintain_order=True).sort("timestamp")
+
+
+def read_event_file(path: Path) -> list[dict[str, Any]]:
+    """Events from a CSV, JSONL or Parquet file with the event fields as columns / keys."""
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        import json
+
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+        try:
+            return [json.loads(line) for line in lines]
+        except json.JSONDecodeError as exc:
+            raise EventError([f"{path.name}: line {exc.lineno}: not valid JSON"]) from exc
+    if suffix not in (".csv", ".parquet"):
+        raise EventError([f"{path.name}: events come as .csv, .jsonl or .parquet"])
+    frame = pl.read_parquet(path) if suffix == ".parquet" else pl.read_csv(path, infer_schema_length=10_000)
+    return [{k: v for k, v in row.items() if v is not None} for row in frame.to_dicts()]

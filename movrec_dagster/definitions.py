@@ -13,8 +13,10 @@ from movrec_dagster.defs.index.rebuild import rebuild_assets
 from movrec_dagster.defs.jobs import (
     evaluate_job,
     index_language_job,
+    ingest_events_job,
     ingest_uploads_job,
     learn_taste_job,
+    profile_users_job,
     rebuild_collection_job,
     scan_library_job,
 )
@@ -27,6 +29,8 @@ from movrec_dagster.defs.runs.sensors import run_sensors
 from movrec_dagster.defs.schedules import schedules
 from movrec_dagster.defs.settings import EMBEDDER, SENTIMENT, WHISPER
 from movrec_dagster.defs.taste import assets as taste_assets
+from movrec_dagster.defs.users import assets as user_assets
+from movrec_dagster.defs.users.sensors import user_sensors
 
 
 def qdrant_resource() -> QdrantResource:
@@ -55,7 +59,9 @@ def resources() -> dict[str, dg.ConfigurableResource]:
 
 defs = dg.Definitions(
     assets=[
-        *dg.load_assets_from_modules([library_assets, ml_assets, index_assets, taste_assets, evaluation_assets]),
+        *dg.load_assets_from_modules(
+            [library_assets, ml_assets, index_assets, taste_assets, user_assets, evaluation_assets]
+        ),
         *rebuild_assets,
     ],
     asset_checks=library_checks,
@@ -65,9 +71,11 @@ defs = dg.Definitions(
         ingest_uploads_job,
         rebuild_collection_job,
         learn_taste_job,
+        ingest_events_job,
+        profile_users_job,
         evaluate_job,
     ],
-    sensors=[*library_sensors, *run_sensors],
+    sensors=[*library_sensors, *user_sensors, *run_sensors],
     schedules=schedules,
     resources=resources(),
 )

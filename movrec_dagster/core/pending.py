@@ -16,18 +16,21 @@ from filelock import FileLock
 
 from .home import MovrecHome, write_text_atomic
 
+# the movie language partitions, and the user segments (the users side keeps the same kind of list)
+LISTS = {"movies": "pending_partitions.json", "users": "users/pending_segments.json"}
 
-def _path(home: MovrecHome) -> Path:
-    return home.data / "pending_partitions.json"
+
+def _path(home: MovrecHome, kind: str = "movies") -> Path:
+    return home.data / LISTS[kind]
 
 
-def pending_partitions(home: MovrecHome) -> list[str]:
-    path = _path(home)
+def pending_partitions(home: MovrecHome, kind: str = "movies") -> list[str]:
+    path = _path(home, kind)
     return sorted(json.loads(path.read_text())) if path.is_file() else []
 
 
-def _update(home: MovrecHome, change: dict[str, float | None]) -> None:
-    path = _path(home)
+def _update(home: MovrecHome, change: dict[str, float | None], kind: str = "movies") -> None:
+    path = _path(home, kind)
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock", timeout=60):
         marked = json.loads(path.read_text()) if path.is_file() else {}
@@ -39,10 +42,10 @@ def _update(home: MovrecHome, change: dict[str, float | None]) -> None:
         write_text_atomic(path, json.dumps(marked, sort_keys=True))
 
 
-def mark_pending(home: MovrecHome, languages: list[str]) -> None:
+def mark_pending(home: MovrecHome, languages: list[str], kind: str = "movies") -> None:
     if languages:
-        _update(home, dict.fromkeys(languages, time.time()))
+        _update(home, dict.fromkeys(languages, time.time()), kind)
 
 
-def clear_pending(home: MovrecHome, language: str) -> None:
-    _update(home, {language: None})
+def clear_pending(home: MovrecHome, language: str, kind: str = "movies") -> None:
+    _update(home, {language: None}, kind)

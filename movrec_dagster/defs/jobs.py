@@ -1,6 +1,6 @@
 import dagster as dg
 
-from movrec_dagster.defs.partitions import language_partitions
+from movrec_dagster.defs.partitions import language_partitions, user_segments
 
 # One process per run, not per step: on 2 cores a step subprocess costs seconds of imports and a
 # model load each, and the stages of one run share the loaded models.
@@ -58,5 +58,19 @@ evaluate_job = dg.define_asset_job(
     "evaluate",
     selection=dg.AssetSelection.groups("evaluation"),
     description="Search and recommendation quality on MovieLens + TMDB overviews (see EVALUATION.md).",
+    executor_def=EXECUTOR,
+)
+
+ingest_events_job = dg.define_asset_job(
+    "ingest_events",
+    selection=["user_events"],
+    description="Take in event files and mark the user segments whose users have new events.",
+    executor_def=EXECUTOR,
+)
+profile_users_job = dg.define_asset_job(
+    "profile_users",
+    selection=["user_profiles"],
+    partitions_def=user_segments,
+    description="Re-embed one user segment's taste vectors into the users collection.",
     executor_def=EXECUTOR,
 )

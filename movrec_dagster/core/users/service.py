@@ -69,14 +69,18 @@ def directory(home: MovrecHome) -> dict[str, str]:
     return dict(frame.select("user_key", "user_id").iter_rows()) if frame is not None else {}
 
 
-def _remember(home: MovrecHome, user_id: str) -> str:
-    key = pseudonym(home, user_id)
+def _remember_many(home: MovrecHome, user_ids: list[str]) -> dict[str, str]:
+    """user id -> pseudonym for many users, the directory written once."""
+    keys = {user: pseudonym(home, user) for user in user_ids}
     known = directory(home)
-    if known.get(key) != user_id:
-        known[key] = user_id
-        frame = pl.DataFrame({"user_key": list(known), "user_id": list(known.values())})
-        write_table(frame, _directory_path(home))
-    return key
+    if any(known.get(key) != user for user, key in keys.items()):
+        known.update({key: user for user, key in keys.items()})
+        write_table(pl.DataFrame({"user_key": list(known), "user_id": list(known.values())}), _directory_path(home))
+    return keys
+
+
+def _remember(home: MovrecHome, user_id: str) -> str:
+    return _remember_many(home, [user_id])[user_id]
 
 
 def user_point(key: str, taste: UserTaste) -> VectorPoint:
@@ -191,3 +195,59 @@ def _rebuild_without(users: VectorStore, key: str) -> None:
     for version in users.versions():
         if version.name != fresh:
             users.drop_version(version.name)
+
+
+# the batch path (the `user_profiles` asset)
+def canonical_events(home: MovrecHome, events: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Events with movie ids made canonical (aliases, `tmdb-…`), and movie -> language partition,
+    from the movies and aliases tables."""
+    movies, aliases = read_table(home.table("movies")), read_table(home.table("aliases"))
+    language = dict(movies.select("movie_id", "language").iter_rows()) if movies is not None else {}
+    renames = dict(aliases.select("alias", "movie_id").iter_rows()) if aliases is not None else {}
+    return events.with_columns(pl.col("movie_id").replace(renames)), language
+
+
+def movie_profiles(home: MovrecHome, movies: set[str]) -> dict[str, np.ndarray]:
+    """Profile vectors of these movies from the embeddings tables (no store round trip)."""
+    out: dict[str, np.ndarray] = {}
+    for path in sorted((home.data / "embeddings").glob("*.parquet")):
+        frame = read_table(path)
+        if frame is None or not len(frame):
+            continue
+        rows = frame.filter((pl.col("kind") == "profile") & pl.col("movie_id").is_in(list(movies)))
+        out.update(zip(rows["movie_id"], rows["vector"].to_numpy()))
+    return out
+
+
+def sync_segment(home: MovrecHome, users: VectorStore, segment: str, model: str) -> dict[str, int]:
+    """Re-embed every user of one segment from all stored events and make the segment's points in the
+    users collection exactly those (upsert, then drop the rest): other segments are not touched."""
+    from .batch import segment_tastes, user_segments
+
+    events, language = canonical_events(home, read_events(home))
+    segments = user_segments(events, language)
+    members = segments.filter(pl.col("segment") == segment)["user_id"].to_list()
+    profiles = movie_profiles(home, set(events["movie_id"].unique().to_list()))
+    ids, vectors, liked, counts = segment_tastes(events, members, profiles)
+    keys = _remember_many(home, ids)
+    points = [
+        VectorPoint(
+            point_id(keys[u], "user", 0),
+            vectors[i],
+            {
+                "user_id": keys[u],
+                "segment": segment,
+                "language": segment,
+                "events": counts.get(u, 0),
+                "liked": liked.get(u, []),
+                "kind": "user",
+            },
+        )
+        for i, u in enumerate(ids)
+    ]
+    if points and users.serving_version() is None:
+        users.switch(users.create_version(version_name(users.alias, model), vectors.shape[1], model).name)
+    if users.serving_version() is not None:
+        users.upsert(points)
+        users.delete(PayloadFilter(languages=(segment,), exclude_point_ids=tuple(p.id for p in points)))
+    return {"users": len(members), "with_vector": len(points), "events": int(sum(counts.values()))}

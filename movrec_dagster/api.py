@@ -28,7 +28,7 @@ from movrec_dagster.core.collaborative import ItemNeighbours, load_neighbours
 from movrec_dagster.core.details import movie_details
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.home import MovrecHome
-from movrec_dagster.core.recommend import recommend
+from movrec_dagster.core.recommend import recommend_known
 from movrec_dagster.core.search import MovieNotFound, find_movie, resolve_ids, search, similar
 from movrec_dagster.core.users.service import USERS_ALIAS
 from movrec_dagster.core.vectorstore import NoServingCollection, PayloadFilter, StoreSettings, VectorStore, open_store
@@ -73,6 +73,11 @@ class VideoOut(BaseModel):
     language: str | None = None
     file_name: str | None = None
     segments: list[Segment] = []
+
+
+class RecommendOut(BaseModel):
+    results: list[MovieOut]
+    ignored: list[str] = []  # history ids not in the index (not indexed yet, or unknown): skipped
 
 
 class MovieDetails(BaseModel):
@@ -233,32 +238,30 @@ def create_app(home: MovrecHome | None = None, store: VectorStore | None = None)
         except MovieNotFound as exc:
             raise HTTPException(status_code=404, detail="movie not found") from exc
 
-    @app.post("/recommend", response_model=list[MovieOut], dependencies=guarded)
-    def recommend_movies(body: RecommendIn, response: Response) -> list[dict]:
-        """Ids in the history may be aliases; the header `X-Movrec-Resolved` maps each one that is
-        not canonical to the canonical id used (JSON)."""
+    @app.post("/recommend", response_model=RecommendOut, dependencies=guarded)
+    def recommend_movies(body: RecommendIn, response: Response) -> dict:
+        """Ids in the history may be aliases (the header `X-Movrec-Resolved` maps each one that is not
+        canonical to the canonical id used, as JSON); ids not in the index are skipped and listed in
+        `ignored`."""
         asked = list(dict.fromkeys([*body.liked, *body.disliked]))
         renamed = {key: value for key, value in resolve_ids(store, asked).items() if key != value}
         if renamed:
             response.headers["X-Movrec-Resolved"] = json.dumps(renamed, ensure_ascii=True)
-        try:
-            recs = recommend(
-                store,
-                body.liked,
-                body.disliked,
-                body.top_k,
-                body.filters.payload_filter(),
-                body.sentiment_weight,
-                body.mmr_lambda,
-                neighbours=neighbours() if body.collaborative_weight else None,
-                collaborative_weight=body.collaborative_weight,
-                watched=body.watched,
-            )
-        except MovieNotFound as exc:
-            raise HTTPException(status_code=404, detail=str(exc)) from exc
-        return [r.to_dict() for r in recs]
+        recs, ignored = recommend_known(
+            store,
+            body.liked,
+            body.disliked,
+            top_k=body.top_k,
+            flt=body.filters.payload_filter(),
+            sentiment_weight=body.sentiment_weight,
+            mmr_lambda=body.mmr_lambda,
+            neighbours=neighbours() if body.collaborative_weight else None,
+            collaborative_weight=body.collaborative_weight,
+            watched=body.watched,
+        )
+        return {"results": [r.to_dict() for r in recs], "ignored": ignored}
 
-    users = open_store(home.qdrant, replace(StoreSettings.from_env(), alias=USERS_ALIAS), keep_open=False)
+    users = open_store(home.qdrant, replace(StoreSettings.from_env(), alias=USERS_ALIAS), keep_open=True)
     app.include_router(users_router(home, store, users, guarded, filters))
 
     @app.get("/movies/{movie_id}", response_model=MovieDetails, dependencies=guarded)

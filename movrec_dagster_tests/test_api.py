@@ -56,12 +56,15 @@ def test_similar_movie_and_details(client: TestClient) -> None:
 
 def test_recommend(client: TestClient) -> None:
     body = {"liked": ["the-martian"], "disliked": ["coco"], "top_k": 3}
-    recs = client.post("/recommend", json=body).json()
+    recs = client.post("/recommend", json=body).json()["results"]
     ids = [r["movie_id"] for r in recs]
     assert ids[0] == "apollo-13" and "coco" not in ids and recs[0]["because_of"] == "the-martian"
     assert client.post("/recommend", json={"liked": []}).status_code == 422
     assert client.post("/recommend", json={"liked": ["x"], "mmr_lambda": 2}).status_code == 422
-    assert client.post("/recommend", json={"liked": ["nope"]}).status_code == 404
+    unknown = client.post("/recommend", json={"liked": ["nope", "the-martian"], "disliked": ["gone"], "top_k": 2})
+    assert unknown.status_code == 200 and unknown.json()["ignored"] == ["nope", "gone"]
+    assert unknown.json()["results"][0]["movie_id"] == "apollo-13"  # the rest of the history still counts
+    assert client.post("/recommend", json={"liked": ["nope"]}).json() == {"results": [], "ignored": ["nope"]}
 
 
 def test_api_key(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -91,6 +91,20 @@ def _blend(hits: list[Hit], cf: dict[str, float], weight: float) -> list[Hit]:
     return [replace(h, score=float((1 - weight) * c + weight * s)) for h, c, s in zip(hits, content, collab)]
 
 
+def recommend_known(
+    store: VectorStore, liked: list[str], disliked: list[str] | None = None, **options: object
+) -> tuple[list[Recommendation], list[str]]:
+    """`recommend`, skipping ids that are not in the index (a movie not indexed yet, a typo): those
+    come back as the second value instead of failing the whole history."""
+    disliked = disliked or []
+    resolved = resolve_ids(store, list(dict.fromkeys([*liked, *disliked])))
+    ignored = [key for key in dict.fromkeys([*liked, *disliked]) if key not in resolved]
+    known_liked = [key for key in liked if key in resolved]
+    if not known_liked:
+        return [], ignored
+    return recommend(store, known_liked, [key for key in disliked if key in resolved], **options), ignored
+
+
 def recommend(
     store: VectorStore,
     liked: list[str],

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .edge_lock import HeldReader, exclusive, store_lock
+from .edge_lock import exclusive, held_reader, store_lock
 from .types import (
     INDEXED_FIELDS,
     RRF_K,
@@ -43,7 +43,7 @@ class EdgeStore(VersionedStore):
         self.lock_timeout_s = lock_timeout_s
         self._lock = store_lock(self.root, lock_timeout_s)
         self._held: tuple[str, Any] | None = None
-        self._reader = HeldReader(self.root, lock_timeout_s, self._resolve, self._load) if keep_open else None
+        self._reader = held_reader(self.root, lock_timeout_s) if keep_open else None
 
     # the primitives of VersionedStore
     def _dir(self, name: str) -> Path:
@@ -136,7 +136,7 @@ class EdgeStore(VersionedStore):
             yield held[1]
             return
         if self._reader is not None and not exclusive_:
-            with self._reader.shard(version) as shard:
+            with self._reader.shard(version, self._resolve, self._load) as shard:
                 yield shard
             return
         with self._guard():

@@ -51,24 +51,34 @@ def _alive(pid: int) -> bool:
     return True
 
 
-class HeldReader:
-    """One open shard shared by a long-lived reader's threads, with the store's lock held; given back
-    as soon as another process (or this one) announces it is waiting, or after a second idle.
+_READERS: dict[str, HeldReader] = {}
+_READERS_LOCK = threading.Lock()
 
-    `resolve(version)` names the version to open, `load(name)` opens its shard.
-    """
+
+def held_reader(root: Path, timeout_s: float) -> HeldReader:
+    """The one held reader of a store folder in this process: the movies and the users collections
+    (two aliases, one lock) share it, so reading one never makes this process give up the other."""
+    key = str(Path(root).resolve())
+    with _READERS_LOCK:
+        if key not in _READERS:
+            _READERS[key] = HeldReader(Path(root), timeout_s)
+        return _READERS[key]
+
+
+class HeldReader:
+    """Open shards (one per collection version read) shared by a long-lived reader's threads, with the
+    store's lock held; all given back as soon as another process (or this one) announces it is
+    waiting, or after a second idle."""
 
     IDLE_S = 1.0
+    MAX_OPEN = 2  # the movies and the users versions; a third (a swap happened) starts afresh
 
-    def __init__(
-        self, root: Path, timeout_s: float, resolve: Callable[[str | None], str], load: Callable[[str], Any]
-    ) -> None:
-        self.root, self.timeout_s, self.resolve, self.load = root, timeout_s, resolve, load
+    def __init__(self, root: Path, timeout_s: float) -> None:
+        self.root, self.timeout_s = root, timeout_s
         self.mutex = threading.RLock()
         # not thread-local: the watcher thread may release what a request thread acquired
         self.lock = store_lock(root, timeout_s, thread_local=False)
-        self.name: str | None = None
-        self.handle: Any = None
+        self.handles: dict[str, Any] = {}
         self.last_used = 0.0
         threading.Thread(target=self._watch, name="movrec-held-reader", daemon=True).start()
 
@@ -82,9 +92,10 @@ class HeldReader:
         return False
 
     def _release(self) -> None:
-        if self.handle is not None:
-            self.handle.close()
-            self.handle, self.name = None, None
+        if self.handles:
+            for handle in self.handles.values():
+                handle.close()
+            self.handles.clear()
             self.lock.release()
 
     def _watch(self) -> None:
@@ -92,26 +103,31 @@ class HeldReader:
             time.sleep(0.02)
             with self.mutex:
                 idle = time.monotonic() - self.last_used > self.IDLE_S
-                if self.handle is not None and (idle or self._others_waiting()):
+                if self.handles and (idle or self._others_waiting()):
                     self._release()
 
     @contextlib.contextmanager
-    def shard(self, version: str | None) -> Iterator[Any]:
+    def shard(
+        self, version: str | None, resolve: Callable[[str | None], str], load: Callable[[str], Any]
+    ) -> Iterator[Any]:
+        """The open shard of `version` (resolved by its store), opened under the lock if need be."""
         with self.mutex:
-            name = self.resolve(version)
-            if self.handle is not None and (self.name != name or self._others_waiting()):
+            name = resolve(version)
+            crowded = name not in self.handles and len(self.handles) >= self.MAX_OPEN
+            if self.handles and (crowded or self._others_waiting()):
                 self._release()  # a swap happened, or a writer is waiting
-            if self.handle is None:
-                deadline = time.monotonic() + self.timeout_s
-                while self._others_waiting() and time.monotonic() < deadline:
-                    time.sleep(0.005)  # writers first
-                self.lock.acquire()
+            if name not in self.handles:
+                if not self.handles:
+                    deadline = time.monotonic() + self.timeout_s
+                    while self._others_waiting() and time.monotonic() < deadline:
+                        time.sleep(0.005)  # writers first
+                    self.lock.acquire()
                 try:
-                    name = self.resolve(version)  # the alias may have moved while we waited
-                    self.handle = self.load(name)
+                    name = resolve(version)  # the alias may have moved while we waited
+                    self.handles.setdefault(name, load(name))
                 except BaseException:
-                    self.lock.release()
+                    if not self.handles:
+                        self.lock.release()
                     raise
-                self.name = name
             self.last_used = time.monotonic()
-            yield self.handle
+            yield self.handles[name]

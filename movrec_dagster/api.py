@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
+from movrec_dagster.api_models import MovieOut
 from movrec_dagster.api_users import users_router
 from movrec_dagster.core.collaborative import ItemNeighbours, load_neighbours
 from movrec_dagster.core.details import movie_details
@@ -41,23 +42,6 @@ log = logging.getLogger("movrec.api")
 # an id, or (for /similar) a title: any printable text without slashes
 MovieId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^/\x00-\x1f]+$")]
 TopK = Annotated[int, Query(ge=1, le=50)]
-
-
-class MovieOut(BaseModel):
-    movie_id: str
-    title: str
-    language: str
-    score: float
-    year: int | None = None
-    genres: list[str] = []
-    sentiment: float = 0.0
-    matched_kind: str = ""
-    matched_text: str = ""
-    start: float | None = None
-    video_id: str | None = None  # the video whose line matched
-    video_kind: str | None = None
-    because_of: str | None = None
-    signals: dict[str, float] | None = None  # recommendations: content and collaborative scores
 
 
 class Segment(BaseModel):

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from pydantic import BaseModel, Field
 
+from movrec_dagster.api_models import UserRecOut
 from movrec_dagster.core.home import MovrecHome
 from movrec_dagster.core.search import resolve_ids
 from movrec_dagster.core.users.events import EventError, read_events, store_events, validate
@@ -39,21 +40,6 @@ class UserOut(BaseModel):
     liked: int
     watched: int
     last_events: list[dict[str, Any]]
-
-
-class UserRecOut(BaseModel):
-    movie_id: str
-    title: str
-    language: str
-    score: float
-    year: int | None = None
-    genres: list[str] = []
-    matched_kind: str = ""
-    matched_text: str = ""
-    start: float | None = None
-    video_id: str | None = None
-    strategy: str
-    evidence: dict[str, Any]
 
 
 class SimilarUserOut(BaseModel):

@@ -1,0 +1,29 @@
+"""Response models shared by the movies and the users sides of the HTTP API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class MovieOut(BaseModel):
+    movie_id: str
+    title: str
+    language: str
+    score: float
+    year: int | None = None
+    genres: list[str] = []
+    sentiment: float = 0.0
+    matched_kind: str = ""
+    matched_text: str = ""
+    start: float | None = None
+    video_id: str | None = None  # the video whose line matched
+    video_kind: str | None = None
+    because_of: str | None = None
+    signals: dict[str, float] | None = None  # recommendations: content and collaborative scores
+
+
+class UserRecOut(MovieOut):
+    strategy: str  # profile | recent | similar_users | popular
+    evidence: dict[str, Any]  # {"liked": movie} | {"users": [...]} | {"profile": ...} | {"popular_in": ...}

@@ -129,11 +129,21 @@ def ingest(
     event_files: tuple[Path, ...],
 ) -> None:
     """Copy videos (and <stem>.json sidecars) from SOURCE, and catalogue files, into the library; index them."""
-    from movrec_dagster.runner import add_catalogue, add_ratings, copy_uploads, dagster_instance, run_pipeline
+    from movrec_dagster.runner import (
+        add_catalogue,
+        add_ratings,
+        copy_uploads,
+        dagster_instance,
+        ratings_as_events,
+        run_pipeline,
+    )
 
     home = _home(ctx)
     if ratings is not None:
-        click.echo(f"copied {len(add_ratings(ratings, home))} ratings file(s) into {home.ratings}")
+        copied = add_ratings(ratings, home)
+        click.echo(f"copied {len(copied)} ratings file(s) into {home.ratings}")
+        if copied:
+            click.echo(f"stored {ratings_as_events(home, copied)} ratings as watch events (users ml-<userId>)")
     if source is not None:
         copied = copy_uploads(source, home.uploads)
         click.echo(f"copied {len(copied)} new or changed file(s) into {home.uploads}")

@@ -154,8 +154,47 @@ def run_pipeline(home: MovrecHome, instance: DagsterInstance, run_config: dict |
             run_config=run_config, instance=instance, raise_on_error=False, tags=process_tags()
         )
         result.runs["learn_taste"] = taste.success
+    if scan.success and (any(home.ratings.glob("*.csv")) or any_events(home)):
+        learn_users(home, instance, run_config, result)
     result.failures = collect_failures(home)
     return result
+
+
+def any_events(home: MovrecHome) -> bool:
+    from movrec_dagster.core.users.inbox import inbox_files, unprofiled_batches
+
+    return bool(inbox_files(home) or unprofiled_batches(home))
+
+
+def learn_users(home: MovrecHome, instance: DagsterInstance, run_config: dict, result: IngestResult) -> None:
+    """The users jobs the events sensors would launch: take in events, re-embed the changed segments."""
+    from movrec_dagster.core.pending import pending_partitions
+    from movrec_dagster.definitions import defs
+
+    if not any_events(home):
+        return
+    run = defs.resolve_job_def("ingest_events").execute_in_process(
+        run_config=run_config, instance=instance, raise_on_error=False, tags=process_tags()
+    )
+    result.runs["ingest_events"] = run.success
+    for segment in pending_partitions(home, kind="users") if run.success else []:
+        profiled = defs.resolve_job_def("profile_users").execute_in_process(
+            run_config=run_config, instance=instance, partition_key=segment, raise_on_error=False, tags=process_tags()
+        )
+        result.runs[f"profile_users[{segment}]"] = profiled.success
+
+
+def ratings_as_events(home: MovrecHome, copied: list[Path]) -> int:
+    """Newly copied MovieLens ratings become rating events too (users `ml-<userId>`)."""
+    from movrec_dagster.core.collaborative import read_ratings
+    from movrec_dagster.core.users.events import rating_events, store_frame
+
+    if not copied:
+        return 0
+    ratings, _ = read_ratings(home.ratings)
+    frame = rating_events(ratings)
+    store_frame(home, frame)
+    return len(frame)
 
 
 def rebuild(home: MovrecHome, instance: DagsterInstance) -> tuple[bool, dict[str, str]]:

@@ -107,3 +107,21 @@ def test_user_metadata_holds_counts_only(library) -> None:  # noqa: ANN001
     for key in ("user_events", "user_profiles"):
         event = instance.get_latest_materialization_event(dg.AssetKey(key)).asset_materialization
         assert "en-1" not in json.dumps({k: str(v.value) for k, v in event.metadata.items()})
+
+
+def test_movrec_ingest_ratings_populates_users(library, tmp_path) -> None:  # noqa: ANN001
+    from click.testing import CliRunner
+
+    from movrec_dagster.cli import main
+    from movrec_dagster.core.users.service import profile_user
+    from movrec_dagster.core.users.strategies import recommend_for_user
+
+    home, _, rows = library
+    first, second = rows["id"][0], rows["id"][1]
+    (tmp_path / "ratings.csv").write_text(f"userId,tmdbId,rating,timestamp\n41,{first},5.0,10\n41,{second},4.5,11\n")
+    out = CliRunner().invoke(main, ["--home", str(home.root), "ingest", "--ratings", str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    assert "stored 2 ratings as watch events" in out.output and "profile_users[en]" in out.output
+    taste = profile_user(home, EdgeStore(home.qdrant), "ml-41")
+    recs = recommend_for_user(EdgeStore(home.qdrant), [], taste, top_k=3)
+    assert recs and recs[0].strategy != "popular" and f"tmdb-{first}" not in [r.hit.movie_id for r in recs]

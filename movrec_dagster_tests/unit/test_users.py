@@ -146,3 +146,18 @@ def test_forgetting_a_user_leaves_no_trace_and_refuses_their_later_events(librar
     assert users.count() == 1  # the others are still there
     later, dropped = drop_forgotten(home, validate([_event("zz-secret-user", "tmdb-9")], now=NOW))
     assert later == [] and dropped == 1
+
+
+def test_movielens_ratings_become_users_and_forgetting_one_scrubs_the_ratings_files(library: tuple) -> None:
+    from movrec_dagster.core.collaborative import read_ratings
+    from movrec_dagster.core.users.events import rating_events, store_frame
+
+    home, store, users = library
+    home.ratings.mkdir(parents=True, exist_ok=True)
+    (home.ratings / "ratings.csv").write_text("userId,tmdbId,rating,timestamp\n7,1,5.0,10\n7,2,4.0,11\n8,2,1.0,12\n")
+    ratings, _ = read_ratings(home.ratings)
+    store_frame(home, rating_events(ratings))
+    taste = profile_user(home, store, "ml-7")
+    assert taste.liked == ["tmdb-1", "tmdb-2"] and taste.events == 2
+    assert forget_user(home, users, "ml-7") == 4  # two events and two rows of ratings.csv
+    assert (home.ratings / "ratings.csv").read_text().splitlines() == ["userId,tmdbId,rating,timestamp", "8,2,1.0,12"]

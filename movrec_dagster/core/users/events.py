@@ -184,3 +184,27 @@ def read_event_file(path: Path) -> list[dict[str, Any]]:
         raise EventError([f"{path.name}: events come as .csv, .jsonl or .parquet"])
     frame = pl.read_parquet(path) if suffix == ".parquet" else pl.read_csv(path, infer_schema_length=10_000)
     return [{k: v for k, v in row.items() if v is not None} for row in frame.to_dicts()]
+
+
+RATINGS_USER_PREFIX = "ml-"  # MovieLens user ids are numbers: kept apart from the API's user ids
+
+
+def rating_events(ratings: pl.DataFrame) -> pl.DataFrame:
+    """MovieLens-shaped ratings (`collaborative.read_ratings`) as rating events of users `ml-<userId>`."""
+    return ratings.select(
+        (pl.lit(RATINGS_USER_PREFIX) + pl.col("user_id").cast(pl.String)).alias("user_id"),
+        "movie_id",
+        pl.lit("rating").alias("event"),
+        pl.col("rating").clip(0.5, 5.0).alias("value"),
+        pl.col("timestamp").cast(pl.Float64),
+        pl.lit(None, pl.String).alias("language"),
+    ).unique(list(KEY), keep="first", maintain_order=True)
+
+
+def store_frame(home: MovrecHome, frame: pl.DataFrame) -> Path | None:
+    """An already valid frame of events (EVENT_SCHEMA) as one atomic batch."""
+    if frame.is_empty():
+        return None
+    path = events_folder(home) / f"batch-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
+    write_table(frame.select(list(EVENT_SCHEMA)).cast(EVENT_SCHEMA), path)
+    return path

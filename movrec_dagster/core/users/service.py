@@ -170,11 +170,34 @@ def forget_user(home: MovrecHome, users: VectorStore, user_id: str) -> int:
             write_table(kept, path)
         else:
             path.unlink(missing_ok=True)
+    removed += _scrub_ratings(home, user_id)
     names = directory(home)
     if names.pop(key, None) is not None:
         write_table(pl.DataFrame({"user_id": list(names.values()), "user_key": list(names)}), _directory_path(home))
     if users.serving_version() is not None:
         _rebuild_without(users, key)
+    return removed
+
+
+def _scrub_ratings(home: MovrecHome, user_id: str) -> int:
+    """A MovieLens user (`ml-<userId>`) also leaves the ratings files the collaborative model trains on."""
+    from .events import RATINGS_USER_PREFIX
+
+    if not user_id.startswith(RATINGS_USER_PREFIX):
+        return 0
+    number, removed = user_id.removeprefix(RATINGS_USER_PREFIX), 0
+    for path in sorted(home.ratings.glob("*.csv")) if home.ratings.is_dir() else []:
+        if path.name in ("links.csv", "movies.csv", "tags.csv"):
+            continue
+        frame = pl.read_csv(path, infer_schema=False)
+        if "userId" not in frame.columns:
+            continue
+        kept = frame.filter(pl.col("userId") != number)
+        if len(kept) < len(frame):
+            removed += len(frame) - len(kept)
+            partial = path.with_name(f".{path.name}.partial")
+            kept.write_csv(partial)
+            partial.replace(path)
     return removed
 
 

@@ -12,7 +12,14 @@ from movrec_dagster.api_models import UserRecOut
 from movrec_dagster.core.home import MovrecHome
 from movrec_dagster.core.search import resolve_ids
 from movrec_dagster.core.users.events import EventError, read_events, store_events, validate
-from movrec_dagster.core.users.service import drop_forgotten, forget_user, profile_user, save_user, similar_users
+from movrec_dagster.core.users.service import (
+    current_taste,
+    drop_forgotten,
+    forget_user,
+    profile_user,
+    save_user,
+    similar_users,
+)
 from movrec_dagster.core.users.strategies import STRATEGIES, recommend_for_user
 from movrec_dagster.core.vectorstore import PayloadFilter, VectorStore
 
@@ -74,7 +81,7 @@ def users_router(home: MovrecHome, store: VectorStore, users: VectorStore, guard
         return {"stored": len(events), "dropped_forgotten": dropped, "unknown_movies": unknown, "applied": applied}
 
     def known(user_id: str) -> Any:
-        taste = profile_user(home, store, user_id)
+        taste = current_taste(home, store, users, user_id)
         if not taste.events:
             raise HTTPException(status_code=404, detail="user not found")
         return taste
@@ -107,7 +114,7 @@ def users_router(home: MovrecHome, store: VectorStore, users: VectorStore, guard
     ) -> list[dict]:
         """Never what the user watched; each result names its strategy and evidence. A user with no
         events gets the most popular movies of their language, diversified."""
-        taste = profile_user(home, store, user_id)
+        taste = current_taste(home, store, users, user_id)
         neighbours = [(u, liked) for u, _, liked in similar_users(home, users, taste, NEIGHBOURS)]
         return [r.to_dict() for r in recommend_for_user(store, neighbours, taste, top_k, flt, strategy)]
 

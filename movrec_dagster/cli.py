@@ -376,11 +376,11 @@ def recommend_cmd(
 
 
 def _recommend_for_user(home: MovrecHome, user_id: str, strategy: str, top_k: int, flt, as_json: bool) -> None:  # noqa: ANN001
-    from movrec_dagster.core.users.service import profile_user, similar_users
+    from movrec_dagster.core.users.service import current_taste, similar_users
     from movrec_dagster.core.users.strategies import recommend_for_user
 
     store = _store(home)
-    taste = profile_user(home, store, user_id)
+    taste = current_taste(home, store, _users(home), user_id)
     neighbours = [(u, liked) for u, _, liked in similar_users(home, _users(home), taste, 10)]
     recs = recommend_for_user(store, neighbours, taste, top_k, flt, strategy)
     if as_json:

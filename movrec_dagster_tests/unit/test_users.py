@@ -4,6 +4,7 @@ complete forget, on the real embedded engine with fake vectors (no model: the fa
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import polars as pl
@@ -161,3 +162,19 @@ def test_movielens_ratings_become_users_and_forgetting_one_scrubs_the_ratings_fi
     assert taste.liked == ["tmdb-1", "tmdb-2"] and taste.events == 2
     assert forget_user(home, users, "ml-7") == 4  # two events and two rows of ratings.csv
     assert (home.ratings / "ratings.csv").read_text().splitlines() == ["userId,tmdbId,rating,timestamp", "8,2,1.0,12"]
+
+
+def test_serving_a_user_reads_their_point_and_only_the_batches_since(library: tuple) -> None:
+    from movrec_dagster.core.users.service import current_taste
+
+    home, store, users = library
+    store_events(home, validate([_event("eve", "tmdb-1"), _event("eve", "tmdb-2")], now=NOW))
+    save_user(home, users, profile_user(home, store, "eve"), "fake")
+    point = current_taste(home, store, users, "eve")
+    assert point.watched == ["tmdb-2", "tmdb-1"] and point.vector is not None
+    time.sleep(0.01)
+    store_events(home, validate([_event("eve", "tmdb-4", t=NOW - 1)], now=NOW))  # no profile run since
+    later = current_taste(home, store, users, "eve")
+    assert later.recent[0] == "tmdb-4" and "tmdb-4" in later.watched
+    recs = recommend_for_user(store, [], later, top_k=10)
+    assert "tmdb-4" not in [r.hit.movie_id for r in recs]  # watched a moment ago: never recommended back

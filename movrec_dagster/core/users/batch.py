@@ -42,6 +42,16 @@ def user_segments(events: pl.DataFrame, movie_language: dict[str, str]) -> pl.Da
     )
 
 
+def histories(events: pl.DataFrame) -> dict[str, tuple[list[str], list[float]]]:
+    """Per user: every movie they have events about, newest first, and its weight (what the
+    users collection keeps so that serving a user never scans the events)."""
+    weights = event_weights(events).sort(["user_id", "last", "movie_id"], descending=[False, True, False])
+    return {
+        user: (rows["movie_id"].to_list(), [round(w, 4) for w in rows["weight"].to_list()])
+        for (user,), rows in weights.partition_by("user_id", as_dict=True).items()
+    }
+
+
 def segment_tastes(
     events: pl.DataFrame, users: list[str], profiles: dict[str, np.ndarray]
 ) -> tuple[list[str], np.ndarray, dict[str, list[str]], dict[str, int]]:

@@ -158,6 +158,16 @@ def store_events(home: MovrecHome, events: list[Event]) -> Path | None:
     return path
 
 
+def batches_since(home: MovrecHome, moment: float) -> list[Path]:
+    """Batches stored after `moment` (seconds since 1970; the name carries its time in ns)."""
+    out = []
+    for path in sorted(events_folder(home).glob("batch-*.parquet")):
+        stamp = path.name.split("-")[1]
+        if stamp.isdigit() and int(stamp) / 1e9 > moment:
+            out.append(path)
+    return out
+
+
 def read_events(home: MovrecHome, user_id: str | None = None) -> pl.DataFrame:
     """Every stored event (optionally one user's), each (user, movie, event, timestamp) once."""
     files = sorted(events_folder(home).glob("batch-*.parquet"))

@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import json
 import os
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,8 +32,8 @@ import polars as pl
 from ..home import MovrecHome, read_table, write_table, write_text_atomic
 from ..search import resolve_ids
 from ..vectorstore import PayloadFilter, VectorPoint, VectorStore, point_id, version_name
-from .events import Event, events_folder, read_events
-from .profiles import UserTaste, taste_of, taste_vector
+from .events import Event, batches_since, events_folder, read_events
+from .profiles import UserTaste, event_weights, taste_of, taste_vector
 
 LIKED_KEPT = 50
 USERS_ALIAS = "users"
@@ -53,6 +54,35 @@ def profile_user(home: MovrecHome, store: VectorStore, user_id: str) -> UserTast
     languages = {h.payload["movie_id"]: h.payload["language"] for h in found}
     taste = taste_of(user_id, events, languages)
     return replace(taste, vector=taste_vector(taste, profiles), unknown=unknown)
+
+
+def current_taste(home: MovrecHome, store: VectorStore, users: VectorStore, user_id: str) -> UserTaste:
+    """The user as last profiled (their point in the users collection: one lookup) plus what they
+    watched since (only the batches stored after that, so nothing watched is ever recommended back);
+    a user no profile run has seen yet: from all their events."""
+    if users.serving_version() is not None:
+        found = users.scroll(PayloadFilter(user_ids=(pseudonym(home, user_id),)), with_vectors=True)
+        if found and found[0].payload.get("watched") is not None:
+            p = found[0].payload
+            weights = dict(zip(p["watched"], p.get("weights") or []))
+            recent = list(p["watched"])
+            newer = batches_since(home, float(p.get("profiled_at") or 0.0))
+            if newer:
+                fresh = event_weights(pl.scan_parquet(newer).filter(pl.col("user_id") == user_id).collect()).sort(
+                    "last", descending=True
+                )
+                for movie, weight in zip(fresh["movie_id"], fresh["weight"]):
+                    weights[movie] = weights.get(movie, 0.0) + weight
+                recent = [*fresh["movie_id"].to_list(), *(m for m in recent if m not in set(fresh["movie_id"]))]
+            return UserTaste(
+                user_id=user_id,
+                weights=weights,
+                recent=recent,
+                segment=p.get("segment") or "und",
+                events=int(p.get("events") or 0),
+                vector=np.asarray(found[0].vector, dtype=np.float32) if found[0].vector else None,
+            )
+    return profile_user(home, store, user_id)
 
 
 def pseudonym(home: MovrecHome, user_id: str) -> str:
@@ -90,6 +120,11 @@ def user_point(key: str, taste: UserTaste) -> VectorPoint:
         "language": taste.segment,  # the partition key the store filters on
         "events": taste.events,
         "liked": taste.liked[:LIKED_KEPT],
+        "watched": taste.recent,  # newest first: what serving this user needs, without the events
+        "weights": [round(taste.weights[m], 4) for m in taste.recent],
+        # a little before now: a batch stored while the profile was read then counts as newer (its
+        # weight counted twice for a moment beats a watched movie recommended back)
+        "profiled_at": time.time() - 5.0,
         "kind": "user",
     }
     return VectorPoint(point_id(key, "user", 0), taste.vector, payload)
@@ -245,13 +280,15 @@ def movie_profiles(home: MovrecHome, movies: set[str]) -> dict[str, np.ndarray]:
 def sync_segment(home: MovrecHome, users: VectorStore, segment: str, model: str) -> dict[str, int]:
     """Re-embed every user of one segment from all stored events and make the segment's points in the
     users collection exactly those (upsert, then drop the rest): other segments are not touched."""
-    from .batch import segment_tastes, user_segments
+    from .batch import histories, segment_tastes, user_segments
 
+    started = time.time()  # before reading: a batch stored meanwhile counts as newer
     events, language = canonical_events(home, read_events(home))
     segments = user_segments(events, language)
     members = segments.filter(pl.col("segment") == segment)["user_id"].to_list()
     profiles = movie_profiles(home, set(events["movie_id"].unique().to_list()))
     ids, vectors, liked, counts = segment_tastes(events, members, profiles)
+    history = histories(events.filter(pl.col("user_id").is_in(ids)))
     keys = _remember_many(home, ids)
     points = [
         VectorPoint(
@@ -263,6 +300,9 @@ def sync_segment(home: MovrecHome, users: VectorStore, segment: str, model: str)
                 "language": segment,
                 "events": counts.get(u, 0),
                 "liked": liked.get(u, []),
+                "watched": history[u][0],
+                "weights": history[u][1],
+                "profiled_at": started,
                 "kind": "user",
             },
         )

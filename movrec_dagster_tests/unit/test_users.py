@@ -168,7 +168,7 @@ def test_serving_a_user_reads_their_point_and_only_the_batches_since(library: tu
     from movrec_dagster.core.users.service import current_taste
 
     home, store, users = library
-    store_events(home, validate([_event("eve", "tmdb-1"), _event("eve", "tmdb-2")], now=NOW))
+    store_events(home, validate([_event("eve", "tmdb-1", t=NOW - 100), _event("eve", "tmdb-2", t=NOW - 50)], now=NOW))
     save_user(home, users, profile_user(home, store, "eve"), "fake")
     point = current_taste(home, store, users, "eve")
     assert point.watched == ["tmdb-2", "tmdb-1"] and point.vector is not None

@@ -72,7 +72,7 @@ def segment_of(events: pl.DataFrame, languages: dict[str, str]) -> str:
 def taste_of(user_id: str, events: pl.DataFrame, languages: dict[str, str]) -> UserTaste:
     """One user's weights, recency and segment from their (deduplicated) events."""
     mine = events.filter(pl.col("user_id") == user_id)
-    weights = event_weights(mine).sort("last", descending=True)
+    weights = event_weights(mine).sort(["last", "movie_id"], descending=[True, False])
     return UserTaste(
         user_id=user_id,
         weights=dict(zip(weights["movie_id"], weights["weight"])),

@@ -93,10 +93,21 @@ def _directory_path(home: MovrecHome) -> Path:
     return home.data / "users" / "directory.parquet"
 
 
+_DIRECTORY: dict[str, tuple[int, dict[str, str]]] = {}  # path -> (mtime_ns, pseudonym -> id)
+
+
 def directory(home: MovrecHome) -> dict[str, str]:
-    """pseudonym -> user id."""
-    frame = read_table(_directory_path(home))
-    return dict(frame.select("user_key", "user_id").iter_rows()) if frame is not None else {}
+    """pseudonym -> user id; read again only when the file changed (a serving process asks often)."""
+    path = _directory_path(home)
+    if not path.is_file():
+        return {}
+    stamp = path.stat().st_mtime_ns
+    cached = _DIRECTORY.get(str(path))
+    if cached is None or cached[0] != stamp:
+        frame = read_table(path)
+        cached = (stamp, dict(frame.select("user_key", "user_id").iter_rows()) if frame is not None else {})
+        _DIRECTORY[str(path)] = cached
+    return dict(cached[1])
 
 
 def _remember_many(home: MovrecHome, user_ids: list[str]) -> dict[str, str]:

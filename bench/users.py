@@ -31,7 +31,7 @@ from movrec_dagster.core.home import MovrecHome, read_table, write_table
 from movrec_dagster.core.indexing import build_points, sync_partition
 from movrec_dagster.core.users.batch import user_segments
 from movrec_dagster.core.users.inbox import take_in
-from movrec_dagster.core.users.service import USERS_ALIAS, canonical_events, drop_forgotten, sync_segment
+from movrec_dagster.core.users.service import USERS_ALIAS, canonical_events, sync_segment
 from movrec_dagster.core.vectorstore import EdgeStore
 
 CACHE = Path.home() / ".cache" / "movrec" / "bench" / "title_search"
@@ -144,7 +144,7 @@ def main() -> None:
             inbox.mkdir(exist_ok=True)
             file_part.write_csv(inbox / "events.csv")
             started = time.perf_counter()
-            take_in(home, drop_forgotten)
+            take_in(home)
             file_s = time.perf_counter() - started
             rows.append(("event file taken in (CSV)", f"{len(file_part) / max(file_s, 1e-9):,.0f} events/s"))
             users = EdgeStore(home.qdrant, alias=USERS_ALIAS)

@@ -75,3 +75,14 @@ def indexed(
     bad = add_bad_uploads(home.uploads, demo_library)
     result = run_pipeline(home, dagster_instance)
     return home, result, bad
+
+
+def add_tmdb_ratings(home: MovrecHome, folder: Path, rows: list[tuple[int, int, float, int]]) -> None:
+    """(userId, tmdbId, rating, timestamp) rows as a ratings folder, added to the library."""
+    import polars as pl
+
+    from movrec_dagster.runner import add_ratings
+
+    frame = pl.DataFrame(rows, schema=["userId", "tmdbId", "rating", "timestamp"], orient="row")
+    frame.write_csv(folder / "ratings.csv")
+    add_ratings(folder, home)

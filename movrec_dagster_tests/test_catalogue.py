@@ -20,9 +20,9 @@ from movrec_dagster.core.library import MediaError
 from movrec_dagster.core.recommend import recommend
 from movrec_dagster.core.search import search
 from movrec_dagster.core.vectorstore import EdgeStore
-from movrec_dagster.runner import add_catalogue, add_ratings, run_pipeline
+from movrec_dagster.runner import add_catalogue, run_pipeline
 
-from .conftest import SHARED_DATA
+from .conftest import SHARED_DATA, add_tmdb_ratings
 
 TMDB = SHARED_DATA / "tmdb_top10k" / "top10K-TMDB-movies.csv"
 MARTIAN_OVERVIEW = "During a manned mission to Mars, Astronaut Mark Watney is presumed dead after a fierce storm"
@@ -93,11 +93,7 @@ def catalogued(
     # ratings: whoever watched The Martian also watched Titanic; nobody else did
     rows = [(u, m, 4.5, i) for u in range(1, 7) for i, m in enumerate((286217, 597))]
     rows += [(u, m, 4.0, i) for u in range(7, 13) for i, m in enumerate((27205, 157336, 603))]
-    ratings = tmp_path_factory.mktemp("ratings")
-    pl.DataFrame(rows, schema=["userId", "tmdbId", "rating", "timestamp"], orient="row").write_csv(
-        ratings / "ratings.csv"
-    )
-    add_ratings(ratings, home)
+    add_tmdb_ratings(home, tmp_path_factory.mktemp("ratings"), rows)
     result = run_pipeline(home, dagster_instance)
     assert all(result.runs.values()), result.runs
     assert "learn_taste" in result.runs

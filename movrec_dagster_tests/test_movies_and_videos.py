@@ -18,9 +18,9 @@ from movrec_dagster.core.home import MovrecHome, read_table
 from movrec_dagster.core.recommend import recommend
 from movrec_dagster.core.search import find_movie, search
 from movrec_dagster.core.vectorstore import EdgeStore, PayloadFilter
-from movrec_dagster.runner import add_catalogue, add_ratings, run_pipeline
+from movrec_dagster.runner import add_catalogue, run_pipeline
 
-from .conftest import SHARED_DATA
+from .conftest import SHARED_DATA, add_tmdb_ratings
 
 TMDB = SHARED_DATA / "tmdb_top10k" / "top10K-TMDB-movies.csv"
 CLIPS = 6
@@ -58,11 +58,7 @@ def film(tmp_path_factory: pytest.TempPathFactory, demo_library: Path, embedder:
         add_catalogue(source / "tmdb.csv", home)
         # ratings name The Martian by its TMDB id: everyone who watched it also watched Titanic
         rows = [(u, m, 4.5, i) for u in range(1, 7) for i, m in enumerate((286217, 597))]
-        ratings = tmp_path_factory.mktemp("ratings")
-        pl.DataFrame(rows, schema=["userId", "tmdbId", "rating", "timestamp"], orient="row").write_csv(
-            ratings / "ratings.csv"
-        )
-        add_ratings(ratings, home)
+        add_tmdb_ratings(home, tmp_path_factory.mktemp("ratings"), rows)
         second = run_pipeline(home, instance)
         assert all(second.runs.values()), second.runs
     return {"home": home, "before": before}

@@ -348,11 +348,3 @@ def routes_of(languages: pl.DataFrame | None) -> dict[str, str]:
     if languages is None:
         return {}
     return dict(languages.drop_nulls("language").select("video_id", "language").iter_rows())
-
-
-def resolve_id(key: str, canonical: set[str], aliases: dict[str, str]) -> str | None:
-    """A canonical id for `key`: itself when canonical, else what its alias points to."""
-    if key in canonical:
-        return key
-    target = aliases.get(key)
-    return target if target in canonical else None

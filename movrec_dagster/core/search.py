@@ -64,8 +64,8 @@ def resolve_ids(store: VectorStore, keys: list[str]) -> dict[str, str]:
     are left out. One query for the canonical ones, one for the aliases."""
     if not keys:
         return {}
-    found = {h.payload["movie_id"] for h in store.scroll(PayloadFilter(movie_ids=tuple(keys), kinds=("title",)))}
-    found |= {h.payload["movie_id"] for h in store.scroll(PayloadFilter(movie_ids=tuple(keys), kinds=("profile",)))}
+    # every indexed movie has a profile point (a title-only movie's profile is its title)
+    found = {h.payload["movie_id"] for h in store.scroll(PayloadFilter(movie_ids=tuple(keys), kinds=("profile",)))}
     out = {k: k for k in keys if k in found}
     rest = tuple(k for k in keys if k not in out)
     if rest:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from movrec_dagster.core.entities import normal_title, resolve_id, resolve_movies, title_keys
+from movrec_dagster.core.entities import normal_title, resolve_movies, title_keys
 
 from .fakes import catalogue, video, videos
 
@@ -55,7 +55,6 @@ def test_a_stand_alone_movie_later_matched_to_the_catalogue_keeps_its_old_id_as_
     assert "tmdb-289" in after.movies["movie_id"].to_list()
     aliases = dict(after.aliases.select("alias", "movie_id").iter_rows())
     assert aliases == {"casablanca-trailer": "tmdb-289"}
-    assert resolve_id("casablanca-trailer", set(after.movies["movie_id"]), aliases) == "tmdb-289"
     # the catalogue row deleted while the video still attaches: the movie keeps its id (and aliases)
     gone = resolve_movies(clip, _routes(clip), None, after.videos, after.aliases)
     assert gone.movies.select("movie_id", "source").rows() == [("tmdb-289", "video")]

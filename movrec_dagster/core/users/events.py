@@ -9,6 +9,7 @@ stored) and written as one Parquet file, atomically: a reader sees all of it or 
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import dataclass
@@ -151,11 +152,7 @@ def frame_of(events: list[Event]) -> pl.DataFrame:
 
 def store_events(home: MovrecHome, events: list[Event]) -> Path | None:
     """One micro-batch, written atomically (temp file + rename): all of it is stored, or none."""
-    if not events:
-        return None
-    path = events_folder(home) / f"batch-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
-    write_table(frame_of(events), path)
-    return path
+    return store_frame(home, frame_of(events)) if events else None
 
 
 def batches_since(home: MovrecHome, moment: float) -> list[Path]:
@@ -183,8 +180,6 @@ def read_event_file(path: Path) -> list[dict[str, Any]]:
     """Events from a CSV, JSONL or Parquet file with the event fields as columns / keys."""
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        import json
-
         lines = [line for line in path.read_text().splitlines() if line.strip()]
         try:
             return [json.loads(line) for line in lines]

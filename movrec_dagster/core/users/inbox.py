@@ -22,6 +22,7 @@ from ..home import MovrecHome, write_text_atomic
 from ..pending import mark_pending
 from .batch import user_segments
 from .events import EventError, events_folder, read_event_file, read_events, store_events, validate
+from .service import canonical_events, drop_forgotten
 
 INBOX_SUFFIXES = (".csv", ".jsonl", ".parquet")
 
@@ -39,12 +40,12 @@ def inbox_files(home: MovrecHome) -> list[Path]:
     )
 
 
-def take_in(home: MovrecHome, forgotten_filter) -> tuple[dict[str, int], dict[str, str]]:  # noqa: ANN001
+def take_in(home: MovrecHome) -> tuple[dict[str, int], dict[str, str]]:
     """Every inbox file stored as a batch and removed: (file -> events stored, file -> cause)."""
     stored, failures = {}, {}
     for path in inbox_files(home):
         try:
-            events, _ = forgotten_filter(home, validate(read_event_file(path)))
+            events, _ = drop_forgotten(home, validate(read_event_file(path)))
         except (EventError, pl.exceptions.PolarsError) as exc:
             failures[path.name] = f"{path}: nothing stored: {exc}"
             continue
@@ -63,14 +64,14 @@ def unprofiled_batches(home: MovrecHome) -> list[Path]:
     return [p for p in sorted(events_folder(home).glob("batch-*.parquet")) if p.name not in seen]
 
 
-def mark_changed_segments(home: MovrecHome, movie_language: dict[str, str], renames: dict[str, str]) -> list[str]:
+def mark_changed_segments(home: MovrecHome) -> list[str]:
     """The segments of every user in a batch not yet profiled, marked pending; the batches recorded."""
     batches = unprofiled_batches(home)
     if not batches:
         return []
     changed_users = pl.scan_parquet(batches).select("user_id").unique().collect()["user_id"]
-    events = read_events(home).filter(pl.col("user_id").is_in(changed_users.implode()))
-    events = events.with_columns(pl.col("movie_id").replace(renames))  # aliases -> canonical ids
+    mine = read_events(home).filter(pl.col("user_id").is_in(changed_users.implode()))
+    events, movie_language = canonical_events(home, mine)
     segments = sorted(user_segments(events, movie_language)["segment"].unique().to_list())
     mark_pending(home, segments, kind="users")  # first: a crash before the record redoes, never skips
     seen = set(json.loads(_seen_path(home).read_text())) if _seen_path(home).is_file() else set()

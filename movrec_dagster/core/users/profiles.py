@@ -13,7 +13,7 @@ their watched movies are filed under, else `und`.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -30,7 +30,6 @@ class UserTaste:
     segment: str
     events: int
     vector: np.ndarray | None = None
-    unknown: list[str] = field(default_factory=list)  # movies not (yet) in the index
 
     @property
     def liked(self) -> list[str]:

@@ -41,11 +41,10 @@ USERS_ALIAS = "users"
 
 def profile_user(home: MovrecHome, store: VectorStore, user_id: str) -> UserTaste:
     """The user's taste from their stored events; movie ids (aliases, `tmdb-…`) resolved to canonical
-    ones; events about movies not in the index are kept and listed in `unknown`."""
+    ones; events about movies not in the index stay stored but count for nothing yet."""
     events = read_events(home, user_id)
     asked = events["movie_id"].unique().to_list()
     canonical = resolve_ids(store, asked)
-    unknown = sorted(set(asked) - set(canonical))
     events = events.with_columns(pl.col("movie_id").replace(canonical)).filter(
         pl.col("movie_id").is_in(list(canonical.values()))
     )
@@ -53,7 +52,7 @@ def profile_user(home: MovrecHome, store: VectorStore, user_id: str) -> UserTast
     profiles = {h.payload["movie_id"]: np.asarray(h.vector, dtype=np.float32) for h in found if h.vector}
     languages = {h.payload["movie_id"]: h.payload["language"] for h in found}
     taste = taste_of(user_id, events, languages)
-    return replace(taste, vector=taste_vector(taste, profiles), unknown=unknown)
+    return replace(taste, vector=taste_vector(taste, profiles))
 
 
 def current_taste(home: MovrecHome, store: VectorStore, users: VectorStore, user_id: str) -> UserTaste:
@@ -68,9 +67,8 @@ def current_taste(home: MovrecHome, store: VectorStore, users: VectorStore, user
             recent = list(p["watched"])
             newer = batches_since(home, float(p.get("profiled_at") or 0.0))
             if newer:
-                fresh = event_weights(pl.scan_parquet(newer).filter(pl.col("user_id") == user_id).collect()).sort(
-                    "last", descending=True
-                )
+                mine = pl.scan_parquet(newer).filter(pl.col("user_id") == user_id).collect()
+                fresh = event_weights(mine).sort(["last", "movie_id"], descending=[True, False])
                 for movie, weight in zip(fresh["movie_id"], fresh["weight"]):
                     weights[movie] = weights.get(movie, 0.0) + weight
                 recent = [*fresh["movie_id"].to_list(), *(m for m in recent if m not in set(fresh["movie_id"]))]
@@ -115,29 +113,41 @@ def _remember_many(home: MovrecHome, user_ids: list[str]) -> dict[str, str]:
     keys = {user: pseudonym(home, user) for user in user_ids}
     known = directory(home)
     if any(known.get(key) != user for user, key in keys.items()):
-        known.update({key: user for user, key in keys.items()})
-        write_table(pl.DataFrame({"user_key": list(known), "user_id": list(known.values())}), _directory_path(home))
+        _write_directory(home, known | {key: user for user, key in keys.items()})
     return keys
+
+
+def _write_directory(home: MovrecHome, known: dict[str, str]) -> None:
+    write_table(pl.DataFrame({"user_key": list(known), "user_id": list(known.values())}), _directory_path(home))
 
 
 def _remember(home: MovrecHome, user_id: str) -> str:
     return _remember_many(home, [user_id])[user_id]
 
 
-def user_point(key: str, taste: UserTaste) -> VectorPoint:
-    payload = {
+def user_payload(
+    key: str, segment: str, events: int, liked: list[str], watched: list[str], weights: list[float], profiled_at: float
+) -> dict:
+    """A user's point payload: the pseudonym, segment (also the store's `language` partition key), and
+    what serving them needs without their events (watched movies newest first, with weights)."""
+    return {
         "user_id": key,  # the pseudonym: see the module docstring
-        "segment": taste.segment,
-        "language": taste.segment,  # the partition key the store filters on
-        "events": taste.events,
-        "liked": taste.liked[:LIKED_KEPT],
-        "watched": taste.recent,  # newest first: what serving this user needs, without the events
-        "weights": [round(taste.weights[m], 4) for m in taste.recent],
-        # a little before now: a batch stored while the profile was read then counts as newer (its
-        # weight counted twice for a moment beats a watched movie recommended back)
-        "profiled_at": time.time() - 5.0,
+        "segment": segment,
+        "language": segment,
+        "events": events,
+        "liked": liked[:LIKED_KEPT],
+        "watched": watched,
+        "weights": [round(w, 4) for w in weights],
+        "profiled_at": profiled_at,
         "kind": "user",
     }
+
+
+def user_point(key: str, taste: UserTaste) -> VectorPoint:
+    # profiled "a little before now": a batch stored while the profile was read then counts as newer
+    # (its weight counted twice for a moment beats a watched movie recommended back)
+    weights = [taste.weights[m] for m in taste.recent]
+    payload = user_payload(key, taste.segment, taste.events, taste.liked, taste.recent, weights, time.time() - 5.0)
     return VectorPoint(point_id(key, "user", 0), taste.vector, payload)
 
 
@@ -219,7 +229,7 @@ def forget_user(home: MovrecHome, users: VectorStore, user_id: str) -> int:
     removed += _scrub_ratings(home, user_id)
     names = directory(home)
     if names.pop(key, None) is not None:
-        write_table(pl.DataFrame({"user_id": list(names.values()), "user_key": list(names)}), _directory_path(home))
+        _write_directory(home, names)
     if users.serving_version() is not None:
         _rebuild_without(users, key)
     return removed
@@ -288,9 +298,10 @@ def movie_profiles(home: MovrecHome, movies: set[str]) -> dict[str, np.ndarray]:
     return out
 
 
-def sync_segment(home: MovrecHome, users: VectorStore, segment: str, model: str) -> dict[str, int]:
+def sync_segment(home: MovrecHome, users: VectorStore, segment: str, model: str) -> dict:
     """Re-embed every user of one segment from all stored events and make the segment's points in the
-    users collection exactly those (upsert, then drop the rest): other segments are not touched."""
+    users collection exactly those (upsert, then drop the rest): other segments are not touched.
+    Returns counts: users, with_vector, events (this segment's) and per_segment (users in each)."""
     from .batch import histories, segment_tastes, user_segments
 
     started = time.time()  # before reading: a batch stored meanwhile counts as newer
@@ -305,17 +316,7 @@ def sync_segment(home: MovrecHome, users: VectorStore, segment: str, model: str)
         VectorPoint(
             point_id(keys[u], "user", 0),
             vectors[i],
-            {
-                "user_id": keys[u],
-                "segment": segment,
-                "language": segment,
-                "events": counts.get(u, 0),
-                "liked": liked.get(u, []),
-                "watched": history[u][0],
-                "weights": history[u][1],
-                "profiled_at": started,
-                "kind": "user",
-            },
+            user_payload(keys[u], segment, counts.get(u, 0), liked.get(u, []), *history[u], started),
         )
         for i, u in enumerate(ids)
     ]
@@ -324,4 +325,7 @@ def sync_segment(home: MovrecHome, users: VectorStore, segment: str, model: str)
     if users.serving_version() is not None:
         users.upsert(points)
         users.delete(PayloadFilter(languages=(segment,), exclude_point_ids=tuple(p.id for p in points)))
-    return {"users": len(members), "with_vector": len(points), "events": int(sum(counts.values()))}
+    per_segment = dict(segments.group_by("segment").len().sort("segment").iter_rows())
+    return {"users": len(members), "with_vector": len(points), "events": int(sum(counts.values()))} | {
+        "per_segment": per_segment
+    }

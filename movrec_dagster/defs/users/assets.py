@@ -2,12 +2,10 @@
 
 import dagster as dg
 
-from movrec_dagster.core.home import read_table
 from movrec_dagster.core.pending import clear_pending, pending_partitions
-from movrec_dagster.core.users.batch import user_segments as segments_of
 from movrec_dagster.core.users.events import read_events
 from movrec_dagster.core.users.inbox import mark_changed_segments, take_in
-from movrec_dagster.core.users.service import USERS_ALIAS, canonical_events, drop_forgotten, sync_segment
+from movrec_dagster.core.users.service import USERS_ALIAS, sync_segment
 from movrec_dagster.defs.library.assets import movies
 from movrec_dagster.defs.metadata import bar_chart, failures_markdown
 from movrec_dagster.defs.partitions import user_segments
@@ -19,13 +17,10 @@ def user_events(context: dg.AssetExecutionContext, library: LibraryResource) -> 
     """Watch events: files from MOVREC_HOME/events taken in as batches (the API writes its own), and the
     user segments whose users have new events marked for re-embedding."""
     home = library.paths()
-    stored, failures = take_in(home, drop_forgotten)
+    stored, failures = take_in(home)
     for name, cause in sorted(failures.items()):
         context.log.error(f"skipped {name}: {cause}")
-    movie_table, aliases = read_table(home.table("movies")), read_table(home.table("aliases"))
-    language = dict(movie_table.select("movie_id", "language").iter_rows()) if movie_table is not None else {}
-    renames = dict(aliases.select("alias", "movie_id").iter_rows()) if aliases is not None else {}
-    changed = mark_changed_segments(home, language, renames)
+    changed = mark_changed_segments(home)
     known = set(context.instance.get_dynamic_partitions(user_segments.name))
     new = sorted(set(pending_partitions(home, kind="users")) - known)
     if new:
@@ -53,13 +48,11 @@ def user_profiles(
     users = qdrant.model_copy(update={"alias": USERS_ALIAS}).store(home)
     counts = sync_segment(home, users, segment, embedder.settings().fingerprint)
     clear_pending(home, segment, kind="users")  # only now: a run killed before this leaves it to redo
-    events, language = canonical_events(home, read_events(home))
-    per_segment = segments_of(events, language).group_by("segment").len().sort("segment")
     return dg.MaterializeResult(
         metadata={
             "users": dg.MetadataValue.int(counts["users"]),
             "users_with_vector": dg.MetadataValue.int(counts["with_vector"]),
             "events": dg.MetadataValue.int(counts["events"]),
-            "per_segment": dg.MetadataValue.md(bar_chart(dict(zip(per_segment["segment"], per_segment["len"])))),
+            "per_segment": dg.MetadataValue.md(bar_chart(counts["per_segment"])),
         }
     )

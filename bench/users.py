@@ -5,7 +5,8 @@ Synthetic, MovieLens-like watch events over the TMDB top-10k catalogue: movie po
 Measured, each in the same run:
 * events/s into the store through `POST /events` over real HTTP (uvicorn, 1,000 events a request)
   and through files (`take_in`: CSV in MOVREC_HOME/events);
-* the time to (re)build every user vector (all segments) and one segment's, and peak memory;
+* the time to (re)build every user vector (all segments), one segment's whole and incrementally
+  (only its users with new events), and peak memory;
 * `GET /users/{id}/recommendations` p50/p99 at that many users (blend strategy, 200 users);
 * freshness, real time: `POST /events?apply=now` for a new user until their recommendations changed;
 * freshness, near real time (unless --no-dagster): a real `dagster dev`, an event batch stored,
@@ -30,7 +31,9 @@ import polars as pl
 from movrec_dagster.core.home import MovrecHome, read_table, write_table
 from movrec_dagster.core.indexing import build_points, sync_partition
 from movrec_dagster.core.users.batch import user_segments
-from movrec_dagster.core.users.inbox import take_in
+from movrec_dagster.core.pending import clear_pending
+from movrec_dagster.core.users.events import store_frame
+from movrec_dagster.core.users.inbox import mark_changed_segments, take_in
 from movrec_dagster.core.users.service import USERS_ALIAS, canonical_events, sync_segment
 from movrec_dagster.core.vectorstore import EdgeStore
 
@@ -163,10 +166,24 @@ def main() -> None:
             )
             biggest = segments["segment"][0]
             started = time.perf_counter()
+            sync_segment(home, users, biggest, MODEL, full=True)
+            rows.append(
+                (
+                    f"one segment re-embedded whole ({biggest}: {segments['len'][0]:,} users)",
+                    f"{time.perf_counter() - started:.1f} s",
+                )
+            )
+            # steady state: every stored batch seen by a take-in, no segment waiting
+            mark_changed_segments(home)
+            for segment in segments["segment"]:
+                clear_pending(home, segment, kind="users")
+            changed = [f"u{u}" for u in range(100)]
+            store_frame(home, events.filter(pl.col("user_id").is_in(changed)).with_columns(pl.col("timestamp") + 60))
+            started = time.perf_counter()
             sync_segment(home, users, biggest, MODEL)
             rows.append(
                 (
-                    f"one segment re-embedded ({biggest}: {segments['len'][0]:,} users)",
+                    f"one segment, incremental ({biggest}: the users among 100 with new events)",
                     f"{time.perf_counter() - started:.1f} s",
                 )
             )

@@ -17,7 +17,7 @@ from movrec_dagster.core.users.service import (
     drop_forgotten,
     forget_user,
     profile_user,
-    save_user,
+    refresh_user,
     similar_users,
 )
 from movrec_dagster.core.users.strategies import STRATEGIES, recommend_for_user
@@ -76,7 +76,7 @@ def users_router(home: MovrecHome, store: VectorStore, users: VectorStore, guard
         applied = []
         if apply == "now" and store.serving_version():
             for user in sorted({e.user_id for e in events}):
-                save_user(home, users, profile_user(home, store, user), model())
+                refresh_user(home, store, users, user, model())
                 applied.append(user)
         return {"stored": len(events), "dropped_forgotten": dropped, "unknown_movies": unknown, "applied": applied}
 

@@ -161,7 +161,7 @@ def ingest(
 def _ingest_events(home: MovrecHome, path: Path) -> None:
     """Validate a file of events, store it as one batch, and update its users' vectors."""
     from movrec_dagster.core.users.events import EventError, read_event_file, store_events, validate
-    from movrec_dagster.core.users.service import drop_forgotten, profile_user, save_user
+    from movrec_dagster.core.users.service import drop_forgotten, refresh_user
 
     try:
         events, dropped = drop_forgotten(home, validate(read_event_file(path)))
@@ -171,7 +171,7 @@ def _ingest_events(home: MovrecHome, path: Path) -> None:
     store, users = _store(home), _users(home)
     model = _embedder_for(store).settings.fingerprint
     for user in sorted({e.user_id for e in events}):
-        save_user(home, users, profile_user(home, store, user), model)
+        refresh_user(home, store, users, user, model)
     click.echo(f"events {path.name}: {len(events)} stored, {dropped} of forgotten users dropped")
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from movrec_dagster.core.home import MovrecHome
 from movrec_dagster.core.users.events import store_events, validate
-from movrec_dagster.core.users.service import USERS_ALIAS
+from movrec_dagster.core.users.service import USERS_ALIAS, pseudonym
 from movrec_dagster.core.vectorstore import EdgeStore, PayloadFilter
 from movrec_dagster.definitions import defs
 from movrec_dagster.defs.resources import LibraryResource
@@ -71,6 +71,7 @@ def test_files_and_api_batches_re_embed_only_the_segments_that_changed(library) 
     now = time.time()
     lines = [{"user_id": "en-1", "movie_id": m, "event": "like", "timestamp": now - i} for i, m in enumerate(en[:3])]
     lines += [{"user_id": "fr-1", "movie_id": m, "event": "finish", "timestamp": now - i} for i, m in enumerate(fr[:2])]
+    lines += [{"user_id": "en-2", "movie_id": en[5], "event": "like", "timestamp": now}]
     inbox = home.root / "events"
     inbox.mkdir()
     (inbox / "day1.jsonl").write_text("\n".join(json.dumps(line) for line in lines))
@@ -87,7 +88,8 @@ def test_files_and_api_batches_re_embed_only_the_segments_that_changed(library) 
     )
     users = EdgeStore(home.qdrant, alias=USERS_ALIAS)
     french = {p.id: p.vector for p in users.scroll(PayloadFilter(languages=("fr",)), with_vectors=True)}
-    assert users.count() == 2 and len(french) == 1
+    assert users.count() == 3 and len(french) == 1
+    other = users.scroll(PayloadFilter(user_ids=(pseudonym(home, "en-2"),)))[0].payload
 
     # a new event for the English user, as the API stores it: only the English segment re-embeds
     store_events(home, validate([{"user_id": "en-1", "movie_id": en[4], "event": "like", "timestamp": now}]))
@@ -95,8 +97,12 @@ def test_files_and_api_batches_re_embed_only_the_segments_that_changed(library) 
     cursor, profiled = _tick(home, instance, cursor)
     assert profiled == ["en"]
     assert {p.id: p.vector for p in users.scroll(PayloadFilter(languages=("fr",)), with_vectors=True)} == french
-    english = users.scroll(PayloadFilter(languages=("en",)))[0].payload
+    english = users.scroll(PayloadFilter(user_ids=(pseudonym(home, "en-1"),)))[0].payload
     assert english["events"] == 4 and en[4] in english["liked"]
+    # within the segment, only the user with new events was re-embedded
+    assert users.scroll(PayloadFilter(user_ids=(pseudonym(home, "en-2"),)))[0].payload == other
+    event = instance.get_latest_materialization_event(dg.AssetKey("user_profiles")).asset_materialization
+    assert event.metadata["mode"].value == "incremental" and event.metadata["users"].value == 1
     assert "en-1" not in json.dumps(english)  # the store holds a pseudonym, never the id
     _, profiled = _tick(home, instance, cursor)
     assert profiled == []  # nothing new: nothing runs

@@ -178,3 +178,32 @@ def test_serving_a_user_reads_their_point_and_only_the_batches_since(library: tu
     assert later.recent[0] == "tmdb-4" and "tmdb-4" in later.watched
     recs = recommend_for_user(store, [], later, top_k=10)
     assert "tmdb-4" not in [r.hit.movie_id for r in recs]  # watched a moment ago: never recommended back
+
+
+def test_real_time_updates_count_each_event_once(library: tuple) -> None:
+    """Incremental updates (the point plus the batches since) equal a profile from all events, also
+    when a client sends an event again or several updates follow each other."""
+    from movrec_dagster.core.users.service import current_taste, refresh_user
+
+    home, store, users = library
+    sent = [_event("ann", "tmdb-1", t=NOW - 100), _event("ann", "tmdb-2", "rating", 4.5, t=NOW - 90)]
+    for i, event in enumerate([*sent, sent[0], _event("ann", "tmdb-5", "dislike", t=NOW - 10)]):
+        store_events(home, validate([event], now=NOW))
+        refresh_user(home, store, users, "ann", "fake")
+        time.sleep(0.002 * (i + 1))
+    served, truth = current_taste(home, store, users, "ann"), profile_user(home, store, "ann")
+    assert served.weights == pytest.approx(truth.weights) and served.events == truth.events == 3
+    assert served.vector == pytest.approx(truth.vector, abs=1e-5)
+
+
+def test_the_directory_appends_new_users_and_survives_a_torn_line(library: tuple) -> None:
+    from movrec_dagster.core.users.directory import _log, compact, directory, remember
+
+    home, _, _ = library
+    keys = remember(home, ["a", "b"])
+    assert directory(home) == {keys["a"]: "a", keys["b"]: "b"}
+    with _log(home).open("a") as handle:
+        handle.write('{"k": "half')  # a crash mid-append
+    assert len(directory(home)) == 2
+    compact(home, without=keys["a"])
+    assert directory(home) == {keys["b"]: "b"} and "a" not in _log(home).read_text()

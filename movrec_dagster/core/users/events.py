@@ -155,24 +155,34 @@ def store_events(home: MovrecHome, events: list[Event]) -> Path | None:
     return store_frame(home, frame_of(events)) if events else None
 
 
+def batch_stamp(path: Path) -> float:
+    """When a batch was stored (seconds since 1970): its name carries the time in ns."""
+    stamp = path.name.split("-")[1] if path.name.count("-") >= 2 else ""
+    return int(stamp) / 1e9 if stamp.isdigit() else 0.0
+
+
+def event_batches(home: MovrecHome) -> list[Path]:
+    return sorted(events_folder(home).glob("batch-*.parquet"))
+
+
 def batches_since(home: MovrecHome, moment: float) -> list[Path]:
-    """Batches stored after `moment` (seconds since 1970; the name carries its time in ns)."""
-    out = []
-    for path in sorted(events_folder(home).glob("batch-*.parquet")):
-        stamp = path.name.split("-")[1]
-        if stamp.isdigit() and int(stamp) / 1e9 > moment:
-            out.append(path)
-    return out
+    """Batches stored after `moment` (seconds since 1970)."""
+    return [path for path in event_batches(home) if batch_stamp(path) > moment]
 
 
-def read_events(home: MovrecHome, user_id: str | None = None) -> pl.DataFrame:
-    """Every stored event (optionally one user's), each (user, movie, event, timestamp) once."""
-    files = sorted(events_folder(home).glob("batch-*.parquet"))
+def read_events(
+    home: MovrecHome, user_id: str | list[str] | None = None, files: list[Path] | None = None
+) -> pl.DataFrame:
+    """Every stored event (optionally one user's, or these users'; optionally from these batches
+    only), each (user, movie, event, timestamp) once."""
+    files = event_batches(home) if files is None else files
     if not files:
         return pl.DataFrame(schema=EVENT_SCHEMA)
     scan = pl.scan_parquet(files)
-    if user_id is not None:
+    if isinstance(user_id, str):
         scan = scan.filter(pl.col("user_id") == user_id)
+    elif user_id is not None:
+        scan = scan.filter(pl.col("user_id").is_in(pl.Series(user_id, dtype=pl.String).implode()))
     return scan.collect().unique(list(KEY), keep="first", maintain_order=True).sort("timestamp")
 
 

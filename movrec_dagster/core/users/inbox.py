@@ -69,8 +69,8 @@ def mark_changed_segments(home: MovrecHome) -> list[str]:
     batches = unprofiled_batches(home)
     if not batches:
         return []
-    changed_users = pl.scan_parquet(batches).select("user_id").unique().collect()["user_id"]
-    mine = read_events(home).filter(pl.col("user_id").is_in(changed_users.implode()))
+    changed_users = pl.scan_parquet(batches).select("user_id").unique().collect()["user_id"].to_list()
+    mine = read_events(home, changed_users)
     events, movie_language = canonical_events(home, mine)
     segments = sorted(user_segments(events, movie_language)["segment"].unique().to_list())
     mark_pending(home, segments, kind="users")  # first: a crash before the record redoes, never skips

@@ -30,6 +30,8 @@ class UserTaste:
     segment: str
     events: int
     vector: np.ndarray | None = None
+    through: float = 0.0  # the newest event batch (its stamp) this taste reflects
+    last_event: float = 0.0  # the latest event timestamp it holds
 
     @property
     def liked(self) -> list[str]:
@@ -78,6 +80,7 @@ def taste_of(user_id: str, events: pl.DataFrame, languages: dict[str, str]) -> U
         recent=weights["movie_id"].to_list(),
         segment=segment_of(mine, languages),
         events=len(mine),
+        last_event=float(mine["timestamp"].max() or 0.0) if len(mine) else 0.0,
     )
 
 

@@ -146,6 +146,14 @@ class EdgeStore(VersionedStore):
             finally:
                 shard.close()
 
+    def _writable(self, version: str | None) -> Any:
+        # A long-lived reader writes through the shard it holds: it holds the store's lock already,
+        # and closing and reopening a large shard around a small write costs far more than the write
+        # (measured: 0.2 s per open at 94k user points, three opens per real-time update).
+        if self._reader is not None and self._held is None:
+            return self._reader.shard(version, self._resolve, self._load)
+        return self._shard(version, exclusive_=True)
+
     @contextlib.contextmanager
     def session(self, version: str | None = None) -> Iterator[EdgeStore]:
         """Keep one version's shard open (and the store locked) across many operations: for batch work
@@ -168,7 +176,7 @@ class EdgeStore(VersionedStore):
                 named[SPARSE] = SparseVector(*p.sparse)
             return named
 
-        with self._shard(version, exclusive_=True) as shard:
+        with self._writable(version) as shard:
             for i in range(0, len(points), batch):
                 shard.update(
                     UpdateOperation.upsert_points([Point(p.id, vectors(p), p.payload) for p in points[i : i + batch]])
@@ -178,7 +186,7 @@ class EdgeStore(VersionedStore):
     def delete(self, flt: PayloadFilter, version: str | None = None) -> None:
         from qdrant_edge import UpdateOperation
 
-        with self._shard(version, exclusive_=True) as shard:
+        with self._writable(version) as shard:
             shard.update(UpdateOperation.delete_points_by_filter(edge_filter(flt)))
             shard.flush()
 

@@ -41,8 +41,9 @@ def user_events(context: dg.AssetExecutionContext, library: LibraryResource) -> 
 def user_profiles(
     context: dg.AssetExecutionContext, library: LibraryResource, qdrant: QdrantResource, embedder: EmbedderResource
 ) -> dg.MaterializeResult:
-    """One segment's users re-embedded from all their events into the `users` collection (other segments
-    untouched): a weighted Rocchio vector of the movies they watched (see core/users/profiles.py)."""
+    """One segment's users re-embedded into the `users` collection (other segments untouched): a
+    weighted Rocchio vector of the movies they watched (see core/users/profiles.py). Only the users
+    with new events since the segment's last run, unless it is the first or the model changed."""
     home = library.paths()
     segment = context.partition_key
     users = qdrant.model_copy(update={"alias": USERS_ALIAS}).store(home)
@@ -50,6 +51,7 @@ def user_profiles(
     clear_pending(home, segment, kind="users")  # only now: a run killed before this leaves it to redo
     return dg.MaterializeResult(
         metadata={
+            "mode": dg.MetadataValue.text(counts["mode"]),
             "users": dg.MetadataValue.int(counts["users"]),
             "users_with_vector": dg.MetadataValue.int(counts["with_vector"]),
             "events": dg.MetadataValue.int(counts["events"]),

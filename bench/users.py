@@ -30,8 +30,8 @@ import polars as pl
 
 from movrec_dagster.core.home import MovrecHome, read_table, write_table
 from movrec_dagster.core.indexing import build_points, sync_partition
-from movrec_dagster.core.users.batch import user_segments
 from movrec_dagster.core.pending import clear_pending
+from movrec_dagster.core.users.batch import user_segments
 from movrec_dagster.core.users.events import store_frame
 from movrec_dagster.core.users.inbox import mark_changed_segments, take_in
 from movrec_dagster.core.users.service import USERS_ALIAS, canonical_events, sync_segment

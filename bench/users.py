@@ -31,6 +31,7 @@ import polars as pl
 from movrec_dagster.core.home import MovrecHome, read_table, write_table
 from movrec_dagster.core.indexing import build_points, sync_partition
 from movrec_dagster.core.pending import clear_pending
+from movrec_dagster.core.recsys.training import train
 from movrec_dagster.core.users.batch import user_segments
 from movrec_dagster.core.users.events import store_frame
 from movrec_dagster.core.users.inbox import mark_changed_segments, take_in
@@ -130,7 +131,7 @@ def main() -> None:
     import httpx
 
     rows: list[tuple[str, str]] = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         home = MovrecHome(Path(tmp) / "home").ensure()
         movies = library(home, args.smoke)
         events = synthetic_events(movies, args.events, args.users)
@@ -178,7 +179,12 @@ def main() -> None:
             for segment in segments["segment"]:
                 clear_pending(home, segment, kind="users")
             changed = [f"u{u}" for u in range(100)]
-            store_frame(home, events.filter(pl.col("user_id").is_in(changed)).with_columns(pl.col("timestamp") + 60))
+            store_frame(
+                home,
+                events.filter(pl.col("user_id").is_in(changed)).with_columns(
+                    pl.col("timestamp") + 60, pl.lit(None, pl.String).alias("language")
+                ),
+            )
             started = time.perf_counter()
             sync_segment(home, users, biggest, MODEL)
             rows.append(
@@ -188,18 +194,29 @@ def main() -> None:
                 )
             )
             rows.append(("users collection points", f"{users.count():,}"))
-            sample = [f"u{u}" for u in np.random.default_rng(3).choice(args.users, args.queries, replace=False)]
-            timings = []
-            for user in sample:
-                t0 = time.perf_counter()
-                assert client.get(f"/users/{user}/recommendations", params={"top_k": 10}).status_code == 200
-                timings.append((time.perf_counter() - t0) * 1000)
+            started = time.perf_counter()
+            trained = train(home)
             rows.append(
                 (
-                    "GET /users/{id}/recommendations (blend)",
-                    f"p50 {np.percentile(timings, 50):.0f} ms, p99 {np.percentile(timings, 99):.0f} ms",
+                    f"taste model trained ({trained.interactions:,} interactions, {len(trained.model.items):,} movies)",
+                    f"{time.perf_counter() - started:.1f} s",
                 )
             )
+            sample = [f"u{u}" for u in np.random.default_rng(3).choice(args.users, args.queries, replace=False)]
+            for strategy in ("blend", "recent", "profile", "similar_users"):
+                timings = []
+                for user in sample if strategy == "blend" else sample[:50]:
+                    t0 = time.perf_counter()
+                    answer = client.get(f"/users/{user}/recommendations", params={"top_k": 10, "strategy": strategy})
+                    assert answer.status_code == 200, answer.text
+                    timings.append((time.perf_counter() - t0) * 1000)
+                what = "the learned taste model" if strategy == "blend" else f"{len(timings)} users"
+                rows.append(
+                    (
+                        f"GET /users/{{id}}/recommendations?strategy={strategy} ({what})",
+                        f"p50 {np.percentile(timings, 50):.0f} ms, p99 {np.percentile(timings, 99):.0f} ms",
+                    )
+                )
             before = client.get("/users/fresh-user/recommendations", params={"top_k": 5}).json()
             t0 = time.perf_counter()
             event = {"user_id": "fresh-user", "movie_id": movies[-1], "event": "like", "timestamp": time.time()}

@@ -30,7 +30,9 @@ from movrec_dagster.core.details import movie_details
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.home import MovrecHome
 from movrec_dagster.core.recommend import recommend_known
-from movrec_dagster.core.search import MovieNotFound, find_movie, resolve_ids, search, similar
+from movrec_dagster.core.recsys import serving as taste_serving
+from movrec_dagster.core.recsys.artifact import served
+from movrec_dagster.core.search import MovieNotFound, find_movie, resolve_ids, search
 from movrec_dagster.core.users.service import USERS_ALIAS
 from movrec_dagster.core.vectorstore import NoServingCollection, PayloadFilter, StoreSettings, VectorStore, open_store
 
@@ -218,7 +220,7 @@ def create_app(home: MovrecHome | None = None, store: VectorStore | None = None)
         try:
             canonical = find_movie(store, movie_id)
             response.headers["X-Movrec-Movie-Id"] = canonical
-            return [h.to_dict() for h in similar(store, canonical, top_k, flt)]
+            return [h.to_dict() for h in taste_serving.similar_movies(served(home), store, canonical, top_k, flt)]
         except MovieNotFound as exc:
             raise HTTPException(status_code=404, detail="movie not found") from exc
 
@@ -242,6 +244,7 @@ def create_app(home: MovrecHome | None = None, store: VectorStore | None = None)
             neighbours=neighbours() if body.collaborative_weight else None,
             collaborative_weight=body.collaborative_weight,
             watched=body.watched,
+            model=served(home),
         )
         return {"results": [r.to_dict() for r in recs], "ignored": ignored}
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from movrec_dagster.api_models import UserRecOut
 from movrec_dagster.core.home import MovrecHome
+from movrec_dagster.core.recsys.artifact import served
 from movrec_dagster.core.search import resolve_ids
 from movrec_dagster.core.users.events import EventError, read_events, store_events, validate
 from movrec_dagster.core.users.service import (
@@ -108,15 +109,22 @@ def users_router(home: MovrecHome, store: VectorStore, users: VectorStore, guard
     @router.get("/users/{user_id}/recommendations", response_model=list[UserRecOut])
     def recommendations(
         user_id: UserId,
+        response: Response,
         top_k: Annotated[int, Query(ge=1, le=50)] = 10,
         strategy: Annotated[str, Query(pattern="^(" + "|".join(STRATEGIES) + ")$")] = "blend",
         flt: PayloadFilter = Depends(filters),
     ) -> list[dict]:
         """Never what the user watched; each result names its strategy and evidence. A user with no
-        events gets the most popular movies of their language, diversified."""
+        events gets the most popular movies of their language, diversified. The header
+        `X-Movrec-Model` names the taste model version served (once one is trained)."""
         taste = current_taste(home, store, users, user_id)
-        neighbours = [(u, liked) for u, _, liked in similar_users(home, users, taste, NEIGHBOURS)]
-        return [r.to_dict() for r in recommend_for_user(store, neighbours, taste, top_k, flt, strategy)]
+        model = served(home)
+        if model is not None:
+            response.headers["X-Movrec-Model"] = str(model.info.get("version", ""))
+        learned = strategy == "blend" and model is not None and len(model.indices(taste.recent)) > 0
+        neighbours = [] if learned else [(u, liked) for u, _, liked in similar_users(home, users, taste, NEIGHBOURS)]
+        recs = recommend_for_user(store, neighbours, taste, top_k, flt, strategy, model)
+        return [r.to_dict() for r in recs]
 
     @router.get("/users/{user_id}/similar", response_model=list[SimilarUserOut])
     def similar(user_id: UserId, top_k: Annotated[int, Query(ge=1, le=50)] = 10) -> list[dict]:

@@ -260,12 +260,15 @@ def similar(
     explain: bool,
 ) -> None:
     """Movies similar to MOVIE_ID: an id, a title, or a title with typos (the movie itself excluded)."""
+    from movrec_dagster.core.recsys.artifact import served
+    from movrec_dagster.core.recsys.serving import similar_movies
     from movrec_dagster.core.search import MovieNotFound, find_movie
-    from movrec_dagster.core.search import similar as run_similar
 
-    store = _store(_home(ctx))
+    home = _home(ctx)
+    store = _store(home)
     try:
-        hits = run_similar(store, find_movie(store, movie_id), top_k, _filters(language, genre, year_min, year_max))
+        flt = _filters(language, genre, year_min, year_max)
+        hits = similar_movies(served(home), store, find_movie(store, movie_id), top_k, flt)
     except MovieNotFound as exc:
         raise click.ClickException(str(exc)) from exc
     _print_hits(hits, as_json, explain)
@@ -346,6 +349,7 @@ def recommend_cmd(
     """Recommendations from a watch history (watched movies are never recommended)."""
     from movrec_dagster.core.collaborative import load_neighbours
     from movrec_dagster.core.recommend import recommend
+    from movrec_dagster.core.recsys.artifact import served
     from movrec_dagster.core.search import MovieNotFound
 
     split = lambda text: [m.strip() for m in text.split(",") if m.strip()]  # noqa: E731
@@ -366,6 +370,7 @@ def recommend_cmd(
             mmr_lambda,
             neighbours=load_neighbours(home.table("item_neighbours")) if collaborative_weight else None,
             collaborative_weight=collaborative_weight,
+            model=served(home),
         )
     except (MovieNotFound, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -376,13 +381,14 @@ def recommend_cmd(
 
 
 def _recommend_for_user(home: MovrecHome, user_id: str, strategy: str, top_k: int, flt, as_json: bool) -> None:  # noqa: ANN001
+    from movrec_dagster.core.recsys.artifact import served
     from movrec_dagster.core.users.service import current_taste, similar_users
     from movrec_dagster.core.users.strategies import recommend_for_user
 
     store = _store(home)
     taste = current_taste(home, store, _users(home), user_id)
     neighbours = [(u, liked) for u, _, liked in similar_users(home, _users(home), taste, 10)]
-    recs = recommend_for_user(store, neighbours, taste, top_k, flt, strategy)
+    recs = recommend_for_user(store, neighbours, taste, top_k, flt, strategy, served(home))
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in recs], ensure_ascii=False, indent=2))
         return
@@ -461,16 +467,8 @@ def ui(ctx: click.Context, port: int) -> None:
 @click.option("--max-movies", type=click.IntRange(0), default=0, show_default=True, help="Most-rated N (0 = all).")
 @click.option("--max-users", type=click.IntRange(0), default=0, show_default=True, help="First N users (0 = all).")
 @click.option("--max-queries", type=click.IntRange(0), default=0, show_default=True, help="First N (0 = all).")
-@click.option("--collaborative-weight", type=click.FloatRange(0, 1), default=0.5, show_default=True)
 @click.pass_context
-def evaluate(
-    ctx: click.Context,
-    data: str | None,
-    max_movies: int,
-    max_users: int,
-    max_queries: int,
-    collaborative_weight: float,
-) -> None:
+def evaluate(ctx: click.Context, data: str | None, max_movies: int, max_users: int, max_queries: int) -> None:
     """Search and recommendation quality on MovieLens + TMDB overviews, through the `evaluate` job."""
     from movrec_dagster.runner import dagster_instance
     from movrec_dagster.runner import evaluate as run_evaluation
@@ -481,7 +479,6 @@ def evaluate(
         "max_movies": max_movies,
         "max_users": max_users,
         "max_queries": max_queries,
-        "collaborative_weight": collaborative_weight,
     }
     started = time.perf_counter()
     ok, report = run_evaluation(home, dagster_instance(home), config)

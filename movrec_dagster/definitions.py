@@ -29,6 +29,7 @@ from movrec_dagster.defs.runs.sensors import run_sensors
 from movrec_dagster.defs.schedules import schedules
 from movrec_dagster.defs.settings import EMBEDDER, SENTIMENT, WHISPER
 from movrec_dagster.defs.taste import assets as taste_assets
+from movrec_dagster.defs.taste.sensors import taste_schedules, taste_sensors
 from movrec_dagster.defs.users import assets as user_assets
 from movrec_dagster.defs.users.sensors import user_sensors
 
@@ -75,7 +76,7 @@ defs = dg.Definitions(
         profile_users_job,
         evaluate_job,
     ],
-    sensors=[*library_sensors, *user_sensors, *run_sensors],
-    schedules=schedules,
+    sensors=[*library_sensors, *user_sensors, *taste_sensors, *run_sensors],
+    schedules=[*schedules, *taste_schedules],
     resources=resources(),
 )

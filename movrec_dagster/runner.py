@@ -149,13 +149,12 @@ def run_pipeline(home: MovrecHome, instance: DagsterInstance, run_config: dict |
                 tags=process_tags(),
             )
             result.runs[f"index_language[{language}]"] = run.success
-    if scan.success and any(home.ratings.glob("*.csv")):
+    if scan.success and (any(home.ratings.glob("*.csv")) or any_events(home)):
+        learn_users(home, instance, run_config, result)
         taste = defs.resolve_job_def("learn_taste").execute_in_process(
             run_config=run_config, instance=instance, raise_on_error=False, tags=process_tags()
         )
         result.runs["learn_taste"] = taste.success
-    if scan.success and (any(home.ratings.glob("*.csv")) or any_events(home)):
-        learn_users(home, instance, run_config, result)
     result.failures = collect_failures(home)
     return result
 

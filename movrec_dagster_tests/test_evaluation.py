@@ -9,8 +9,9 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from movrec_dagster.core.evaluation import Scores, leave_last_out
+from movrec_dagster.core.evaluation import Scores
 from movrec_dagster.core.home import MovrecHome
+from movrec_dagster.core.recsys.data import hold_out_last
 from movrec_dagster.runner import evaluate
 
 from .conftest import SHARED_DATA
@@ -32,11 +33,10 @@ def test_leave_last_out_holds_out_each_users_latest() -> None:
         {
             "user_id": ["u", "u", "u", "v"],
             "movie_id": ["a", "b", "c", "a"],
-            "rating": [4.0] * 4,
-            "timestamp": [3, 9, 5, 1],
+            "timestamp": [3.0, 9.0, 5.0, 1.0],
         }
     )
-    train, test = leave_last_out(ratings)
+    train, test = hold_out_last(ratings)
     assert test.select("user_id", "movie_id").rows() == [("u", "b")]  # v has nothing left to train on
     assert sorted(train.filter(pl.col("user_id") == "u")["movie_id"]) == ["a", "c"]
 
@@ -45,9 +45,11 @@ def test_evaluate_job_reports_every_model(tmp_path, dagster_instance: dg.Dagster
     config = {"data": str(SHARED_DATA), "max_movies": 300, "max_users": 40, "max_queries": 30}
     ok, report = evaluate(MovrecHome(tmp_path).ensure(), dagster_instance, config)
     assert ok, report
-    assert "30 queries over 300 movies" in report and "40 users" in report
-    for model in ("popularity", "item-kNN", "content (embeddings)", "hybrid (content + item-kNN", "dense only"):
-        assert model in report
-    values = [float(v) for v in re.findall(r"\| (\d\.\d{3,4}) ", report)]  # the metric columns, not ms/user
-    assert len(values) == 2 * 4 + 8 * 4  # search: 2 rows x 4 metrics; recommendation: 8 rows x 4
-    assert all(0 <= v <= 1 for v in values) and max(values) > 0
+    assert "30 queries over 300 movies" in report and "**leave-last-out**: 40 test cases" in report
+    models = ("popularity", "item-kNN", "EASE", "implicit ALS", "sequential", "content only", "served blend")
+    for name in (*models, "global time split", "similar(x)", "dense only"):
+        assert name in report
+    rows = [line for line in report.splitlines() if line.startswith(f"| {models[-1]} |")]
+    assert len(rows) == 3  # one per split, and similar movies
+    ndcg = [float(v) for v in re.findall(r"\| (\d\.\d{4}) \[", rows[0])]
+    assert len(ndcg) == 3 and all(0 <= v <= 1 for v in ndcg) and max(ndcg) > 0  # Recall, NDCG, MRR with CIs

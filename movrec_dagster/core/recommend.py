@@ -5,6 +5,8 @@ Formulae (documented in the README):
 * relevance r_i = cosine(user vector, movie profile), min-max normalised over the candidates to [0, 1]
 * with ratings (item-kNN, see collaborative.py) and weight c: r_i = (1 - c) * r_i + c * cf_i / max(cf),
   the candidates being the content top-N and the collaborative top-N together
+* with a trained taste model (recsys/) and c > 0, the candidates and their relevance come from the
+  model's learned blend instead (the liked movies as the history, the last one the most recent)
 * with sentiment weight w: score_i = (1 - w) * r_i + w * (sentiment_i + 1) / 2
 * MMR with lambda l: pick next argmax  l * score_i - (1 - l) * max_{j picked} cosine(profile_i, profile_j)
 """
@@ -16,6 +18,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .collaborative import ItemNeighbours
+from .recsys.blend import TasteModel
+from .recsys.serving import rank
 from .search import MovieHit, MovieNotFound, movie_hit, resolve_ids, with_evidence
 from .vectorstore import Hit, PayloadFilter, VectorStore
 
@@ -117,6 +121,7 @@ def recommend(
     collaborative_weight: float = 0.5,
     pool: int | None = None,
     watched: list[str] | None = None,
+    model: TasteModel | None = None,
 ) -> list[Recommendation]:
     """Movies for someone who liked `liked` and disliked `disliked`; those and `watched` are excluded.
 
@@ -141,9 +146,18 @@ def recommend(
     watched_ids = (*base.exclude_movie_ids, *liked, *disliked, *(watched or []))
     pool = pool or max(top_k * 4, 20)
     unwatched = replace(base, kinds=("profile",), exclude_movie_ids=watched_ids)
-    candidates = store.query(query, unwatched, limit=pool, with_vectors=True)
-    cosine = {h.payload["movie_id"]: h.score for h in candidates}
-    cf: dict[str, float] = {}
+    because: dict[str, str | None] = {}
+    if model is not None and collaborative_weight > 0 and len(model.indices(liked)):
+        ranked = rank(model, store, liked, set(watched_ids), pool, unwatched, with_vectors=True)
+        candidates = [r.raw for r in ranked]
+        because = {r.hit.movie_id: r.because_of for r in ranked}
+        cosine = {h.payload["movie_id"]: float(np.asarray(h.vector, dtype=np.float32) @ query) for h in candidates}
+        cf = {h.payload["movie_id"]: h.score for h in candidates}
+        neighbours = None
+    else:
+        candidates = store.query(query, unwatched, limit=pool, with_vectors=True)
+        cosine = {h.payload["movie_id"]: h.score for h in candidates}
+        cf = {}
     if neighbours is not None and len(neighbours) and collaborative_weight > 0:
         seen = set(watched_ids)
         cf = {m: s for m, s in neighbours.scores(liked, disliked).items() if s > 0 and m not in seen}
@@ -162,7 +176,9 @@ def recommend(
         movie = hit.payload["movie_id"]
         vector = np.asarray(hit.vector, dtype=np.float32)
         pull = {m: float(v @ vector) for m, v in liked_vectors.items()}
-        if cf.get(movie):  # the liked movie it co-occurs with most, when ratings drove it
+        if because.get(movie):
+            pull = {because[movie]: 1.0}
+        elif cf.get(movie) and neighbours is not None:  # the liked movie it co-occurs with most, when ratings drove it
             pairs = {m: dict(neighbours.neighbours.get(m, [])).get(movie, 0.0) for m in liked}
             pull = pairs if max(pairs.values()) > 0 else pull
         because = max(pull, key=pull.__getitem__)

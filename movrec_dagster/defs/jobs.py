@@ -49,8 +49,8 @@ rebuild_collection_job = dg.define_asset_job(
 
 learn_taste_job = dg.define_asset_job(
     "learn_taste",
-    selection=["item_neighbours"],
-    description="Item-kNN from the ratings in MOVREC_HOME/ratings (the collaborative signal).",
+    selection=["item_neighbours", "taste_model"],
+    description="Train the taste model (and item-kNN) from the watch events and ratings.",
     executor_def=EXECUTOR,
 )
 

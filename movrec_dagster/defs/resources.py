@@ -124,7 +124,6 @@ class EvaluationResource(dg.ConfigurableResource):
     max_movies: int = Field(default=0, description="Keep the N most-rated movies (0 = all)")
     max_users: int = Field(default=0, description="Evaluate the first N users (0 = all)")
     max_queries: int = Field(default=0, description="Evaluate the first N search queries (0 = all)")
-    collaborative_weight: float = Field(default=0.5, description="The hybrid's item-kNN weight c")
 
     def folder(self) -> Path:
         folder = Path(self.data or os.environ.get("MOVREC_EVAL_DATA") or Path.cwd().parent / "shared" / "data")

@@ -3,7 +3,9 @@
 * `profile`: the user's taste vector against movie profiles;
 * `recent`: the last ten movies they liked, each giving its two most similar;
 * `similar_users`: the ten users whose taste vectors are closest, each giving two movies they liked;
-* `blend` (default): the three taken in turn (recent, profile, similar users), each movie once;
+* `blend` (default): the learned taste model (`recsys/`: collaborative, sequential, content and
+  popularity, weights tuned on held-out data) once one is trained; before that, the three above
+  taken in turn (recent, profile, similar users), each movie once;
 * a user with no events, or none about indexed movies: the most popular movies of their language
   (else overall), diversified by MMR.
 Nothing the user watched comes back; every result names the strategy and its evidence.
@@ -17,6 +19,8 @@ from typing import Any
 import numpy as np
 
 from ..recommend import rerank
+from ..recsys.blend import TasteModel
+from ..recsys.serving import rank
 from ..search import MovieHit, movie_hit, with_evidence
 from ..vectorstore import Hit, PayloadFilter, VectorStore
 from .profiles import UserTaste
@@ -105,6 +109,13 @@ def popular(store: VectorStore, taste: UserTaste, top_k: int, flt: PayloadFilter
     ]
 
 
+def by_model(
+    model: TasteModel, store: VectorStore, taste: UserTaste, top_k: int, flt: PayloadFilter | None
+) -> list[UserRecommendation]:
+    ranked = rank(model, store, list(reversed(taste.recent)), set(taste.watched), top_k, flt)
+    return [UserRecommendation(r.hit, "blend", {"signal": r.signal, "liked": r.because_of}) for r in ranked]
+
+
 def recommend_for_user(
     store: VectorStore,
     neighbours: list[tuple[str, list[str]]],
@@ -112,10 +123,14 @@ def recommend_for_user(
     top_k: int = 10,
     flt: PayloadFilter | None = None,
     strategy: str = "blend",
+    model: TasteModel | None = None,
 ) -> list[UserRecommendation]:
-    """`neighbours`: the closest users and what they liked (`service.neighbours_of`)."""
+    """`neighbours`: the closest users and what they liked (`service.similar_users`); `model`: the
+    served taste model, if one was trained."""
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}")
+    if strategy == "blend" and model is not None and len(model.indices(taste.recent)):
+        return _readable(store, taste, by_model(model, store, taste, top_k, flt))
     lists = {
         "recent": lambda: by_recent(store, taste, top_k, flt),
         "profile": lambda: by_profile(store, taste, top_k, flt),
@@ -124,13 +139,17 @@ def recommend_for_user(
     chosen = [lists[strategy]()] if strategy != "blend" else [make() for make in lists.values()]
     out: list[UserRecommendation] = []
     taken: set[str] = set()
-    for rank in range(top_k):  # in turn: each strategy's next best, each movie once
+    for position in range(top_k):  # in turn: each strategy's next best, each movie once
         for ranked in chosen:
-            if rank < len(ranked) and ranked[rank].hit.movie_id not in taken and len(out) < top_k:
-                taken.add(ranked[rank].hit.movie_id)
-                out.append(ranked[rank])
+            if position < len(ranked) and ranked[position].hit.movie_id not in taken and len(out) < top_k:
+                taken.add(ranked[position].hit.movie_id)
+                out.append(ranked[position])
     if not out:
         out = popular(store, taste, top_k, flt)
+    return _readable(store, taste, out)
+
+
+def _readable(store: VectorStore, taste: UserTaste, out: list[UserRecommendation]) -> list[UserRecommendation]:
     if out and taste.vector is not None:  # the evidence a person can read: the line closest to their taste
         lines = {h.movie_id: h for h in with_evidence(store, np.asarray(taste.vector), [r.hit for r in out])}
         out = [replace(r, hit=lines.get(r.hit.movie_id, r.hit)) for r in out]

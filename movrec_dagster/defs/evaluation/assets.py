@@ -3,6 +3,7 @@
 import time
 
 import dagster as dg
+import numpy as np
 import polars as pl
 
 from movrec_dagster.core import evaluation as ev
@@ -11,6 +12,7 @@ from movrec_dagster.core.catalogue import read_catalogue
 from movrec_dagster.core.entities import resolve_movies
 from movrec_dagster.core.home import MovrecHome, read_table, write_table
 from movrec_dagster.core.indexing import build_points
+from movrec_dagster.core.recsys import evaluate as rv
 from movrec_dagster.core.stages import embed_partition
 from movrec_dagster.core.tables import VIDEO_SCHEMA
 from movrec_dagster.core.vectorstore import EdgeStore, version_name
@@ -109,46 +111,56 @@ def search_evaluation(
     )
 
 
-@dg.asset(group_name="evaluation", deps=[evaluation_index], kinds={"qdrant"})
+@dg.asset(group_name="evaluation", deps=[evaluation_index], kinds={"numpy"})
 def recommendation_evaluation(
     context: dg.AssetExecutionContext, library: LibraryResource, evaluation: EvaluationResource
 ) -> dg.MaterializeResult:
-    """Next movie from a watch history (MovieLens, leave-last-out): popularity, item-kNN, content, hybrid;
-    Recall@10 and NDCG@10 overall and for cold-start movies (no ratings in the training split)."""
+    """Next movie from a watch history (MovieLens), leave-last-out and a global time split:
+    popularity, item-kNN, EASE, implicit ALS, sequential transitions, content only and the served
+    blend (core/recsys), with bootstrap confidence intervals; and similar movies for held-out users."""
     home = library.paths()
     movies = read_table(home.data / "evaluation" / "movies.parquet")
     ratings, _ = ev.read_movielens(evaluation.movielens_path(), set(movies["movie_id"].to_list()))
-    store = evaluation_store(home)
-    with store.session():
-        result = ev.evaluate_recommendations(store, ratings, evaluation.collaborative_weight, evaluation.max_users)
-    rows = [
-        (
-            model,
-            history,
-            f"{result.overall[model, history].recall(10):.4f}",
-            f"{result.overall[model, history].ndcg():.4f}",
-            f"{result.cold[model, history].recall(10):.4f}",
-            f"{result.cold[model, history].ndcg():.4f}",
-            f"{1000 * result.seconds[model, history] / max(result.users, 1):.1f}",
-        )
-        for model, history in result.overall
-    ]
-    header = ("model", "history", "Recall@10", "NDCG@10", "cold Recall@10", "cold NDCG@10", "ms/user")
-    markdown = _table(rows, header)
-    report = (
-        f"{result.users} users ({result.cold_users} cold-start), {len(ratings)} ratings, {len(movies)} movies.\n\n"
-        f"{markdown}\n"
+    ratings = ratings.with_columns(pl.col("timestamp").cast(pl.Float64))
+    embeddings = read_table(home.data / "evaluation" / "embeddings.parquet")
+    profiles = embeddings.filter(pl.col("kind") == "profile").select("movie_id", "vector")
+    items = sorted(movies["movie_id"].to_list())
+    vectors = np.zeros((len(items), len(profiles["vector"][0])), dtype=np.float32)
+    where = {m: i for i, m in enumerate(items)}
+    for movie, vector in profiles.iter_rows():
+        if movie in where:
+            vectors[where[movie]] = vector
+    present = np.linalg.norm(vectors, axis=1) > 0
+    frame = ratings.select("user_id", "movie_id", "timestamp")
+    splits = {}
+    for name, split in (("leave-last-out", rv.leave_last_out), ("global time split", rv.time_split)):
+        train, test = split(frame)
+        splits[name] = rv.evaluate_split(name, train, test, items, vectors, present, evaluation.max_users)
+    similar = rv.evaluate_similar(ratings, items, vectors, present, evaluation.max_users)
+    report = "\n\n".join(
+        [
+            f"{len(ratings)} ratings, {ratings['user_id'].n_unique()} users, {len(items)} movies.",
+            *(rv.split_markdown(s) for s in splits.values()),
+            rv.similar_markdown(similar),
+        ]
     )
-    (home.data / "evaluation" / "recommendation.md").write_text(report)
+    (home.data / "evaluation" / "recommendation.md").write_text(report + "\n")
     context.log.info(report)
+    primary = splits["leave-last-out"]
     return dg.MaterializeResult(
         metadata={
-            "users": dg.MetadataValue.int(result.users),
-            "cold_start_users": dg.MetadataValue.int(result.cold_users),
+            "users": dg.MetadataValue.int(primary.cases),
             "report": dg.MetadataValue.md(report),
-            "ndcg_at_10": dg.MetadataValue.md(
-                bar_chart({f"{m} / {h}": round(s.ndcg(), 4) for (m, h), s in result.overall.items()})
+            **{
+                f"ndcg_at_10 ({name})": dg.MetadataValue.md(
+                    bar_chart({m: round(r.mean("ndcg"), 4) for m, r in split.models.items()})
+                )
+                for name, split in splits.items()
+            },
+            "similar_ndcg_at_10": dg.MetadataValue.md(
+                bar_chart({m: round(float(v.mean()), 4) for m, v in similar.ndcg.items() if len(v)})
             ),
-            **{f"ndcg {m} / {h}": dg.MetadataValue.float(round(s.ndcg(), 5)) for (m, h), s in result.overall.items()},
+            **{f"ndcg {m}": dg.MetadataValue.float(round(r.mean("ndcg"), 5)) for m, r in primary.models.items()},
+            "blend_weights": dg.MetadataValue.json(primary.blend_weights),
         }
     )

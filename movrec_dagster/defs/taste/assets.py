@@ -1,4 +1,6 @@
-"""Taste from ratings: the item-kNN table recommendations blend in when people's ratings are known."""
+"""Taste from what people watched: the learned taste model served by recommendations and similar
+movies, and the item-kNN table (a baseline, and the collaborative side of `/recommend` before a
+model is trained)."""
 
 import time
 
@@ -7,9 +9,11 @@ import polars as pl
 
 from movrec_dagster.core.collaborative import item_knn, read_ratings
 from movrec_dagster.core.home import read_table, write_table
+from movrec_dagster.core.recsys.training import train
 from movrec_dagster.defs.library.assets import movies
-from movrec_dagster.defs.metadata import failures_markdown, frame_markdown
+from movrec_dagster.defs.metadata import bar_chart, failures_markdown, frame_markdown
 from movrec_dagster.defs.resources import LibraryResource
+from movrec_dagster.defs.users.assets import user_events
 
 
 @dg.asset(group_name="taste", deps=[movies], kinds={"scipy", "parquet"})
@@ -48,5 +52,34 @@ def item_neighbours(context: dg.AssetExecutionContext, library: LibraryResource)
                 frame_markdown(pl.DataFrame(top, schema=["movie_id", "raters"], orient="row"))
             ),
             "stage_seconds": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
+        }
+    )
+
+
+@dg.asset(group_name="taste", deps=[user_events, movies], kinds={"numpy"})
+def taste_model(context: dg.AssetExecutionContext, library: LibraryResource) -> dg.MaterializeResult:
+    """The learned recommender (core/recsys): EASE, sequential transitions, content and popularity,
+    blended with weights tuned on a validation split of the training data; versioned by the data it
+    saw (the same data twice reuses the model) and picked up by the API without a restart."""
+    trained = train(library.paths())
+    if trained.model is None:
+        context.log.info(f"{trained.users} user(s) with events: too few to learn from; content serves")
+        return dg.MaterializeResult(metadata={"users": dg.MetadataValue.int(trained.users)})
+    info = trained.model.info
+    single = info.get("validation_single", {})
+    return dg.MaterializeResult(
+        metadata={
+            "version": dg.MetadataValue.text(trained.version or ""),
+            "reused": dg.MetadataValue.bool(trained.reused),
+            "users": dg.MetadataValue.int(trained.users),
+            "interactions": dg.MetadataValue.int(trained.interactions),
+            "items": dg.MetadataValue.int(len(trained.model.items)),
+            "weights": dg.MetadataValue.json(trained.model.weights),
+            "ease_lambda": dg.MetadataValue.float(float(info.get("ease_lambda", 0.0))),
+            "validation_ndcg_at_10": dg.MetadataValue.float(float(info.get("validation_ndcg", 0.0))),
+            "validation_by_component": dg.MetadataValue.md(
+                bar_chart({**single, "served blend": info.get("validation_ndcg", 0.0)})
+            ),
+            "stage_seconds": dg.MetadataValue.float(round(trained.seconds, 2)),
         }
     )

@@ -146,11 +146,11 @@ def recommend(
     watched_ids = (*base.exclude_movie_ids, *liked, *disliked, *(watched or []))
     pool = pool or max(top_k * 4, 20)
     unwatched = replace(base, kinds=("profile",), exclude_movie_ids=watched_ids)
-    because: dict[str, str | None] = {}
+    drivers: dict[str, str | None] = {}  # the history movie the model's blend credits
     if model is not None and collaborative_weight > 0 and len(model.indices(liked)):
         ranked = rank(model, store, liked, set(watched_ids), pool, unwatched, with_vectors=True)
         candidates = [r.raw for r in ranked]
-        because = {r.hit.movie_id: r.because_of for r in ranked}
+        drivers = {r.hit.movie_id: r.because_of for r in ranked}
         cosine = {h.payload["movie_id"]: float(np.asarray(h.vector, dtype=np.float32) @ query) for h in candidates}
         cf = {h.payload["movie_id"]: h.score for h in candidates}
         neighbours = None
@@ -176,8 +176,8 @@ def recommend(
         movie = hit.payload["movie_id"]
         vector = np.asarray(hit.vector, dtype=np.float32)
         pull = {m: float(v @ vector) for m, v in liked_vectors.items()}
-        if because.get(movie):
-            pull = {because[movie]: 1.0}
+        if drivers.get(movie):
+            pull = {drivers[movie]: 1.0}
         elif cf.get(movie) and neighbours is not None:  # the liked movie it co-occurs with most, when ratings drove it
             pairs = {m: dict(neighbours.neighbours.get(m, [])).get(movie, 0.0) for m in liked}
             pull = pairs if max(pairs.values()) > 0 else pull

@@ -78,7 +78,8 @@ def test_no_held_out_item_reaches_training() -> None:
     assert model.ease[secret].nnz == 0 and model.ease[:, secret].nnz == 0 and model.transitions[:, secret].nnz == 0
     # and the time split: nothing at or after the moment is trained on
     before, after = split_at(pl.concat([frame, held]), 50_002.5)  # inside user u50's session
-    assert len(after) == 1 and before["timestamp"].max() < 50_002.5 <= after["timestamp"].min()
+    assert before["timestamp"].max() < 50_002.5 <= after["timestamp"].min()
+    assert after.filter(pl.col("user_id") == "u50")["timestamp"].to_list() == [50_003.0]  # the first after
 
 
 def test_the_blend_weights_come_from_the_validation_split() -> None:

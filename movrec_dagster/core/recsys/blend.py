@@ -9,7 +9,7 @@ Components (history = item indices, oldest first; recency weight of the k-th new
 * sequential: transition rows of the last SEQ_LAST items, recency-weighted;
 * content: centred profile vectors against the recency-weighted mean of the history's;
 * popularity: log(1 + watchers).
-A history with nothing the model knows gets popularity (and content, when it has vectors).
+A history with nothing the model knows gets popularity.
 """
 
 from __future__ import annotations
@@ -66,7 +66,10 @@ class TasteModel:
         return out
 
     def score(self, history: np.ndarray, parts: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """The blend; with an empty history (a cold-start user), popularity, as served."""
         parts = parts or self.components(history)
+        if not len(history):
+            return _standard(self.popularity)
         total = np.zeros(len(self.items), dtype=np.float32)
         for name, weight in self.weights.items():
             if weight:

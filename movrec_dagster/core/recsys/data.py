@@ -62,9 +62,8 @@ def hold_out_last(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def split_at(frame: pl.DataFrame, moment: float) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Global time split: (everything before `moment`, each user's first interaction after it, for
-    users who also have one before)."""
+    """Global time split: (everything before `moment`, each user's first interaction after it). Users
+    with nothing before it are the cold-start users: a model sees them with an empty history."""
     train = frame.filter(pl.col("timestamp") < moment)
     after = frame.filter(pl.col("timestamp") >= moment).sort(["user_id", "timestamp", "movie_id"])
-    test = after.unique("user_id", keep="first", maintain_order=True)
-    return train, test.filter(pl.col("user_id").is_in(train["user_id"].unique().implode()))
+    return train, after.unique("user_id", keep="first", maintain_order=True)

@@ -97,7 +97,7 @@ def evaluate_split(
 ) -> SplitReport:
     data = interactions(train, items)
     index = data.index
-    test = test.filter(pl.col("movie_id").is_in(items) & pl.col("user_id").is_in(data.users)).sort("user_id")
+    test = test.filter(pl.col("movie_id").is_in(items)).sort("user_id")
     if max_users:
         test = test.head(max_users)
     served = fit(train, items, vectors, present)
@@ -119,7 +119,9 @@ def evaluate_split(
         "popularity": lambda _u, _h: popularity,
         "item-kNN": knn,
         "EASE": lambda _u, h: only["collaborative"].score(h),
-        "implicit ALS": lambda u, _h: item_factors @ user_factors[user_row[u]],
+        "implicit ALS": lambda u, _h: (
+            item_factors @ user_factors[user_row[u]] if u in user_row else np.zeros(len(items))
+        ),
         "sequential (transitions)": lambda _u, h: only["sequential"].score(h),
         "content only (centred, recent)": lambda _u, h: only["content"].score(h),
         "served blend": lambda _u, h: served.score(h),
@@ -128,15 +130,17 @@ def evaluate_split(
     information = -np.log2(watchers / max(len(data.users), 1))
     reports = {name_: ModelReport(name_) for name_ in scorers}
     cases = list(test.select("user_id", "movie_id").iter_rows())
+    empty = np.zeros(0, dtype=np.int32)
+    sequences = {u: data.sequences.get(u, empty) for u, _ in cases}  # cold-start users: nothing
     for model, scorer in scorers.items():
         report = reports[model]
         recall, ndcg, mrr, novelty, short = [], [], [], [], []
         for user, movie in cases:
             if model != "implicit ALS":  # its user factors come from the whole training history
-                brief = data.sequences[user][-SHORT:]
+                brief = sequences[user][-SHORT:]
                 position = rank_of(np.asarray(scorer(user, brief), dtype=np.float64), brief, index[movie])
                 short.append(1.0 / math.log2(position + 1) if position <= K else 0.0)
-            history = data.sequences[user]
+            history = sequences[user]
             scores = np.asarray(scorer(user, history), dtype=np.float64)
             position = rank_of(scores, history, index[movie])
             recall.append(1.0 if position <= K else 0.0)
@@ -149,12 +153,12 @@ def evaluate_split(
             novelty.append(float(information[top].mean()))
         report.gains = {"recall": np.array(recall), "ndcg": np.array(ndcg), "mrr": np.array(mrr)}
         report.users = [u for u, _ in cases]
-        report.cold_users = np.array([len(data.sequences[u]) <= COLD_USER for u, _ in cases])
+        report.cold_users = np.array([len(sequences[u]) <= COLD_USER for u, _ in cases])
         report.cold_items = np.array([popularity[index[m]] == 0 for _, m in cases])
         report.short = np.array(short) if short else None
         report.coverage = len(report.recommended) / max(len(items), 1)
         report.novelty = float(np.mean(novelty)) if novelty else 0.0
-    unwatched = len(items) - np.mean([len(data.sequences[u]) for u, _ in cases]) if cases else len(items)
+    unwatched = len(items) - np.mean([len(sequences[u]) for u, _ in cases]) if cases else len(items)
     random_ndcg = sum(1.0 / math.log2(r + 1) for r in range(1, K + 1)) / max(unwatched, 1.0)
     return SplitReport(name, len(cases), len(items), reports, served.weights, random_ndcg)
 

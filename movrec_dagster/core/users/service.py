@@ -44,6 +44,8 @@ def profile_user(home: MovrecHome, store: VectorStore, user_id: str, files: list
     files = event_batches(home) if files is None else files
     events = read_events(home, user_id, files)
     asked = events["movie_id"].unique().to_list()
+    if not asked:  # an empty id list would filter nothing: every profile in the store
+        return UserTaste(user_id=user_id, weights={}, recent=[], segment="und", events=0)
     canonical = resolve_ids(store, asked)
     events = events.with_columns(pl.col("movie_id").replace(canonical)).filter(
         pl.col("movie_id").is_in(list(canonical.values()))
@@ -103,19 +105,20 @@ def refresh_user(home: MovrecHome, store: VectorStore, users: VectorStore, user_
     """Real time: the user's point brought up to date with what they did since it was written (their
     events since, not all of them), before the caller answers."""
     taste = current_taste(home, store, users, user_id)
-    found = store.scroll(PayloadFilter(movie_ids=tuple(taste.weights), kinds=("profile",)), with_vectors=True)
+    wanted = PayloadFilter(movie_ids=tuple(taste.weights), kinds=("profile",))
+    found = store.scroll(wanted, with_vectors=True) if taste.weights else []
     profiles = {h.payload["movie_id"]: np.asarray(h.vector, dtype=np.float32) for h in found if h.vector}
     return save_user(home, users, replace(taste, vector=taste_vector(taste, profiles)), model)
 
 
 def unread_batches(home: MovrecHome) -> list[Path]:
     """The batches that may hold events of a user no profile run has written a point for: those
-    stored after every segment's last run, and those no take-in has marked yet; all of them while a
-    segment waits for its run (its users' events may be anywhere)."""
+    stored after the oldest segment run, and those no take-in has marked yet; all of them while a
+    segment that never ran waits for its first run (its users' events may be anywhere)."""
     from .inbox import unprofiled_batches
 
     runs = synced(home)
-    if not runs or pending_partitions(home, kind="users"):
+    if not runs or set(pending_partitions(home, kind="users")) - set(runs):
         return event_batches(home)
     oldest = min(run["through"] for run in runs.values())
     return sorted(set(batches_since(home, oldest)) | set(unprofiled_batches(home)))

@@ -43,6 +43,7 @@ class TasteModel:
     decay: float = 0.8
     content_decay: float = 0.3
     info: dict = field(default_factory=dict)
+    popular_when_empty: bool = True  # the served cold start; off to measure a component alone
 
     def __post_init__(self) -> None:
         self._index = {m: i for i, m in enumerate(self.items)}
@@ -68,7 +69,7 @@ class TasteModel:
     def score(self, history: np.ndarray, parts: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """The blend; with an empty history (a cold-start user), popularity, as served."""
         parts = parts or self.components(history)
-        if not len(history):
+        if not len(history) and self.popular_when_empty:
             return _standard(self.popularity)
         total = np.zeros(len(self.items), dtype=np.float32)
         for name, weight in self.weights.items():

@@ -79,9 +79,15 @@ class SplitReport:
     blend_weights: dict[str, float]
     random_ndcg: float
 
-    def paired(self, a: str, b: str) -> tuple[float, float, float]:
-        """Mean and 95 % CI of NDCG@10(a) - NDCG@10(b), paired by user."""
+    def paired(self, a: str, b: str, warm_only: bool = False) -> tuple[float, float, float]:
+        """Mean and 95 % CI of NDCG@10(a) - NDCG@10(b), paired by user (optionally only the users
+        with more than COLD_USER training interactions)."""
         diff = self.models[a].gains["ndcg"] - self.models[b].gains["ndcg"]
+        cold = self.models[a].cold_users
+        if warm_only and cold is not None:
+            diff = diff[~cold]
+        if not len(diff):
+            return float("nan"), float("nan"), float("nan")
         low, high = bootstrap(diff)
         return float(diff.mean()), low, high
 
@@ -101,7 +107,10 @@ def evaluate_split(
     if max_users:
         test = test.head(max_users)
     served = fit(train, items, vectors, present)
-    only = {c: replace(served, weights={c: 1.0}) for c in ("collaborative", "sequential", "content")}
+    only = {
+        c: replace(served, weights={c: 1.0}, popular_when_empty=False)
+        for c in ("collaborative", "sequential", "content")
+    }
     neighbours = item_knn(train.select("user_id", "movie_id", pl.lit(1.0).alias("rating"), "timestamp"))
     user_factors, item_factors = als(data.matrix)
     user_row = {u: i for i, u in enumerate(data.users)}
@@ -244,6 +253,8 @@ def split_markdown(split: SplitReport) -> str:
     vs_ease = split.paired("served blend", "EASE")
     vs_best = split.paired("served blend", best_part)
     ease_ndcg = split.models["EASE"].mean("ndcg")
+    warm = split.paired("served blend", "EASE", warm_only=True)
+    warm_mask = ~any_model.cold_users if any_model.cold_users is not None else None
     content = split.models["content only (centred, recent)"].mean("ndcg")
     lines = [
         f"**{split.split}**: {split.cases} test cases ({cold_users} cold-start users, {cold_items} cold-start"
@@ -254,6 +265,9 @@ def split_markdown(split: SplitReport) -> str:
         f"- served blend / EASE: {split.models['served blend'].mean('ndcg') / max(ease_ndcg, 1e-12):.2f}x "
         f"(paired difference {vs_ease[0]:+.4f} [{vs_ease[1]:+.4f}, {vs_ease[2]:+.4f}]); vs the best other model"
         f" ({best_part}): {vs_best[0]:+.4f} [{vs_best[1]:+.4f}, {vs_best[2]:+.4f}]",
+        f"- users with history only ({int(warm_mask.sum()) if warm_mask is not None else split.cases}): served blend"
+        f" {split.models['served blend'].mean('ndcg', warm_mask):.4f} vs EASE"
+        f" {split.models['EASE'].mean('ndcg', warm_mask):.4f} (paired {warm[0]:+.4f} [{warm[1]:+.4f}, {warm[2]:+.4f}])",
         f"- content only / random: {content / max(split.random_ndcg, 1e-12):.1f}x",
         f"- blend weights (tuned on the training data's own validation split): {split.blend_weights}",
     ]

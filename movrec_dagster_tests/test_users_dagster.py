@@ -45,22 +45,27 @@ def _tick(home: MovrecHome, instance: dg.DagsterInstance, cursor: str | None) ->
     config = {**QUIET, "resources": {"library": {"config": {"home": str(home.root)}}}}
     profiled = []
     for request in result.run_requests or []:
-        run = defs.resolve_job_def("ingest_events").execute_in_process(run_config=config, instance=instance)
-        follow = profile_changed_segments(
-            dg.build_run_status_sensor_context(
-                sensor_name="profile_changed_segments",
-                dagster_event=run.get_run_success_event(),
-                dagster_instance=instance,
-                dagster_run=run.dagster_run,
-                resources=resources,
+        assert request.run_key
+        if request.job_name == "profile_users":  # batches the API stored: straight to their segments
+            for add in result.dynamic_partitions_requests or []:
+                instance.add_dynamic_partitions(add.partitions_def_name, list(add.partition_keys))
+            follow = [request]
+        else:
+            run = defs.resolve_job_def("ingest_events").execute_in_process(run_config=config, instance=instance)
+            follow = profile_changed_segments(
+                dg.build_run_status_sensor_context(
+                    sensor_name="profile_changed_segments",
+                    dagster_event=run.get_run_success_event(),
+                    dagster_instance=instance,
+                    dagster_run=run.dagster_run,
+                    resources=resources,
+                )
             )
-        )
         for segment_request in follow if isinstance(follow, list) else []:
             defs.resolve_job_def("profile_users").execute_in_process(
                 run_config=config, instance=instance, partition_key=segment_request.partition_key
             )
             profiled.append(segment_request.partition_key)
-        assert request.run_key
     return result.cursor, profiled
 
 

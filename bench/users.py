@@ -35,7 +35,8 @@ from movrec_dagster.core.recsys.training import train
 from movrec_dagster.core.users.batch import user_segments
 from movrec_dagster.core.users.events import store_frame
 from movrec_dagster.core.users.inbox import mark_changed_segments, take_in
-from movrec_dagster.core.users.service import USERS_ALIAS, canonical_events, sync_segment
+from movrec_dagster.core.users.segments import sync_segment
+from movrec_dagster.core.users.service import USERS_ALIAS, canonical_events
 from movrec_dagster.core.vectorstore import EdgeStore
 
 CACHE = Path.home() / ".cache" / "movrec" / "bench" / "title_search"

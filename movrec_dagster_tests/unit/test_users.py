@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from movrec_dagster.core.entities import resolve_movies
-from movrec_dagster.core.home import MovrecHome
+from movrec_dagster.core.home import MovrecHome, write_table
 from movrec_dagster.core.indexing import build_points, sync_partition
 from movrec_dagster.core.stages import embed_partition
 from movrec_dagster.core.tables import VIDEO_SCHEMA
@@ -38,11 +38,13 @@ MOVIES = [(i, f"Movie {i}", 2000 + i % 20, "en" if i % 3 else "fr", float(100 - 
 def library(tmp_path: Path) -> tuple[MovrecHome, EdgeStore, EdgeStore]:
     home = MovrecHome(tmp_path / "home").ensure()
     res = resolve_movies(pl.DataFrame(schema=VIDEO_SCHEMA), {}, catalogue(*MOVIES))
+    write_table(res.movies, home.table("movies"))
     store = EdgeStore(home.qdrant)
     store.switch(store.create_version("movies__fake__1", FakeEmbedder.dimension, "fake").name)
     for language in ("en", "fr"):
         members = res.movies.filter(pl.col("language") == language)
         frame, _ = embed_partition(members, None, None, FakeEmbedder())
+        write_table(frame, home.table("embeddings", language))  # what the batch path reads
         sync_partition(store, language, build_points(language, frame, members, None, "fake"))
     return home, store, EdgeStore(home.qdrant, alias=USERS_ALIAS)
 
@@ -207,3 +209,20 @@ def test_the_directory_appends_new_users_and_survives_a_torn_line(library: tuple
     assert len(directory(home)) == 2
     compact(home, without=keys["a"])
     assert directory(home) == {keys["b"]: "b"} and "a" not in _log(home).read_text()
+
+
+def test_a_new_embedding_model_rebuilds_users_beside_the_serving_version(library: tuple) -> None:
+    """Blue/green for users: the old version serves until every segment is in the new one."""
+    from movrec_dagster.core.users.segments import sync_segment
+
+    home, _, users = library
+    store_events(home, validate([_event("ann", "tmdb-1"), _event("bob", "tmdb-3")], now=NOW))
+    for segment in ("en", "fr"):
+        assert sync_segment(home, users, segment, "fake")["mode"] == "full"
+    before = users.serving_version()
+    result = sync_segment(home, users, "en", "fake-v2")
+    assert result["mode"] == "rebuild" and result["with_vector"] == 2
+    assert users.serving_version() != before and users.pointer("previous") == before
+    assert next(v.model for v in users.versions() if v.name == users.serving_version()) == "fake-v2"
+    assert users.count() == 2
+    assert sync_segment(home, users, "en", "fake-v2")["mode"] == "incremental"

@@ -18,14 +18,13 @@ pseudonym.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from ..home import MovrecHome, read_table, write_table, write_text_atomic
+from ..home import MovrecHome, read_table, write_table
 from ..pending import pending_partitions
 from ..search import resolve_ids
 from ..vectorstore import Hit, PayloadFilter, VectorPoint, VectorStore, point_id, version_name
@@ -116,28 +115,13 @@ def unread_batches(home: MovrecHome) -> list[Path]:
     stored after the oldest segment run, and those no take-in has marked yet; all of them while a
     segment that never ran waits for its first run (its users' events may be anywhere)."""
     from .inbox import unprofiled_batches
+    from .segments import synced
 
     runs = synced(home)
     if not runs or set(pending_partitions(home, kind="users")) - set(runs):
         return event_batches(home)
     oldest = min(run["through"] for run in runs.values())
     return sorted(set(batches_since(home, oldest)) | set(unprofiled_batches(home)))
-
-
-def _synced_path(home: MovrecHome) -> Path:
-    return home.data / "users" / "segments.json"
-
-
-def synced(home: MovrecHome) -> dict[str, dict]:
-    """segment -> {"through": the newest batch its last run read, "model": the embedding model,
-    "users": the segment's points after it}."""
-    path = _synced_path(home)
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def _record_synced(home: MovrecHome, segment: str, through: float, model: str, users: int) -> None:
-    run = {"through": through, "model": model, "users": users}
-    write_text_atomic(_synced_path(home), json.dumps(synced(home) | {segment: run}))
 
 
 def user_payload(
@@ -289,72 +273,3 @@ def canonical_events(home: MovrecHome, events: pl.DataFrame) -> tuple[pl.DataFra
     language = dict(movies.select("movie_id", "language").iter_rows()) if movies is not None else {}
     renames = dict(aliases.select("alias", "movie_id").iter_rows()) if aliases is not None else {}
     return events.with_columns(pl.col("movie_id").replace(renames)), language
-
-
-def movie_profiles(home: MovrecHome, movies: set[str]) -> dict[str, np.ndarray]:
-    """Profile vectors of these movies from the embeddings tables (no store round trip)."""
-    out: dict[str, np.ndarray] = {}
-    for path in sorted((home.data / "embeddings").glob("*.parquet")):
-        frame = read_table(path)
-        if frame is None or not len(frame):
-            continue
-        rows = frame.filter((pl.col("kind") == "profile") & pl.col("movie_id").is_in(list(movies)))
-        out.update(zip(rows["movie_id"], rows["vector"].to_numpy()))
-    return out
-
-
-def sync_segment(home: MovrecHome, users: VectorStore, segment: str, model: str, full: bool = False) -> dict:
-    """Re-embed one segment's users into the users collection; other segments are not touched.
-
-    Incremental by default: only the users with events in batches stored since the segment's last run
-    (all their events read again, so a duplicate still counts once and their segment is decided on
-    everything they did). The whole segment (upsert, then drop the segment's other points) on its
-    first run, when the embedding model changed, or with `full`. A segment is a language, and one
-    language can hold nearly every user (measured: 93.7k of 94k, 34 s to re-embed), so near real time
-    needs the incremental path. Returns counts: mode, users, with_vector, events, per_segment."""
-    from .batch import histories, segment_tastes, user_segments
-
-    files = event_batches(home)
-    through = max((batch_stamp(f) for f in files), default=0.0)
-    last = synced(home).get(segment)
-    incremental = not full and last is not None and last.get("model") == model and users.serving_version() is not None
-    if incremental:
-        newer = [f for f in files if batch_stamp(f) > last["through"]]
-        changed = read_events(home, files=newer)["user_id"].unique().to_list() if newer else []
-        raw = read_events(home, changed, files) if changed else read_events(home, files=[])
-    else:
-        raw = read_events(home, files=files)
-    events, language = canonical_events(home, raw)
-    members = user_segments(events, language).filter(pl.col("segment") == segment)["user_id"].to_list()
-    events = events.filter(pl.col("user_id").is_in(members))
-    profiles = movie_profiles(home, set(events["movie_id"].unique().to_list()))
-    ids, vectors, liked, counts = segment_tastes(events, members, profiles)
-    history = histories(events.filter(pl.col("user_id").is_in(ids)))
-    last_event = dict(events.group_by("user_id").agg(pl.col("timestamp").max()).iter_rows())
-    keys = remember(home, ids)
-    points = [
-        VectorPoint(
-            point_id(keys[u], "user", 0),
-            vectors[i],
-            user_payload(keys[u], segment, counts.get(u, 0), liked.get(u, []), *history[u], through, last_event[u]),
-        )
-        for i, u in enumerate(ids)
-    ]
-    if points and users.serving_version() is None:
-        users.switch(users.create_version(version_name(users.alias, model), vectors.shape[1], model).name)
-    in_segment = 0
-    if users.serving_version() is not None:
-        users.upsert(points)
-        if not incremental:
-            users.delete(PayloadFilter(languages=(segment,), exclude_point_ids=tuple(p.id for p in points)))
-            compact(home)  # the batch path rewrites the directory once; serving only appends
-        in_segment = users.count(PayloadFilter(languages=(segment,)))
-    _record_synced(home, segment, through, model, in_segment)
-    per_segment = {name: run.get("users", 0) for name, run in sorted(synced(home).items())}
-    return {
-        "mode": "incremental" if incremental else "full",
-        "users": len(members),
-        "with_vector": len(points),
-        "events": int(sum(counts.values())),
-        "per_segment": per_segment,
-    }

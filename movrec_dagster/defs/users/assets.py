@@ -5,7 +5,8 @@ import dagster as dg
 from movrec_dagster.core.pending import clear_pending, pending_partitions
 from movrec_dagster.core.users.events import read_events
 from movrec_dagster.core.users.inbox import mark_changed_segments, take_in
-from movrec_dagster.core.users.service import USERS_ALIAS, sync_segment
+from movrec_dagster.core.users.segments import sync_segment
+from movrec_dagster.core.users.service import USERS_ALIAS
 from movrec_dagster.defs.library.assets import movies
 from movrec_dagster.defs.metadata import bar_chart, failures_markdown
 from movrec_dagster.defs.partitions import user_segments

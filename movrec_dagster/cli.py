@@ -145,8 +145,10 @@ def ingest(
         if copied:
             click.echo(f"stored {ratings_as_events(home, copied)} ratings as watch events (users ml-<userId>)")
     if source is not None:
-        copied = copy_uploads(source, home.uploads)
+        copied, skipped = copy_uploads(source, home.uploads)
         click.echo(f"copied {len(copied)} new or changed file(s) into {home.uploads}")
+        for cause in skipped:
+            click.echo(f"skipped {cause}", err=True)
     for path in catalogues:
         target = add_catalogue(path, home)
         click.echo(f"catalogue {path.name}: " + (f"copied to {target}" if target else "unchanged"))

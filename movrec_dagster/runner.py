@@ -37,17 +37,26 @@ def _same_file(a: Path, b: Path) -> bool:
     return sa.st_size == sb.st_size and int(sa.st_mtime) == int(sb.st_mtime)
 
 
-def copy_uploads(source: Path, uploads: Path) -> list[Path]:
+def copy_uploads(source: Path, uploads: Path) -> tuple[list[Path], list[str]]:
     """Copy videos and their sidecars into the library; unchanged files are not copied again.
+    Returns (files copied, why each skipped one was skipped).
 
     Each file lands under a temporary name and is renamed into place, so a watcher never sees a
-    half-copied video.
+    half-copied video. A symlink (or a file under a symlinked folder) that leads out of `source` is
+    skipped and reported, never followed: `shutil.copy2` would copy whatever it points at (a link to
+    /etc/passwd became a "video" in the library). Links that stay inside `source` are followed.
     """
     if not source.is_dir():
         raise NotADirectoryError(f"{source}: not a folder")
-    copied = []
+    root = source.resolve()
+    copied, skipped = [], []
     for path in sorted(source.rglob("*")):
-        if not path.is_file() or path.suffix.lower() not in MEDIA_SUFFIXES | {".json"}:
+        if path.suffix.lower() not in MEDIA_SUFFIXES | {".json"}:
+            continue
+        if not path.resolve().is_relative_to(root):
+            skipped.append(f"{path}: symlink to a file outside {source}; not followed")
+            continue
+        if not path.is_file():
             continue
         target = uploads / path.relative_to(source)
         if target.exists() and _same_file(path, target):
@@ -57,7 +66,7 @@ def copy_uploads(source: Path, uploads: Path) -> list[Path]:
         shutil.copy2(path, partial)
         partial.replace(target)
         copied.append(target)
-    return copied
+    return copied, skipped
 
 
 def add_catalogue(source: Path, home: MovrecHome) -> Path | None:

@@ -218,11 +218,15 @@ def main() -> None:
                         f"p50 {np.percentile(timings, 50):.0f} ms, p99 {np.percentile(timings, 99):.0f} ms",
                     )
                 )
-            before = client.get("/users/fresh-user/recommendations", params={"top_k": 5}).json()
+            # `profile` follows the user's vector, which is what real time updates (the learned blend
+            # may rank a one-movie history like a new user's: on these synthetic events it learns
+            # popularity only)
+            mode = {"top_k": 5, "strategy": "profile"}
+            before = client.get("/users/fresh-user/recommendations", params=mode).json()
             t0 = time.perf_counter()
             event = {"user_id": "fresh-user", "movie_id": movies[-1], "event": "like", "timestamp": time.time()}
             client.post("/events", params={"apply": "now"}, json={"events": [event]})
-            after = client.get("/users/fresh-user/recommendations", params={"top_k": 5}).json()
+            after = client.get("/users/fresh-user/recommendations", params=mode).json()
             changed = [r["movie_id"] for r in after] != [r["movie_id"] for r in before]
             rows.append(
                 (

@@ -1,0 +1,225 @@
+"""Search quality against the plain libraries movrec is built from, in the same run, on the same texts.
+
+The corpus is the TMDB top-10k catalogue. Every movie whose overview has at least two sentences is
+indexed with its *first sentence removed*; that sentence is the movie's "description" query, so the
+answer's own text is never simply copied into the index. Query sets with known answers:
+* descriptions: the removed first sentences (a deterministic sample of --per-set);
+* tags: MovieLens user tags of the movie (>= 3 distinct, most used first), for movies in both sets;
+* titles: exact titles of movies whose title is unique (a sample of --per-set);
+* cross-lingual: bench/data/crosslingual.csv, descriptions of 22 well-known movies written in
+  Spanish, French, German and Chinese (88 queries; not translations of the overviews).
+Systems, all over the same texts (title + overview without its first sentence):
+* movrec: the product's `search()` over a real embedded collection (title, overview chunks and
+  profile points, hybrid dense + lexical, built by `embed_partition` / `build_points`);
+* e5 dense: multilingual-e5-small (the model movrec embeds with), one vector per movie, numpy cosine;
+* MiniLM dense: all-MiniLM-L6-v2, the same way;
+* TF-IDF: scikit-learn, English stop words, sublinear tf;
+* RRF(e5 + TF-IDF): reciprocal-rank fusion (k = 60) of the two top-100 lists.
+Recall@1, Recall@10 and MRR@10 per set, over all queries and over the held-out part (movies whose
+TMDB id is divisible by 5; for the cross-lingual set, its second half) - no setting of movrec's
+search may be tuned on the held-out part. 95 % intervals: Wilson for recalls, bootstrap for MRR.
+
+Embeddings are cached under ~/.cache/movrec/bench/search_quality (the first run embeds about 30k
+texts: ~20 min on 2 cores).
+Usage: python bench/search_quality.py [--data ../shared/data] [--per-set 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from movrec_dagster.core.catalogue import read_catalogue
+from movrec_dagster.core.embedding import Embedder, EmbedderSettings
+from movrec_dagster.core.entities import normal_title, resolve_movies
+from movrec_dagster.core.evaluation import tag_queries
+from movrec_dagster.core.home import read_table, write_table
+from movrec_dagster.core.indexing import build_points, sync_partition
+from movrec_dagster.core.search import search
+from movrec_dagster.core.stages import embed_partition
+from movrec_dagster.core.tables import VIDEO_SCHEMA
+from movrec_dagster.core.vectorstore import EdgeStore
+
+CACHE = Path.home() / ".cache" / "movrec" / "bench" / "search_quality"
+HERE = Path(__file__).resolve().parent
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
+K, RRF_K, DEPTH = 10, 60, 100
+
+
+def split_first(overview: str | None) -> tuple[str, str] | None:
+    """(first sentence, the rest) when the first is a description (>= 6 words) and the rest says
+    something (>= 10 words); else None."""
+    parts = SENTENCE_END.split((overview or "").strip(), maxsplit=1)
+    if len(parts) < 2 or len(parts[0].split()) < 6 or len(parts[1].split()) < 10:
+        return None
+    return parts[0], parts[1]
+
+
+def wilson(hits: int, n: int, z: float = 1.96) -> str:
+    if not n:
+        return "n/a"
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return f"{p:.3f} [{centre - half:.3f}, {centre + half:.3f}]"
+
+
+def mrr_interval(values: np.ndarray, seed: int = 5) -> str:
+    if not len(values):
+        return "n/a"
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(1000, len(values)))].mean(axis=1)
+    return f"{values.mean():.3f} [{np.percentile(means, 2.5):.3f}, {np.percentile(means, 97.5):.3f}]"
+
+
+class QueryCache:
+    """The real embedder, query vectors computed once in a batch (the same model output)."""
+
+    def __init__(self, embedder: Embedder, queries: list[str]) -> None:
+        self.embedder, self.settings = embedder, embedder.settings
+        self.vectors = dict(zip(queries, embedder.encode(queries, kind="query")))
+
+    def encode(self, texts: list[str], kind: str = "passage") -> np.ndarray:
+        return np.array([self.vectors[t] for t in texts]) if kind == "query" else self.embedder.encode(texts, kind)
+
+
+def cached_vectors(embedder: Embedder, name: str, ids: list[str], texts: list[str]) -> np.ndarray:
+    path = CACHE / f"{name}.parquet"
+    cached = read_table(path)
+    if cached is not None and cached["movie_id"].to_list() == ids and cached["text"].to_list() == texts:
+        return np.asarray(cached["vector"].to_list(), dtype=np.float32)
+    started = time.perf_counter()
+    vectors = embedder.encode(texts)
+    print(f"  {name}: embedded {len(texts)} texts in {time.perf_counter() - started:.0f} s", flush=True)
+    write_table(pl.DataFrame({"movie_id": ids, "text": texts, "vector": list(vectors)}), path)
+    return vectors
+
+
+def build_index(movies: pl.DataFrame, embedder: Embedder, root: Path) -> EdgeStore:
+    store = EdgeStore(root)
+    store.switch(store.create_version("movies__bench__1", embedder.dimension, embedder.settings.fingerprint).name)
+    for language in sorted(movies["language"].unique().to_list()):
+        members = movies.filter(pl.col("language") == language)
+        table = CACHE / f"index_{language}.parquet"
+        frame, report = embed_partition(members, None, read_table(table), embedder)
+        write_table(frame, table)
+        sync_partition(store, language, build_points(language, frame, members, None, embedder.settings.fingerprint))
+        if report.processed:
+            print(f"  index: embedded {report.processed} movies in {language} ({report.seconds:.0f} s)", flush=True)
+    return store
+
+
+def query_sets(data: Path, movies: pl.DataFrame, firsts: dict[str, str], per_set: int) -> pl.DataFrame:
+    """(set, movie_id, query, held_out)."""
+    ids = movies["movie_id"].to_list()
+    number = {m: int(m.removeprefix("tmdb-")) for m in ids}
+    order = sorted(ids, key=lambda m: (number[m] * 7919) % 10007)  # a fixed shuffle
+    rows = [("descriptions", m, firsts[m], number[m] % 5 == 0) for m in order if m in firsts][:per_set]
+    ml = data / "ml-latest-small"
+    links = pl.read_csv(ml / "links.csv", schema_overrides={"tmdbId": pl.Float64})
+    tags = tag_queries(pl.read_csv(ml / "tags.csv"), links, set(ids))
+    rows += [("tags", m, q, number[m] % 5 == 0) for m, q in tags.iter_rows()]
+    named = dict(movies.select("movie_id", "title").iter_rows())
+    shared: dict[str, int] = {}
+    for title in named.values():
+        shared[normal_title(title)] = shared.get(normal_title(title), 0) + 1
+    unique = [m for m in order if shared[normal_title(named[m])] == 1][:per_set]
+    rows += [("titles", m, named[m], number[m] % 5 == 0) for m in unique]
+    cross = pl.read_csv(HERE / "data" / "crosslingual.csv")
+    second_half = set(cross["movie_id"].unique(maintain_order=True).to_list()[11:])
+    rows += [("cross-lingual", m, q, m in second_half) for m, _, q in cross.iter_rows() if m in number]
+    return pl.DataFrame(rows, schema=["set", "movie_id", "query", "held_out"], orient="row")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", default=str(HERE.parents[1] / "shared" / "data"))
+    parser.add_argument("--per-set", type=int, default=1000)
+    args = parser.parse_args()
+    data = Path(args.data)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    catalogue, _ = read_catalogue(data / "tmdb_top10k" / "top10K-TMDB-movies.csv")
+    firsts: dict[str, str] = {}
+    rests = []
+    for movie_id, overview in catalogue.select("movie_id", "overview").iter_rows():
+        split = split_first(overview)
+        if split:
+            firsts[movie_id] = split[0]
+        rests.append(split[1] if split else overview)
+    catalogue = catalogue.with_columns(pl.Series("overview", rests, dtype=pl.String))
+    movies = resolve_movies(pl.DataFrame(schema=VIDEO_SCHEMA), {}, catalogue).movies.sort("movie_id")
+    queries = query_sets(data, movies, firsts, args.per_set)
+    print(queries.group_by("set").agg(pl.len(), pl.col("held_out").sum()).sort("set"))
+
+    e5 = Embedder(EmbedderSettings())
+    minilm = Embedder(EmbedderSettings(model="all-MiniLM-L6-v2"))
+    ids = movies["movie_id"].to_list()
+    texts = [f"{t}. {o or ''}".strip() for t, o in movies.select("title", "overview").iter_rows()]
+    e5_docs = cached_vectors(e5, "e5_docs", ids, texts)
+    minilm_docs = cached_vectors(minilm, "minilm_docs", ids, texts)
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(texts)
+    tfidf_docs = tfidf.transform(texts)
+    asked = list(dict.fromkeys(queries["query"].to_list()))
+    started = time.perf_counter()
+    e5_queries = QueryCache(e5, asked)
+    minilm_queries = dict(zip(asked, minilm.encode(asked, kind="query")))
+    print(f"  queries encoded in {time.perf_counter() - started:.0f} s", flush=True)
+
+    def top(scores: np.ndarray, depth: int = K) -> list[str]:
+        best = np.argpartition(-scores, depth)[:depth]
+        return [ids[i] for i in best[np.argsort(-scores[best], kind="stable")]]
+
+    def rrf(*lists: list[str]) -> list[str]:
+        fused: dict[str, float] = {}
+        for ranked in lists:
+            for rank, movie in enumerate(ranked, 1):
+                fused[movie] = fused.get(movie, 0.0) + 1.0 / (RRF_K + rank)
+        return sorted(fused, key=lambda m: (-fused[m], m))[:K]
+
+    results: dict[tuple[str, str, str], list[int | None]] = {}
+    timings = []
+    with tempfile.TemporaryDirectory() as tmp:
+        store = build_index(movies, e5, Path(tmp))
+        with store.session():
+            for group, movie, text, held_out in queries.iter_rows():
+                t0 = time.perf_counter()
+                got = [h.movie_id for h in search(store, e5_queries, text, top_k=K)]
+                timings.append(time.perf_counter() - t0)
+                dense = top(e5_docs @ e5_queries.vectors[text], DEPTH)
+                lexical = top((tfidf_docs @ tfidf.transform([text]).T).toarray().ravel(), DEPTH)
+                systems = {
+                    "movrec": got,
+                    "e5 dense": dense[:K],
+                    "MiniLM dense": top(minilm_docs @ minilm_queries[text]),
+                    "TF-IDF": lexical[:K],
+                    "RRF(e5 + TF-IDF)": rrf(dense, lexical),
+                }
+                for system, ranked in systems.items():
+                    rank = ranked.index(movie) + 1 if movie in ranked[:K] else None
+                    for subset in ("all", "held-out") if held_out else ("all",):
+                        results.setdefault((group, subset, system), []).append(rank)
+    print("\n| query set | subset | queries | system | Recall@1 | Recall@10 | MRR@10 |")
+    print("|---|---|---|---|---|---|---|")
+    for (group, subset, system), ranks in sorted(results.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        n = len(ranks)
+        r1 = sum(1 for r in ranks if r == 1)
+        r10 = sum(1 for r in ranks if r is not None)
+        mrr = np.array([1.0 / r if r else 0.0 for r in ranks])
+        print(f"| {group} | {subset} | {n} | {system} | {wilson(r1, n)} | {wilson(r10, n)} | {mrr_interval(mrr)} |")
+    ms = np.array(timings) * 1000
+    print(
+        f"\nmovrec search() (query vectors precomputed): p50 {np.percentile(ms, 50):.1f} ms, "
+        f"p99 {np.percentile(ms, 99):.1f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import types
 from .edge_lock import exclusive, held_reader, store_lock
 from .types import (
     INDEXED_FIELDS,
@@ -203,14 +204,18 @@ class EdgeStore(VersionedStore):
 
         dense = Query.Nearest(as_list(vector))
         if sparse and sparse[0]:  # hybrid: dense and BM25 candidates fused by reciprocal rank
-            flt_ = edge_filter(flt)
+            flt_, fusion = edge_filter(flt), types.FUSION
             request = QueryRequest(
                 limit=limit,
                 prefetches=[
-                    Prefetch(limit=limit * 2, query=dense, filter=flt_),
-                    Prefetch(limit=limit * 2, query=Query.Nearest(SparseVector(*sparse), using=SPARSE), filter=flt_),
+                    Prefetch(limit=fusion.prefetch(limit), query=dense, filter=flt_),
+                    Prefetch(
+                        limit=fusion.prefetch(limit),
+                        query=Query.Nearest(SparseVector(*sparse), using=SPARSE),
+                        filter=flt_,
+                    ),
                 ],
-                query=Fusion.Rrf(k=RRF_K),
+                query=Fusion.Rrf(k=RRF_K, weights=[fusion.dense_weight, 1.0]),
                 with_payload=True,
                 with_vector=with_vectors,
             )

@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from . import types
 from .types import (
     INDEXED_FIELDS,
     RRF_K,
@@ -170,14 +171,15 @@ class QdrantServerStore(VersionedStore):
 
         flt_ = client_filter(flt)
         if sparse and sparse[0]:  # hybrid: dense and BM25 candidates fused by reciprocal rank
-            query: Any = models.RrfQuery(rrf=models.Rrf(k=RRF_K))
+            fusion = types.FUSION
+            query: Any = models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=[fusion.dense_weight, 1.0]))
             prefetch = [
-                models.Prefetch(query=as_list(vector), filter=flt_, limit=limit * 2),
+                models.Prefetch(query=as_list(vector), filter=flt_, limit=fusion.prefetch(limit)),
                 models.Prefetch(
                     query=models.SparseVector(indices=sparse[0], values=sparse[1]),
                     using=SPARSE,
                     filter=flt_,
-                    limit=limit * 2,
+                    limit=fusion.prefetch(limit),
                 ),
             ]
         else:

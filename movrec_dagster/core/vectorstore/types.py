@@ -26,6 +26,23 @@ INDEXED_FIELDS = {
     "user_id": "keyword",  # the users collection
 }
 RRF_K = 60  # reciprocal rank fusion constant (Qdrant's default)
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How the hybrid query fuses its two candidate lists (both engines read this one setting):
+    each side fetches `depth` x the limit, and reciprocal-rank fusion weighs the dense side by
+    `dense_weight` against 1 for the lexical side. Chosen on the tuning part of
+    bench/search_quality.py (EVALUATION.md)."""
+
+    depth: int = 2
+    dense_weight: float = 1.0
+
+    def prefetch(self, limit: int) -> int:
+        return max(limit * self.depth, limit)
+
+
+FUSION = Fusion()
 SPARSE = "bm25"  # the sparse (lexical) vector's name; the dense vector is the unnamed one
 Sparse = tuple[list[int], list[float]]
 

@@ -35,17 +35,15 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from _shared import QueryCache, build_index, wilson
 
 from movrec_dagster.core.catalogue import read_catalogue
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.entities import normal_title, resolve_movies
 from movrec_dagster.core.evaluation import tag_queries
 from movrec_dagster.core.home import read_table, write_table
-from movrec_dagster.core.indexing import build_points, sync_partition
 from movrec_dagster.core.search import search
-from movrec_dagster.core.stages import embed_partition
 from movrec_dagster.core.tables import VIDEO_SCHEMA
-from movrec_dagster.core.vectorstore import EdgeStore
 from movrec_dagster.core.vectorstore import types as vtypes
 
 CACHE = Path.home() / ".cache" / "movrec" / "bench" / "search_quality"
@@ -63,32 +61,12 @@ def split_first(overview: str | None) -> tuple[str, str] | None:
     return parts[0], parts[1]
 
 
-def wilson(hits: int, n: int, z: float = 1.96) -> str:
-    if not n:
-        return "n/a"
-    p = hits / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return f"{p:.3f} [{centre - half:.3f}, {centre + half:.3f}]"
-
-
 def mrr_interval(values: np.ndarray, seed: int = 5) -> str:
     if not len(values):
         return "n/a"
     rng = np.random.default_rng(seed)
     means = values[rng.integers(0, len(values), size=(1000, len(values)))].mean(axis=1)
     return f"{values.mean():.3f} [{np.percentile(means, 2.5):.3f}, {np.percentile(means, 97.5):.3f}]"
-
-
-class QueryCache:
-    """The real embedder, query vectors computed once in a batch (the same model output)."""
-
-    def __init__(self, embedder: Embedder, queries: list[str]) -> None:
-        self.embedder, self.settings = embedder, embedder.settings
-        self.vectors = dict(zip(queries, embedder.encode(queries, kind="query")))
-
-    def encode(self, texts: list[str], kind: str = "passage") -> np.ndarray:
-        return np.array([self.vectors[t] for t in texts]) if kind == "query" else self.embedder.encode(texts, kind)
 
 
 def cached_vectors(embedder: Embedder, name: str, ids: list[str], texts: list[str]) -> np.ndarray:
@@ -101,20 +79,6 @@ def cached_vectors(embedder: Embedder, name: str, ids: list[str], texts: list[st
     print(f"  {name}: embedded {len(texts)} texts in {time.perf_counter() - started:.0f} s", flush=True)
     write_table(pl.DataFrame({"movie_id": ids, "text": texts, "vector": list(vectors)}), path)
     return vectors
-
-
-def build_index(movies: pl.DataFrame, embedder: Embedder, root: Path) -> EdgeStore:
-    store = EdgeStore(root)
-    store.switch(store.create_version("movies__bench__1", embedder.dimension, embedder.settings.fingerprint).name)
-    for language in sorted(movies["language"].unique().to_list()):
-        members = movies.filter(pl.col("language") == language)
-        table = CACHE / f"index_{language}.parquet"
-        frame, report = embed_partition(members, None, read_table(table), embedder)
-        write_table(frame, table)
-        sync_partition(store, language, build_points(language, frame, members, None, embedder.settings.fingerprint))
-        if report.processed:
-            print(f"  index: embedded {report.processed} movies in {language} ({report.seconds:.0f} s)", flush=True)
-    return store
 
 
 def query_sets(data: Path, movies: pl.DataFrame, firsts: dict[str, str], per_set: int) -> pl.DataFrame:
@@ -197,7 +161,7 @@ def main() -> None:
     print(f"movrec fusion: {default_fusion}")
     timings = []
     with tempfile.TemporaryDirectory() as tmp:
-        store = build_index(movies, e5, Path(tmp))
+        store = build_index(movies, e5, Path(tmp), CACHE / "index")
         with store.session():
             for group, movie, text, held_out in queries.iter_rows():
                 t0 = time.perf_counter()
@@ -231,7 +195,8 @@ def main() -> None:
         r1 = sum(1 for r in ranks if r == 1)
         r10 = sum(1 for r in ranks if r is not None)
         mrr = np.array([1.0 / r if r else 0.0 for r in ranks])
-        print(f"| {group} | {subset} | {n} | {system} | {wilson(r1, n)} | {wilson(r10, n)} | {mrr_interval(mrr)} |")
+        recalls = f"{wilson(r1, n, digits=3)} | {wilson(r10, n, digits=3)}"
+        print(f"| {group} | {subset} | {n} | {system} | {recalls} | {mrr_interval(mrr)} |")
     ms = np.array(timings) * 1000
     print(
         f"\nmovrec search() (query vectors precomputed): p50 {np.percentile(ms, 50):.1f} ms, "

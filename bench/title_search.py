@@ -19,7 +19,6 @@ Usage: python bench/title_search.py [--data ../shared/data] [--limit 0]
 from __future__ import annotations
 
 import argparse
-import math
 import tempfile
 import time
 from collections import Counter
@@ -27,30 +26,16 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from _shared import QueryCache, build_index, wilson
 
 from movrec_dagster.core.catalogue import read_catalogue
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.entities import normal_title, resolve_movies
-from movrec_dagster.core.home import read_table, write_table
-from movrec_dagster.core.indexing import build_points, sync_partition
 from movrec_dagster.core.search import search
-from movrec_dagster.core.stages import embed_partition
 from movrec_dagster.core.stages.embeddings import title_text
 from movrec_dagster.core.tables import VIDEO_SCHEMA
-from movrec_dagster.core.vectorstore import EdgeStore
 
 CACHE = Path.home() / ".cache" / "movrec" / "bench" / "title_search"
-
-
-class QueryCache:
-    """The real embedder, with query vectors computed once in a batch (the same model output)."""
-
-    def __init__(self, embedder: Embedder, queries: list[str]) -> None:
-        self.embedder, self.settings = embedder, embedder.settings
-        self.vectors = dict(zip(queries, embedder.encode(queries, kind="query")))
-
-    def encode(self, texts: list[str], kind: str = "passage") -> np.ndarray:
-        return np.array([self.vectors[t] for t in texts]) if kind == "query" else self.embedder.encode(texts, kind)
 
 
 def misspelt(title: str) -> str | None:
@@ -65,30 +50,6 @@ def misspelt(title: str) -> str | None:
     return " ".join(words)
 
 
-def wilson(hits: int, n: int, z: float = 1.96) -> str:
-    if not n:
-        return "n/a"
-    p = hits / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return f"{p:.4f} [{centre - half:.4f}, {centre + half:.4f}]"
-
-
-def build_index(movies: pl.DataFrame, embedder: Embedder, root: Path) -> EdgeStore:
-    store = EdgeStore(root)
-    store.switch(store.create_version("movies__bench__1", embedder.dimension, embedder.settings.fingerprint).name)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    for language in sorted(movies["language"].unique().to_list()):
-        members = movies.filter(pl.col("language") == language)
-        table = CACHE / f"embeddings_{language}.parquet"
-        frame, report = embed_partition(members, None, read_table(table), embedder)
-        write_table(frame, table)
-        sync_partition(store, language, build_points(language, frame, members, None, embedder.settings.fingerprint))
-        if report.processed:
-            print(f"  embedded {report.processed} movies in {language} ({report.seconds:.0f} s)", flush=True)
-    return store
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -100,7 +61,7 @@ def main() -> None:
     embedder = Embedder(EmbedderSettings())
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        store = build_index(movies, embedder, Path(tmp))
+        store = build_index(movies, embedder, Path(tmp), CACHE)
         print(f"index: {len(movies)} movies, {store.count()} points, {time.perf_counter() - started:.0f} s")
         rows = list(movies.select("movie_id", "title", "year", "popularity").iter_rows(named=True))
         shared = Counter(normal_title(r["title"]) for r in rows)

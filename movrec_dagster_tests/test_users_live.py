@@ -7,36 +7,23 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import polars as pl
 import pytest
 
-from movrec_dagster.core.entities import resolve_movies
-from movrec_dagster.core.home import MovrecHome, write_table
-from movrec_dagster.core.indexing import build_points, sync_partition
-from movrec_dagster.core.stages import embed_partition
-from movrec_dagster.core.tables import VIDEO_SCHEMA
+from movrec_dagster.core.home import MovrecHome
 from movrec_dagster.core.users.events import store_events, validate
 from movrec_dagster.core.users.service import USERS_ALIAS, current_taste, pseudonym
 from movrec_dagster.core.users.strategies import recommend_for_user
 from movrec_dagster.core.vectorstore import EdgeStore, PayloadFilter
 from movrec_dagster.devserver import DagsterDev
 
-from .unit.fakes import FakeEmbedder, catalogue
+from .unit.fakes import indexed_home
 
 MOVIES = [(i, f"Movie {i}", 2000 + i % 20, "en", float(100 - i)) for i in range(1, 31)]
 
 
 @pytest.fixture
 def home(tmp_path: Path) -> MovrecHome:
-    home = MovrecHome(tmp_path / "home").ensure()
-    res = resolve_movies(pl.DataFrame(schema=VIDEO_SCHEMA), {}, catalogue(*MOVIES))
-    write_table(res.movies, home.table("movies"))
-    store = EdgeStore(home.qdrant)
-    store.switch(store.create_version("movies__fake__1", FakeEmbedder.dimension, "fake").name)
-    frame, _ = embed_partition(res.movies, None, None, FakeEmbedder())
-    write_table(frame, home.table("embeddings", "en"))
-    sync_partition(store, "en", build_points("en", frame, res.movies, None, "fake"))
-    return home
+    return indexed_home(tmp_path / "home", *MOVIES)[0]
 
 
 def _wait(check: object, timeout_s: float = 150.0) -> float:

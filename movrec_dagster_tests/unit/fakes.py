@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,9 @@ import polars as pl
 
 from movrec_dagster.core.catalogue import CATALOGUE_SCHEMA
 from movrec_dagster.core.embedding import Chunk, EmbedderSettings
+from movrec_dagster.core.home import MovrecHome
 from movrec_dagster.core.tables import VIDEO_SCHEMA
+from movrec_dagster.core.vectorstore import EdgeStore
 
 
 class FakeEmbedder:
@@ -80,3 +83,24 @@ def catalogue(*rows: tuple[int, str, int, str, float]) -> pl.DataFrame:
         ],
         schema=CATALOGUE_SCHEMA,
     )
+
+
+def indexed_home(root: Path, *movies: tuple[int, str, int, str, float]) -> tuple[MovrecHome, EdgeStore]:
+    """A home whose catalogue `movies` is indexed with fake vectors: the movies table, each language's
+    embeddings table (what the batch paths read) and the serving collection."""
+    from movrec_dagster.core.entities import resolve_movies
+    from movrec_dagster.core.home import write_table
+    from movrec_dagster.core.indexing import build_points, sync_partition
+    from movrec_dagster.core.stages import embed_partition
+
+    home = MovrecHome(root).ensure()
+    res = resolve_movies(pl.DataFrame(schema=VIDEO_SCHEMA), {}, catalogue(*movies))
+    write_table(res.movies, home.table("movies"))
+    store = EdgeStore(home.qdrant)
+    store.switch(store.create_version("movies__fake__1", FakeEmbedder.dimension, "fake").name)
+    for language in sorted(res.movies["language"].unique().to_list()):
+        members = res.movies.filter(pl.col("language") == language)
+        frame, _ = embed_partition(members, None, None, FakeEmbedder())
+        write_table(frame, home.table("embeddings", language))
+        sync_partition(store, language, build_points(language, frame, members, None, "fake"))
+    return home, store

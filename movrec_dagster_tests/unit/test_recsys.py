@@ -12,20 +12,15 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
-from movrec_dagster.core.entities import resolve_movies
-from movrec_dagster.core.home import MovrecHome, write_table
-from movrec_dagster.core.indexing import build_points, sync_partition
+from movrec_dagster.core.home import MovrecHome
 from movrec_dagster.core.recsys import artifact
 from movrec_dagster.core.recsys.blend import components_of, fit, tune, validation_cases
 from movrec_dagster.core.recsys.data import hold_out_last, interactions, split_at
 from movrec_dagster.core.recsys.models import als
 from movrec_dagster.core.recsys.training import train
-from movrec_dagster.core.stages import embed_partition
-from movrec_dagster.core.tables import VIDEO_SCHEMA
 from movrec_dagster.core.users.events import store_events, validate
-from movrec_dagster.core.vectorstore import EdgeStore
 
-from .fakes import FakeEmbedder, catalogue
+from .fakes import FakeEmbedder, indexed_home
 
 MOVIES = [(i, f"Movie {i}", 2000 + i % 20, "en", float(100 - i)) for i in range(1, 61)]
 
@@ -97,15 +92,7 @@ def test_the_blend_weights_come_from_the_validation_split() -> None:
 
 @pytest.fixture
 def home(tmp_path: Path) -> MovrecHome:
-    home = MovrecHome(tmp_path / "home").ensure()
-    res = resolve_movies(pl.DataFrame(schema=VIDEO_SCHEMA), {}, catalogue(*MOVIES))
-    write_table(res.movies, home.table("movies"))
-    store = EdgeStore(home.qdrant)
-    store.switch(store.create_version("movies__fake__1", FakeEmbedder.dimension, "fake").name)
-    frame, _ = embed_partition(res.movies, None, None, FakeEmbedder())
-    write_table(frame, home.table("embeddings", "en"))
-    sync_partition(store, "en", build_points("en", frame, res.movies, None, "fake"))
-    return home
+    return indexed_home(tmp_path / "home", *MOVIES)[0]
 
 
 def _store(home: MovrecHome, frame: pl.DataFrame) -> None:

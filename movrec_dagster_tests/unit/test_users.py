@@ -10,11 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from movrec_dagster.core.entities import resolve_movies
-from movrec_dagster.core.home import MovrecHome, write_table
-from movrec_dagster.core.indexing import build_points, sync_partition
-from movrec_dagster.core.stages import embed_partition
-from movrec_dagster.core.tables import VIDEO_SCHEMA
+from movrec_dagster.core.home import MovrecHome
 from movrec_dagster.core.users.events import EventError, read_events, store_events, validate
 from movrec_dagster.core.users.profiles import event_weights
 from movrec_dagster.core.users.service import (
@@ -28,7 +24,7 @@ from movrec_dagster.core.users.service import (
 from movrec_dagster.core.users.strategies import recommend_for_user
 from movrec_dagster.core.vectorstore import EdgeStore
 
-from .fakes import FakeEmbedder, catalogue
+from .fakes import indexed_home
 
 NOW = 1_800_000_000.0
 MOVIES = [(i, f"Movie {i}", 2000 + i % 20, "en" if i % 3 else "fr", float(100 - i)) for i in range(1, 41)]
@@ -36,16 +32,7 @@ MOVIES = [(i, f"Movie {i}", 2000 + i % 20, "en" if i % 3 else "fr", float(100 - 
 
 @pytest.fixture
 def library(tmp_path: Path) -> tuple[MovrecHome, EdgeStore, EdgeStore]:
-    home = MovrecHome(tmp_path / "home").ensure()
-    res = resolve_movies(pl.DataFrame(schema=VIDEO_SCHEMA), {}, catalogue(*MOVIES))
-    write_table(res.movies, home.table("movies"))
-    store = EdgeStore(home.qdrant)
-    store.switch(store.create_version("movies__fake__1", FakeEmbedder.dimension, "fake").name)
-    for language in ("en", "fr"):
-        members = res.movies.filter(pl.col("language") == language)
-        frame, _ = embed_partition(members, None, None, FakeEmbedder())
-        write_table(frame, home.table("embeddings", language))  # what the batch path reads
-        sync_partition(store, language, build_points(language, frame, members, None, "fake"))
+    home, store = indexed_home(tmp_path / "home", *MOVIES)
     return home, store, EdgeStore(home.qdrant, alias=USERS_ALIAS)
 
 

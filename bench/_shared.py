@@ -1,0 +1,53 @@
+"""Helpers the quality benchmarks share: the real embedder with query vectors computed once, the
+Wilson interval of a share, and a real embedded collection of a catalogue."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from movrec_dagster.core.embedding import Embedder
+from movrec_dagster.core.home import read_table, write_table
+from movrec_dagster.core.indexing import build_points, sync_partition
+from movrec_dagster.core.stages import embed_partition
+from movrec_dagster.core.vectorstore import EdgeStore
+
+
+class QueryCache:
+    """The real embedder, with query vectors computed once in a batch (the same model output)."""
+
+    def __init__(self, embedder: Embedder, queries: list[str]) -> None:
+        self.embedder, self.settings = embedder, embedder.settings
+        self.vectors = dict(zip(queries, embedder.encode(queries, kind="query")))
+
+    def encode(self, texts: list[str], kind: str = "passage") -> np.ndarray:
+        return np.array([self.vectors[t] for t in texts]) if kind == "query" else self.embedder.encode(texts, kind)
+
+
+def wilson(hits: int, n: int, z: float = 1.96, digits: int = 4) -> str:
+    if not n:
+        return "n/a"
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return f"{p:.{digits}f} [{centre - half:.{digits}f}, {centre + half:.{digits}f}]"
+
+
+def build_index(movies: pl.DataFrame, embedder: Embedder, root: Path, cache: Path) -> EdgeStore:
+    """A real embedded collection of `movies` built by the product's own code, each language's
+    embeddings cached as `cache`/embeddings_<language>.parquet (reused when the texts are the same)."""
+    store = EdgeStore(root)
+    store.switch(store.create_version("movies__bench__1", embedder.dimension, embedder.settings.fingerprint).name)
+    cache.mkdir(parents=True, exist_ok=True)
+    for language in sorted(movies["language"].unique().to_list()):
+        members = movies.filter(pl.col("language") == language)
+        table = cache / f"embeddings_{language}.parquet"
+        frame, report = embed_partition(members, None, read_table(table), embedder)
+        write_table(frame, table)
+        sync_partition(store, language, build_points(language, frame, members, None, embedder.settings.fingerprint))
+        if report.processed:
+            print(f"  index: embedded {report.processed} movies in {language} ({report.seconds:.0f} s)", flush=True)
+    return store

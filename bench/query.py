@@ -1,11 +1,15 @@
 """Query latency (p50/p99) and recall@10 of the embedded engine vs exact search in numpy, with a payload filter.
 
+The engine is measured twice per size: before `optimize()` (every point scanned exactly) and after it
+(segments above the indexing threshold searched through their HNSW graph, payload-aware), with the
+time the index takes to build.
+
 Synthetic unit vectors of the real dimension (384) at 1k, 10k and 100k points, four languages; each query
 filters one language (a quarter of the points), as a language-filtered search does. Recall@10 is against
 exact cosine top-10 over the same filtered points. Timings are per query through `EdgeStore` inside one
 `session()` (the shard held open, as the API and batch jobs hold it), and through a bare open-query-close
 per call (what a CLI process pays).
-Usage: python bench/query.py [--sizes 1000,10000,100000] [--queries 200] [--smoke]
+Usage: python bench/query.py [--sizes 1000,10000,100000,1000000] [--queries 200] [--smoke]
 """
 
 from __future__ import annotations
@@ -54,18 +58,27 @@ def run(size: int, queries: int, root: Path) -> dict:
     picks = rng.integers(0, size, queries)
     qs = vectors[picks] + 0.5 * rng.standard_normal((queries, DIM)).astype(np.float32) / np.sqrt(DIM)
     qs /= np.linalg.norm(qs, axis=1, keepdims=True)
-    edge_ms, exact_ms, recalls = [], [], []
-    with store.session():
-        for q, pick in zip(qs, picks):
-            lang = languages[pick]
-            t = time.perf_counter()
-            hits = store.query(q, PayloadFilter(languages=(lang,)), limit=10)
-            edge_ms.append(1000 * (time.perf_counter() - t))
-            t = time.perf_counter()
-            scores = vectors[mask[lang]] @ q
-            top = ids[mask[lang]][np.argpartition(-scores, 10)[:10]]
-            exact_ms.append(1000 * (time.perf_counter() - t))
-            recalls.append(len({h.payload["movie_id"] for h in hits} & set(top)) / 10)
+
+    def measure() -> tuple[list[float], list[float], list[float]]:
+        edge_ms, exact_ms, recalls = [], [], []
+        with store.session():
+            for q, pick in zip(qs, picks):
+                lang = languages[pick]
+                t = time.perf_counter()
+                hits = store.query(q, PayloadFilter(languages=(lang,)), limit=10)
+                edge_ms.append(1000 * (time.perf_counter() - t))
+                t = time.perf_counter()
+                scores = vectors[mask[lang]] @ q
+                top = ids[mask[lang]][np.argpartition(-scores, 10)[:10]]
+                exact_ms.append(1000 * (time.perf_counter() - t))
+                recalls.append(len({h.payload["movie_id"] for h in hits} & set(top)) / 10)
+        return edge_ms, exact_ms, recalls
+
+    scan_ms, _, scan_recalls = measure()
+    started = time.perf_counter()
+    store.optimize()
+    index_s = time.perf_counter() - started
+    edge_ms, exact_ms, recalls = measure()
     cold_ms = []
     for q, pick in list(zip(qs, picks))[:20]:  # open, query, close: what one CLI call pays
         t = time.perf_counter()
@@ -74,6 +87,9 @@ def run(size: int, queries: int, root: Path) -> dict:
     row = {
         "points": size,
         "build_s": round(build_s, 1),
+        "scan_p50_ms": round(float(np.percentile(scan_ms, 50)), 2),
+        "scan_recall_at_10": round(float(np.mean(scan_recalls)), 3),
+        "hnsw_build_s": round(index_s, 1),
         "edge_p50_ms": round(float(np.percentile(edge_ms, 50)), 2),
         "edge_p99_ms": round(float(np.percentile(edge_ms, 99)), 2),
         "numpy_exact_p50_ms": round(float(np.percentile(exact_ms, 50)), 2),

@@ -129,3 +129,29 @@ def test_embedded_store_shared_between_processes(tmp_path: Path) -> None:
     for child in children:
         child.join(60)
     assert sorted(queue.get(timeout=5) for _ in children) == [60, 60, 60]
+
+
+def test_the_embedded_engine_builds_hnsw_and_keeps_recall(tmp_path: Path) -> None:
+    """A collection above the indexing threshold gets its HNSW graph on `optimize()`, and filtered
+    queries through it find what exact search finds."""
+    dim, n = 384, 8_000  # about 12 MB of vectors: above the 10 MB threshold
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    languages = ("en", "es", "fr", "de")
+    store = EdgeStore(tmp_path)
+    store.switch(store.create_version("movies__m__1", dim, "m").name)
+    payloads = [{"movie_id": f"m{i}", "language": languages[i % 4]} for i in range(n)]
+    store.upsert([VectorPoint(point_id(f"m{i}", "profile", 0), vectors[i], payloads[i]) for i in range(n)])
+    assert store.indexed_vectors() == 0  # never indexed until optimized
+    assert store.optimize() and store.indexed_vectors() >= n // 2
+    found = []
+    for k in range(40):
+        query = vectors[k] + 0.5 * rng.standard_normal(dim).astype(np.float32) / np.sqrt(dim)
+        query /= np.linalg.norm(query)
+        members = np.arange(k % 4, n, 4)
+        exact = {f"m{i}" for i in members[np.argsort(-(vectors[members] @ query))[:10]]}
+        hits = store.query(query, PayloadFilter(languages=(languages[k % 4],)), limit=10)
+        assert all(h.payload["language"] == languages[k % 4] for h in hits)
+        found.append(len({h.payload["movie_id"] for h in hits} & exact) / 10)
+    assert np.mean(found) >= 0.98

@@ -82,7 +82,9 @@ def verify(
 
 
 def promote(store: VectorStore, version: str, keep: int) -> list[str]:
-    """Swap the serving pointer to `version` in one atomic step; the old one becomes `previous`."""
+    """Index the version's vectors (HNSW), then swap the serving pointer to it in one atomic step;
+    the old one becomes `previous`."""
+    store.optimize(version)
     old = store.pointer("serving")
     store.set_pointers({"serving": version, "previous": old if old != version else None, "building": None})
     return collect_garbage(store, keep)

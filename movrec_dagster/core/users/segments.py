@@ -107,6 +107,7 @@ def sync_segment(home: MovrecHome, users: VectorStore, segment: str, model: str,
         if not incremental:
             users.delete(PayloadFilter(languages=(segment,), exclude_point_ids=tuple(p.id for p in points)))
             compact(home)  # the batch path rewrites the directory once; serving only appends
+            users.optimize()  # similar users by HNSW once the collection is large
         in_segment = users.count(PayloadFilter(languages=(segment,)))
     _record_synced(home, segment, through, model, in_segment)
     return {
@@ -138,6 +139,7 @@ def rebuild_users(home: MovrecHome, users: VectorStore, model: str) -> dict:
     users.set_pointers({"building": fresh})
     for points in built.values():
         users.upsert(points, version=fresh)
+    users.optimize(fresh)
     users.set_pointers({"serving": fresh, "previous": old, "building": None})
     for version in users.versions():
         if version.name not in (fresh, old):

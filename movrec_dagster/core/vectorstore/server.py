@@ -151,6 +151,9 @@ class QdrantServerStore(VersionedStore):
             named[SPARSE] = models.SparseVector(indices=p.sparse[0], values=p.sparse[1])
         return named
 
+    def optimize(self, version: str | None = None) -> bool:
+        return False  # the server's optimizer builds the index in the background
+
     def delete(self, flt: PayloadFilter, version: str | None = None) -> None:
         from qdrant_client import models
 

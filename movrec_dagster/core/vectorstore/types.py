@@ -43,6 +43,21 @@ class Fusion:
 
 
 FUSION = Fusion()
+
+
+@dataclass(frozen=True)
+class Hnsw:
+    """The vector index of new collection versions. Segments of more than `threshold_kb` of vectors
+    (about 6,500 at 384 dimensions) get an HNSW graph when the store is optimized; smaller ones are
+    scanned exactly, which is as fast there. Payload-indexed fields (language, kind, ...) get their
+    own links, so a filtered query stays on the graph."""
+
+    m: int = 16
+    ef_construct: int = 100
+    threshold_kb: int = 10_000
+
+
+HNSW = Hnsw()
 SPARSE = "bm25"  # the sparse (lexical) vector's name; the dense vector is the unnamed one
 Sparse = tuple[list[int], list[float]]
 

@@ -219,15 +219,16 @@ class EdgeStore(VersionedStore):
         with_vectors: bool = False,
         sparse: Sparse | None = None,
     ) -> list[Hit]:
-        from qdrant_edge import Fusion, Prefetch, Query, QueryRequest, SparseVector
+        from qdrant_edge import Fusion, Prefetch, Query, QueryRequest, SearchParams, SparseVector
 
         dense = Query.Nearest(as_list(vector))
+        params = SearchParams(hnsw_ef=types.HNSW.ef)
         if sparse and sparse[0]:  # hybrid: dense and BM25 candidates fused by reciprocal rank
             flt_, fusion = edge_filter(flt), types.FUSION
             request = QueryRequest(
                 limit=limit,
                 prefetches=[
-                    Prefetch(limit=fusion.prefetch(limit), query=dense, filter=flt_),
+                    Prefetch(limit=fusion.prefetch(limit), query=dense, filter=flt_, params=params),
                     Prefetch(
                         limit=fusion.prefetch(limit),
                         query=Query.Nearest(SparseVector(*sparse), using=SPARSE),
@@ -240,7 +241,12 @@ class EdgeStore(VersionedStore):
             )
         else:
             request = QueryRequest(
-                limit=limit, query=dense, filter=edge_filter(flt), with_payload=True, with_vector=with_vectors
+                limit=limit,
+                query=dense,
+                filter=edge_filter(flt),
+                params=params,
+                with_payload=True,
+                with_vector=with_vectors,
             )
         with self._shard(version) as shard:
             found = shard.query(request)

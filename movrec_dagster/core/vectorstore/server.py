@@ -173,11 +173,12 @@ class QdrantServerStore(VersionedStore):
         from qdrant_client import models
 
         flt_ = client_filter(flt)
+        params = models.SearchParams(hnsw_ef=types.HNSW.ef)
         if sparse and sparse[0]:  # hybrid: dense and BM25 candidates fused by reciprocal rank
             fusion = types.FUSION
             query: Any = models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=[fusion.dense_weight, 1.0]))
             prefetch = [
-                models.Prefetch(query=as_list(vector), filter=flt_, limit=fusion.prefetch(limit)),
+                models.Prefetch(query=as_list(vector), filter=flt_, limit=fusion.prefetch(limit), params=params),
                 models.Prefetch(
                     query=models.SparseVector(indices=sparse[0], values=sparse[1]),
                     using=SPARSE,
@@ -192,6 +193,7 @@ class QdrantServerStore(VersionedStore):
             query=query,
             prefetch=prefetch,
             query_filter=None if prefetch else flt_,
+            search_params=None if prefetch else params,
             limit=limit,
             with_payload=True,
             with_vectors=with_vectors,

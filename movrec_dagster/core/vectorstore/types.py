@@ -50,11 +50,15 @@ class Hnsw:
     """The vector index of new collection versions. Segments of more than `threshold_kb` of vectors
     (about 6,500 at 384 dimensions) get an HNSW graph when the store is optimized; smaller ones are
     scanned exactly, which is as fast there. Payload-indexed fields (language, kind, ...) get their
-    own links, so a filtered query stays on the graph."""
+    own links, so a filtered query stays on the graph. Measured at 100k clustered 384-d points with
+    a language filter (a quarter of them): m 16 / ef_construct 100 found 0.85 of the exact top 10;
+    m 32 / ef_construct 256 with a search ef of 512 finds 0.99 in 2.6 ms p50 (exact scan: 7.9 ms),
+    for a build of about 2 minutes on 2 cores (BENCHMARKS.md)."""
 
-    m: int = 16
-    ef_construct: int = 100
+    m: int = 32
+    ef_construct: int = 256
     threshold_kb: int = 10_000
+    ef: int = 512  # candidates kept while searching the graph
 
 
 HNSW = Hnsw()

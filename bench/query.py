@@ -9,7 +9,7 @@ filters one language (a quarter of the points), as a language-filtered search do
 exact cosine top-10 over the same filtered points. Timings are per query through `EdgeStore` inside one
 `session()` (the shard held open, as the API and batch jobs hold it), and through a bare open-query-close
 per call (what a CLI process pays).
-Usage: python bench/query.py [--sizes 1000,10000,100000,1000000] [--queries 200] [--smoke]
+Usage: python bench/query.py [--sizes 10000,100000,1000000] [--queries 200] [--threshold-kb N] [--smoke]
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ import argparse
 import json
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from movrec_dagster.core.vectorstore import EdgeStore, PayloadFilter, VectorPoint, point_id
+from movrec_dagster.core.vectorstore import EdgeStore, PayloadFilter, VectorPoint, point_id, types
 
 DIM = 384
 LANGUAGES = ("en", "es", "fr", "de")
@@ -110,7 +111,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument(
+        "--threshold-kb", type=int, default=0, help="index segments above this size (default: movrec's setting)"
+    )
     args = parser.parse_args()
+    if args.threshold_kb:
+        types.HNSW = replace(types.HNSW, threshold_kb=args.threshold_kb)
     sizes = [200] if args.smoke else [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:

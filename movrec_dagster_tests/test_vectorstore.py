@@ -131,9 +131,15 @@ def test_embedded_store_shared_between_processes(tmp_path: Path) -> None:
     assert sorted(queue.get(timeout=5) for _ in children) == [60, 60, 60]
 
 
-def test_the_embedded_engine_builds_hnsw_and_keeps_recall(tmp_path: Path) -> None:
-    """A collection above the indexing threshold gets its HNSW graph on `optimize()`, and filtered
-    queries through it find what exact search finds."""
+def test_the_embedded_engine_builds_hnsw_and_keeps_recall(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A collection above the indexing threshold gets its HNSW graph on `optimize()` (movrec's graph
+    settings, a lower threshold to keep the test small), and filtered queries through it find what
+    exact search finds."""
+    from dataclasses import replace
+
+    from movrec_dagster.core.vectorstore import types
+
+    monkeypatch.setattr(types, "HNSW", replace(types.HNSW, threshold_kb=10_000))
     dim, n = 384, 8_000  # about 12 MB of vectors: above the 10 MB threshold
     rng = np.random.default_rng(3)
     vectors = rng.standard_normal((n, dim)).astype(np.float32)

@@ -121,7 +121,7 @@ def users_router(home: MovrecHome, store: VectorStore, users: VectorStore, guard
         model = served(home)
         if model is not None:
             response.headers["X-Movrec-Model"] = str(model.info.get("version", ""))
-        learned = strategy == "blend" and model is not None and len(model.indices(taste.recent)) > 0
+        learned = strategy == "blend" and model is not None and model.knows(taste.recent)
         neighbours = [] if learned else [(u, liked) for u, _, liked in similar_users(home, users, taste, NEIGHBOURS)]
         recs = recommend_for_user(store, neighbours, taste, top_k, flt, strategy, model)
         return [r.to_dict() for r in recs]

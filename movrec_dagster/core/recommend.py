@@ -147,7 +147,7 @@ def recommend(
     pool = pool or max(top_k * 4, 20)
     unwatched = replace(base, kinds=("profile",), exclude_movie_ids=watched_ids)
     drivers: dict[str, str | None] = {}  # the history movie the model's blend credits
-    if model is not None and collaborative_weight > 0 and len(model.indices(liked)):
+    if model is not None and collaborative_weight > 0 and model.knows(liked):
         ranked = rank(model, store, liked, set(watched_ids), pool, unwatched, with_vectors=True)
         candidates = [r.raw for r in ranked]
         drivers = {r.hit.movie_id: r.because_of for r in ranked}

@@ -85,7 +85,7 @@ def test_the_blend_weights_come_from_the_validation_split() -> None:
     data = interactions(fitting, ITEMS)
     from movrec_dagster.core.recsys.blend import EASE_LAMBDAS
 
-    tuned = tune(components_of(data, vecs, present, EASE_LAMBDAS), validation_cases(data, validation))
+    tuned = tune(*components_of(data, vecs, present, EASE_LAMBDAS), validation_cases(data, validation))
     assert served.weights == tuned.weights and served.info["validation_ndcg"] == tuned.info["validation_ndcg"]
     assert served.weights["sequential"] > 0 or served.weights["recent_collaborative"] > 0  # order carries signal here
 

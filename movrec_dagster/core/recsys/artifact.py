@@ -62,13 +62,19 @@ def save(home: MovrecHome, model: TasteModel, version: str) -> Path:
         }
         (staging / "model.json").write_text(json.dumps(facts))
         staging.rename(target)
+    make_current(home, version)
+    return target
+
+
+def make_current(home: MovrecHome, version: str) -> None:
+    """Serve `version` (already saved); older versions beyond KEEP_VERSIONS pruned."""
+    root = models_folder(home)
     write_text_atomic(root / "current", version)
     for old in sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), key=_age)[
         :-KEEP_VERSIONS
     ]:
         if old.name != version:
             shutil.rmtree(old, ignore_errors=True)
-    return target
 
 
 def _age(path: Path) -> float:

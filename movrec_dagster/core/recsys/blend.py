@@ -48,6 +48,10 @@ class TasteModel:
     def __post_init__(self) -> None:
         self._index = {m: i for i, m in enumerate(self.items)}
 
+    def knows(self, movie_ids: list[str]) -> bool:
+        """Whether any of these movies is in the model (else a history gets the cold start)."""
+        return any(m in self._index for m in movie_ids)
+
     def indices(self, movie_ids: list[str]) -> np.ndarray:
         return np.asarray([self._index[m] for m in movie_ids if m in self._index], dtype=np.int64)
 
@@ -109,28 +113,27 @@ def fit(frame: pl.DataFrame, items: list[str], vectors: np.ndarray, present: np.
     train, validation = hold_out_last(frame)
     data = interactions(train, items)
     cases = validation_cases(data, validation)
-    probe = components_of(data, vectors, present, EASE_LAMBDAS)
-    tuned = tune(probe, cases)
-    final = components_of(interactions(frame, items), vectors, present, (tuned.info["ease_lambda"],))
+    tuned = tune(*components_of(data, vectors, present, EASE_LAMBDAS), cases)
+    final, _ = components_of(interactions(frame, items), vectors, present, (tuned.info["ease_lambda"],))
     final.weights, final.decay, final.content_decay = tuned.weights, tuned.decay, tuned.content_decay
-    final.info = tuned.info | {k: v for k, v in final.info.items() if k != "_ease"}
+    final.info = tuned.info | final.info
     return final
 
 
 def components_of(
     data: Interactions, vectors: np.ndarray, present: np.ndarray, lambdas: tuple[float, ...]
-) -> TasteModel:
-    """The components; with several EASE lambdas, the others are kept in `info["_ease"]` for tuning."""
-    n = len(data.items)
+) -> tuple[TasteModel, dict[float, sparse.csr_matrix]]:
+    """The components (EASE with the first lambda), and EASE for every lambda (what tuning picks from)."""
     weights = ease(data.matrix, lambdas)
-    return TasteModel(
+    model = TasteModel(
         items=data.items,
         ease=weights[lambdas[0]],
-        transitions=transitions(data.sequences, n),
+        transitions=transitions(data.sequences, len(data.items)),
         content=centred(vectors, present),
         popularity=np.log1p(data.popularity()),
-        info={"users": len(data.users), "interactions": int(data.matrix.nnz), "_ease": weights},
+        info={"users": len(data.users), "interactions": int(data.matrix.nnz)},
     )
+    return model, weights
 
 
 Case = tuple[np.ndarray, int]  # (history, the held-out item)
@@ -171,11 +174,11 @@ def _only(model: TasteModel, name: str) -> TasteModel:
     return replace(model, weights={name: 1.0})
 
 
-def tune(model: TasteModel, cases: list[Case]) -> TasteModel:
-    """EASE lambda and recency decays (each the best alone), then the weights by coordinate ascent
-    over GRID (two rounds) from the best single component; each choice the best validation NDCG@10."""
-    tuned = replace(model, info={k: v for k, v in model.info.items() if k != "_ease"})
-    choices = model.info.get("_ease") or {EASE_LAMBDAS[0]: model.ease}
+def tune(model: TasteModel, choices: dict[float, sparse.csr_matrix], cases: list[Case]) -> TasteModel:
+    """EASE lambda (from `choices`) and recency decays (each the best alone), then the weights by
+    coordinate ascent over GRID (two rounds) from the best single component; each choice the best
+    validation NDCG@10."""
+    tuned = replace(model, info=dict(model.info))
     by_lambda = {lam: ndcg(_only(replace(tuned, ease=m), "collaborative"), cases) for lam, m in choices.items()}
     lam = max(choices, key=lambda v: (by_lambda[v], -v))
     tuned.ease = choices[lam]

@@ -30,7 +30,7 @@ import polars as pl
 
 from ..collaborative import item_knn
 from .blend import fit, rank_of
-from .data import hold_out_last, interactions, split_at
+from .data import interactions, split_at
 from .models import als
 
 K = 10
@@ -170,10 +170,6 @@ def evaluate_split(
     unwatched = len(items) - np.mean([len(sequences[u]) for u, _ in cases]) if cases else len(items)
     random_ndcg = sum(1.0 / math.log2(r + 1) for r in range(1, K + 1)) / max(unwatched, 1.0)
     return SplitReport(name, len(cases), len(items), reports, served.weights, random_ndcg)
-
-
-def leave_last_out(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    return hold_out_last(frame)
 
 
 def time_split(frame: pl.DataFrame, quantile: float = 0.8) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -72,7 +72,7 @@ def similar_movies(
 ) -> list[MovieHit]:
     """Movies like this one: by the learned blend (who watched it, what they watched next, its
     content) when the model knows the movie, else by content alone (`search.similar`)."""
-    if model is None or not len(model.indices([movie_id])):
+    if model is None or not model.knows([movie_id]):
         return similar(store, movie_id, top_k, flt)
     hits = [r.hit for r in rank(model, store, [movie_id], {movie_id}, top_k, flt)]
     profile = store.scroll(PayloadFilter(movie_ids=(movie_id,), kinds=("profile",)), with_vectors=True)

@@ -11,8 +11,9 @@ import numpy as np
 import polars as pl
 
 from ..collaborative import read_ratings
-from ..home import MovrecHome, read_table
+from ..home import MovrecHome
 from ..users.events import RATINGS_USER_PREFIX, event_batches, read_events
+from ..users.segments import profile_vectors
 from ..users.service import canonical_events
 from . import artifact
 from .blend import EASE_LAMBDAS, GRID, TasteModel, fit
@@ -34,10 +35,8 @@ class Trained:
 
 def catalogue_vectors(home: MovrecHome) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(movie ids, their profile vectors, which have one): every indexed movie, sorted by id."""
-    frames = [read_table(p) for p in sorted((home.data / "embeddings").glob("*.parquet"))]
-    rows = [f.filter(pl.col("kind") == "profile").select("movie_id", "vector") for f in frames if f is not None]
-    profiles = pl.concat(rows).unique("movie_id", keep="first").sort("movie_id") if rows else None
-    if profiles is None or profiles.is_empty():
+    profiles = profile_vectors(home)
+    if profiles.is_empty():
         return [], np.zeros((0, 0), dtype=np.float32), np.zeros(0, dtype=bool)
     vectors = np.asarray(profiles["vector"].to_list(), dtype=np.float32)
     return profiles["movie_id"].to_list(), vectors, np.linalg.norm(vectors, axis=1) > 0
@@ -70,8 +69,8 @@ def train(home: MovrecHome) -> Trained:
     if users < MIN_USERS or not items:
         return Trained(None, None, False, time.perf_counter() - started, len(frame), users)
     version = artifact.data_version(frame, items, SETTINGS)
-    if (artifact.models_folder(home) / version).is_dir():
-        artifact.save(home, artifact.read(home, version), version)  # made current again
+    if (artifact.models_folder(home) / version).is_dir():  # this data was seen: serve that model again
+        artifact.make_current(home, version)
         return Trained(version, artifact.read(home, version), True, time.perf_counter() - started, len(frame), users)
     model = fit(frame, items, vectors, present)
     model.info |= {"trained_at": time.time(), "events_through": _newest_batch(home)}

@@ -34,16 +34,23 @@ def _record_synced(home: MovrecHome, segment: str, through: float, model: str, u
     write_text_atomic(_synced_path(home), json.dumps(synced(home) | {segment: run}))
 
 
+def profile_vectors(home: MovrecHome, movies: set[str] | None = None) -> pl.DataFrame:
+    """(movie_id, vector) of every indexed movie's profile (or of `movies`), sorted by id, read from
+    the embeddings tables (no store round trip): what the users batch path and the taste model use."""
+    frames = [read_table(p) for p in sorted((home.data / "embeddings").glob("*.parquet"))]
+    wanted = pl.col("kind") == "profile"
+    if movies is not None:
+        wanted &= pl.col("movie_id").is_in(list(movies))
+    rows = [f.filter(wanted).select("movie_id", "vector") for f in frames if f is not None and len(f)]
+    if not rows:
+        return pl.DataFrame(schema={"movie_id": pl.String, "vector": pl.List(pl.Float32)})
+    return pl.concat(rows, how="vertical_relaxed").unique("movie_id", keep="first").sort("movie_id")
+
+
 def movie_profiles(home: MovrecHome, movies: set[str]) -> dict[str, np.ndarray]:
-    """Profile vectors of these movies from the embeddings tables (no store round trip)."""
-    out: dict[str, np.ndarray] = {}
-    for path in sorted((home.data / "embeddings").glob("*.parquet")):
-        frame = read_table(path)
-        if frame is None or not len(frame):
-            continue
-        rows = frame.filter((pl.col("kind") == "profile") & pl.col("movie_id").is_in(list(movies)))
-        out.update(zip(rows["movie_id"], rows["vector"].to_numpy()))
-    return out
+    """Profile vectors of these movies."""
+    rows = profile_vectors(home, movies)
+    return dict(zip(rows["movie_id"], rows["vector"].to_numpy()))
 
 
 def _points(

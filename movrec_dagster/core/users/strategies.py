@@ -157,7 +157,7 @@ def recommend_for_user(
     served taste model, if one was trained."""
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}")
-    if strategy == "blend" and model is not None and len(model.indices(taste.recent)):
+    if strategy == "blend" and model is not None and model.knows(taste.recent):
         return _readable(store, taste, by_model(model, store, taste, top_k, flt))
     lists = {
         "recent": lambda: by_recent(store, taste, top_k, flt),

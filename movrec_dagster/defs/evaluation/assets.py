@@ -13,6 +13,7 @@ from movrec_dagster.core.entities import resolve_movies
 from movrec_dagster.core.home import MovrecHome, read_table, write_table
 from movrec_dagster.core.indexing import build_points
 from movrec_dagster.core.recsys import evaluate as rv
+from movrec_dagster.core.recsys.data import hold_out_last
 from movrec_dagster.core.stages import embed_partition
 from movrec_dagster.core.tables import VIDEO_SCHEMA
 from movrec_dagster.core.vectorstore import EdgeStore, version_name
@@ -133,7 +134,7 @@ def recommendation_evaluation(
     present = np.linalg.norm(vectors, axis=1) > 0
     frame = ratings.select("user_id", "movie_id", "timestamp")
     splits = {}
-    for name, split in (("leave-last-out", rv.leave_last_out), ("global time split", rv.time_split)):
+    for name, split in (("leave-last-out", hold_out_last), ("global time split", rv.time_split)):
         train, test = split(frame)
         splits[name] = rv.evaluate_split(name, train, test, items, vectors, present, evaluation.max_users)
     similar = rv.evaluate_similar(ratings, items, vectors, present, evaluation.max_users)

@@ -110,10 +110,11 @@ def main() -> None:
     parser.add_argument(
         "--variants",
         default="",
-        help="extra fusion settings to measure, 'depth:dense_weight,...' (e.g. 5:1,5:2); tune on the 'tuning' subset",
+        help="extra fusion settings to measure, 'depth:dense_weight[:rrf|dbsf],...' (e.g. 5:1,2:1:dbsf); "
+        "tune on the 'tuning' subset",
     )
     args = parser.parse_args()
-    variants = [tuple(float(x) for x in v.split(":")) for v in args.variants.split(",") if v]
+    variants = [v.split(":") for v in args.variants.split(",") if v]
     data = Path(args.data)
     CACHE.mkdir(parents=True, exist_ok=True)
     catalogue, _ = read_catalogue(data / "tmdb_top10k" / "top10K-TMDB-movies.csv")
@@ -168,11 +169,9 @@ def main() -> None:
                 got = [h.movie_id for h in search(store, e5_queries, text, top_k=K)]
                 timings.append(time.perf_counter() - t0)
                 tried = {}
-                for depth, weight in variants:
-                    vtypes.FUSION = vtypes.Fusion(int(depth), weight)
-                    tried[f"movrec depth={int(depth)} dense_weight={weight:g}"] = [
-                        h.movie_id for h in search(store, e5_queries, text, top_k=K)
-                    ]
+                for depth, weight, *method in variants:
+                    vtypes.FUSION = vtypes.Fusion(int(depth), float(weight), *method)
+                    tried[f"movrec {vtypes.FUSION}"] = [h.movie_id for h in search(store, e5_queries, text, top_k=K)]
                     vtypes.FUSION = default_fusion
                 dense = top(e5_docs @ e5_queries.vectors[text], DEPTH)
                 lexical = top((tfidf_docs @ tfidf.transform([text]).T).toarray().ravel(), DEPTH)

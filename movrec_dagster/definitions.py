@@ -10,6 +10,7 @@ from movrec_dagster.core.vectorstore import ENV, INT_SETTINGS
 from movrec_dagster.defs.evaluation import assets as evaluation_assets
 from movrec_dagster.defs.index import assets as index_assets
 from movrec_dagster.defs.index.rebuild import rebuild_assets
+from movrec_dagster.defs.index.sensors import index_sensors
 from movrec_dagster.defs.jobs import (
     evaluate_job,
     index_language_job,
@@ -76,7 +77,7 @@ defs = dg.Definitions(
         profile_users_job,
         evaluate_job,
     ],
-    sensors=[*library_sensors, *user_sensors, *taste_sensors, *run_sensors],
+    sensors=[*library_sensors, *index_sensors, *user_sensors, *taste_sensors, *run_sensors],
     schedules=[*schedules, *taste_schedules],
     resources=resources(),
 )

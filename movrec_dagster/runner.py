@@ -11,10 +11,12 @@ from pathlib import Path
 import polars as pl
 from dagster import DagsterInstance
 
+from movrec_dagster.core.bluegreen import outdated_format
 from movrec_dagster.core.catalogue import CATALOGUE_SUFFIXES
 from movrec_dagster.core.home import MovrecHome, read_table
 from movrec_dagster.core.indexing import partitions_to_index
 from movrec_dagster.core.library import MEDIA_SUFFIXES
+from movrec_dagster.core.vectorstore import StoreSettings, open_store
 from movrec_dagster.defs.runs.sensors import fail_orphaned_runs, process_tags
 
 
@@ -158,6 +160,9 @@ def run_pipeline(home: MovrecHome, instance: DagsterInstance, run_config: dict |
                 tags=process_tags(),
             )
             result.runs[f"index_language[{language}]"] = run.success
+        # a collection written by an older release is rebuilt blue/green (its vectors reused by text)
+        if outdated_format(open_store(home.qdrant, StoreSettings.from_env())):
+            result.runs["rebuild_collection"] = rebuild(home, instance)[0]
     if scan.success and (any(home.ratings.glob("*.csv")) or any_events(home)):
         learn_users(home, instance, run_config, result)
         taste = defs.resolve_job_def("learn_taste").execute_in_process(

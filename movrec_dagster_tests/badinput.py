@@ -80,7 +80,7 @@ def build_corpus(uploads: Path, demo_library: Path, outside: Path) -> list[Case]
             "-t", "4", "-c:v", "libx264", "-c:a", "aac", "-shortest", str(t),
         ),
     )  # fmt: skip
-    add(Case("very short (< 1 s)", "blink.mp4", QUARANTINED, "too short"), clip(0.4, "-c", "copy"))
+    add(Case("very short (< 0.3 s)", "blink.mp4", QUARANTINED, "too short"), clip(0.2, "-c", "copy"))
     add(
         Case("variable frame rate, MPEG-4 part 2 + MP3 in Matroska", "vfr.mkv", PROCESSED, movie_id="vfr"),
         clip(6, "-vf", "setpts='PTS+0.02*sin(N)/TB'", "-fps_mode", "vfr", "-c:v", "mpeg4", "-c:a", "libmp3lame"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import shutil
 import time
@@ -15,9 +16,10 @@ import pytest
 from click.testing import CliRunner
 
 from movrec_dagster.cli import main
-from movrec_dagster.core.bluegreen import collect_garbage, promote, start_rebuild
+from movrec_dagster.core.bluegreen import collect_garbage, outdated_format, promote, start_rebuild
 from movrec_dagster.core.home import MovrecHome, read_table, write_table
 from movrec_dagster.core.vectorstore import EdgeStore, PayloadFilter, VectorPoint, point_id
+from movrec_dagster.core.vectorstore.types import LEXICAL_VERSION
 from movrec_dagster.runner import QUIET, rebuild, run_pipeline
 
 MOVIES = ("the-martian", "coco", "amelie")
@@ -118,6 +120,44 @@ def test_live_writes_during_a_rebuild_reach_both_versions(library) -> None:  # n
     amelie = PayloadFilter(movie_ids=("amelie",))
     assert store.count(amelie, version=building) == store.count(amelie, version=live) > 0
     store.set_pointers({"building": None})
+
+
+def test_a_collection_of_an_older_lexical_format_is_rebuilt_blue_green(library, tmp_path: Path) -> None:  # noqa: ANN001
+    """A collection written by the release before Qdrant's BM25 (no `lexical` in its metadata: format
+    1) is noticed by the sensor and rebuilt by the next run, reusing every vector; reads go on."""
+    from movrec_dagster.defs.index.sensors import outdated_collection_sensor
+    from movrec_dagster.defs.resources import LibraryResource, QdrantResource
+
+    home, instance = library
+    store = EdgeStore(home.qdrant)
+    old = store.serving_version()
+    meta = home.qdrant / "collections" / old / "movrec.json"
+    written = json.loads(meta.read_text())
+    meta.write_text(json.dumps({k: v for k, v in written.items() if k != "lexical"}))
+    assert outdated_format(store) == old
+    resources = {"library": LibraryResource(home=str(home.root)), "qdrant": QdrantResource()}
+    asked = outdated_collection_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    assert [r.job_name for r in asked.run_requests] == ["rebuild_collection"]
+
+    vector = store.scroll(PayloadFilter(movie_ids=("coco",), kinds=("profile",)), with_vectors=True)[0].vector
+    ctx = multiprocessing.get_context("spawn")
+    queue, stop = ctx.Queue(), tmp_path / "stop"
+    reader = ctx.Process(target=_reader, args=(str(home.qdrant), vector, str(stop), queue))
+    reader.start()
+    time.sleep(3)
+    result = run_pipeline(home, instance)  # nothing new uploaded: only the upgrade to do
+    stop.touch()
+    stats = queue.get(timeout=60)
+    reader.join(30)
+    assert result.runs["rebuild_collection"], result.runs
+    new = store.serving_version()
+    assert new != old and store.pointer("previous") == old
+    assert next(v for v in store.versions() if v.name == new).lexical == LEXICAL_VERSION
+    assert outdated_format(store) is None and store.count(version=new) == store.count(version=old)
+    assert stats["errors"] == 0 and stats["empty"] == 0 and stats["queries"] > 10, stats
+    skipped = outdated_collection_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    assert not skipped.run_requests
+    assert "rebuild_collection" not in run_pipeline(home, instance).runs  # current now: nothing to redo
 
 
 def test_garbage_collection_keeps_pointed_versions(tmp_path: Path) -> None:

@@ -67,22 +67,24 @@ def test_engines_agree(tmp_path: Path) -> None:
 
 
 def test_engines_agree_on_hybrid_queries(tmp_path: Path) -> None:
-    from movrec_dagster.core.sparse import document_vector, query_vector
+    from movrec_dagster.core.lexical import document_vector, query_vector
 
     words = ["mars", "astronaut", "potato", "faun", "labyrinth", "clownfish", "ocean", "submarine", "war", "music"]
     rng = np.random.default_rng(3)
     points = _points(40)
     for p in points:  # random bags of words of random lengths: few ties in the BM25 ranking
-        p.sparse = document_vector(" ".join(rng.choice(words, size=int(rng.integers(3, 30)))))
+        p.sparse = document_vector(" ".join(rng.choice(words, size=int(rng.integers(3, 30)))), "en")
     edge, client = EdgeStore(tmp_path / "q"), QdrantServerStore(path=str(tmp_path / "c"))
     for s in (edge, client):
         s.switch(s.create_version("movies__v1", 16, "m").name)
         s.upsert(points)
-    sparse = query_vector("labyrinth faun")
+    sparse = query_vector("labyrinth faun", ["en"])
     for flt in (None, PayloadFilter(languages=("en", "fr"))):
         a = [h.payload["movie_id"] for h in edge.query(points[3].vector, flt, limit=6, sparse=sparse)]
         b = [h.payload["movie_id"] for h in client.query(points[3].vector, flt, limit=6, sparse=sparse)]
         assert a == b and len(a) == 6
+    for s in (edge, client):  # the languages facet, for the query's analyzers
+        assert s.languages() == sorted({p.payload["language"] for p in points})
 
 
 def test_upsert_is_idempotent_and_delete_by_filter(store: EdgeStore | QdrantServerStore) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .vectorstore import PayloadFilter, VectorPoint, VectorStore, version_name
+from .vectorstore.types import LEXICAL_VERSION
 
 REQUIRED_PAYLOAD = ("movie_id", "title", "language", "genres", "sentiment", "kind", "text", "content_hash", "model")
 
@@ -32,6 +33,17 @@ def write_targets(store: VectorStore, model: str, dimension: Callable[[], int], 
             f"{model}; run the rebuild_collection job to build a collection for the new model"
         )
     return list(dict.fromkeys(targets))
+
+
+def outdated_format(store: VectorStore) -> str | None:
+    """The serving version, when it needs a rebuild although its model is today's: its sparse vectors
+    are in an older lexical format (written by an older release). None when it is current, when
+    nothing serves yet, or when a rebuild is already under way."""
+    serving = store.serving_version()
+    if serving is None or store.pointer("building") is not None:
+        return None
+    info = next((v for v in store.versions() if v.name == serving), None)
+    return serving if info is not None and info.lexical < LEXICAL_VERSION else None
 
 
 def start_rebuild(store: VectorStore, dimension: int, model: str, slug: str) -> str:
@@ -65,8 +77,9 @@ def verify(
         Check("point_count", info.points == expected_points, f"{info.points} points, expected {expected_points}"),
         Check(
             "model_and_size",
-            info.model == model and info.dimension == dimension,
-            f"{info.model}/{info.dimension}, configured {model}/{dimension}",
+            info.model == model and info.dimension == dimension and info.lexical == LEXICAL_VERSION,
+            f"{info.model}/{info.dimension}/lexical {info.lexical}, "
+            f"configured {model}/{dimension}/lexical {LEXICAL_VERSION}",
         ),
         Check("payload_complete", not missing, f"missing fields: {missing}" if missing else "all fields present"),
     ]

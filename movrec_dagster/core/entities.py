@@ -126,6 +126,36 @@ class _Catalogue:
                 return found[0], note
         return None, None
 
+    def entry_for(self, v: dict[str, Any]) -> tuple[dict[str, Any] | None, str, str | None]:
+        """A video's catalogue row (by sidecar tmdb id, IMDb id, explicit id, then title + year),
+        how it was matched, and a note for the person reading the library's report."""
+        entry, how, note = None, "", None
+        if v["catalogue_id"]:
+            entry, how = self.by_id.get(v["catalogue_id"]), "tmdb_id"
+            if entry is None:
+                note = f"sidecar tmdb_id {v['catalogue_id']} is in no catalogue; filed by its other fields"
+        if entry is None and v["imdb_id"]:
+            entry, how = self.by_imdb.get(v["imdb_id"]), "imdb_id"
+        explicit = v["movie_hint"] or v["sidecar_id"]
+        if entry is None and explicit and explicit in self.by_movie:  # an explicit id that is a catalogue id
+            entry, how = self.by_movie[explicit], "movie_id"
+        if entry is None and not v["movie_hint"]:
+            entry, title_note = self.by_title_year(v["title"], v["year"])
+            how, note = "title+year", title_note or note
+        return entry, how, note
+
+
+def catalogue_languages(videos: pl.DataFrame, catalogue: pl.DataFrame | None) -> dict[str, str]:
+    """Video id -> the original language of the catalogue movie it belongs to (matched as
+    `resolve_movies` matches it), for the videos that have one."""
+    cat = _Catalogue(catalogue)
+    out = {}
+    for v in videos.filter(pl.col("error").is_null()).iter_rows(named=True):
+        entry, _, _ = cat.entry_for(v)
+        if entry is not None and entry.get("language"):
+            out[v["video_id"]] = entry["language"]
+    return out
+
 
 def resolve_movies(
     videos: pl.DataFrame,
@@ -153,23 +183,10 @@ def resolve_movies(
     entry_of: dict[str, dict[str, Any]] = {}  # movie id -> catalogue row
     loose: list[dict[str, Any]] = []
     for v in usable:
-        entry, how = None, ""
-        if v["catalogue_id"]:
-            entry, how = cat.by_id.get(v["catalogue_id"]), "tmdb_id"
-            if entry is None:
-                notes[v["video_id"]] = (
-                    f"sidecar tmdb_id {v['catalogue_id']} is in no catalogue; filed by its other fields"
-                )
-        if entry is None and v["imdb_id"]:
-            entry, how = cat.by_imdb.get(v["imdb_id"]), "imdb_id"
+        entry, how, note = cat.entry_for(v)
+        if note:
+            notes[v["video_id"]] = note
         explicit = v["movie_hint"] or v["sidecar_id"]
-        if entry is None and explicit and explicit in cat.by_movie:  # an explicit id that is a catalogue id
-            entry, how = cat.by_movie[explicit], "movie_id"
-        if entry is None and not v["movie_hint"]:
-            entry, note = cat.by_title_year(v["title"], v["year"])
-            how = "title+year"
-            if note:
-                notes[v["video_id"]] = note
         if entry is not None:
             attach[v["video_id"]] = (entry["movie_id"], how)
             entry_of[entry["movie_id"]] = entry

@@ -12,8 +12,9 @@ import polars as pl
 
 from .entities import title_keys
 from .home import MovrecHome
+from .lexical import document_vector, text_language
 from .pending import pending_partitions
-from .sparse import document_vector
+from .stages.embeddings import document_text, title_text
 from .vectorstore import PayloadFilter, VectorPoint, VectorStore
 
 EXCERPT_CHARS = 500
@@ -88,7 +89,12 @@ def build_points(
             "file_name": movie["file_name"],
             "model": model,
         }
-        sparse = document_vector(row["text"] or "") if row["kind"] != "profile" else None
+        sparse = None
+        if row["kind"] == "transcript":  # in its spoken language
+            sparse = document_vector(row["text"] or "", language)
+        elif row["kind"] == "overview":  # the document (see `embed_partition`); catalogue text says its language
+            text = document_text(title_text(movie), row["text"] or "")
+            sparse = document_vector(text, text_language(text, language))
         points.append(VectorPoint(row["point_id"], row["vector"], payload, sparse))
     return points
 

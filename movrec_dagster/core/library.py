@@ -203,30 +203,37 @@ def infer_kind(name: str, duration_s: float | None) -> str:
 
 
 def probe(path: Path) -> dict[str, Any]:
-    """Container and stream facts via moviepy's ffmpeg reader; raises MediaError when unreadable."""
-    from moviepy.video.io.ffmpeg_reader import ffmpeg_parse_infos
+    """Container and stream facts from FFmpeg's own demuxers through PyAV (faster-whisper's decoder);
+    raises MediaError when unreadable. Every container and codec FFmpeg opens is read, WAV files
+    holding 8-bit, mu-law or MP3 audio included: moviepy's reader parsed ffmpeg's log text and took
+    a valid 8-bit WAV for "not a readable video"."""
+    import av
 
     if path.stat().st_size == 0:
         raise MediaError(f"{path}: empty file (0 bytes)")
     try:
-        info = ffmpeg_parse_infos(str(path), check_duration=True)
-    except (OSError, IndexError, KeyError, ValueError) as exc:
-        first_line = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise MediaError(f"{path}: not a readable video ({first_line[:200]})") from exc
-    audio_stream = next(
-        (s for i in info.get("inputs", []) for s in i.get("streams", []) if s.get("stream_type") == "audio"),
-        None,
-    )
-    size = info.get("video_size") or [None, None]
-    return {
-        "duration_s": float(info.get("duration") or 0.0),
-        "container": path.suffix.lower().lstrip("."),
-        "video_codec": info.get("video_codec_name"),
-        "audio_codec": (audio_stream or {}).get("codec_name"),
-        "has_audio": bool(info.get("audio_found")),
-        "width": size[0],
-        "height": size[1],
-    }
+        with av.open(str(path), metadata_errors="ignore") as container:
+            video = next(iter(container.streams.video), None)
+            audio = next(iter(container.streams.audio), None)
+            duration = container.duration / av.time_base if container.duration else 0.0
+            if not duration:  # some containers state it per stream only
+                timed = [s for s in (audio, video) if s is not None and s.duration and s.time_base]
+                duration = float(timed[0].duration * timed[0].time_base) if timed else 0.0
+            facts = {
+                "duration_s": float(duration),
+                "container": path.suffix.lower().lstrip("."),
+                "video_codec": video.codec_context.name if video is not None else None,
+                "audio_codec": audio.codec_context.name if audio is not None else None,
+                "has_audio": audio is not None,
+                "width": video.codec_context.width if video is not None else None,
+                "height": video.codec_context.height if video is not None else None,
+            }
+    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
+        cause = str(exc).strip() or type(exc).__name__
+        raise MediaError(f"{path}: not a readable video or audio file ({cause[:200]})") from exc
+    if video is None and audio is None:
+        raise MediaError(f"{path}: not a readable video or audio file (no audio or video stream)")
+    return facts
 
 
 def scan_video(path: Path, previous: dict[str, Any] | None = None, uploads: Path | None = None) -> VideoRecord:

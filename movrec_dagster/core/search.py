@@ -15,10 +15,12 @@ from typing import Any
 
 from .embedding import Embedder
 from .entities import normal_title, title_keys
-from .sparse import query_vector
+from .lexical import query_vector
 from .vectorstore import Hit, PayloadFilter, Sparse, VectorStore
 
-CONTENT_KINDS = ("title", "transcript", "overview")
+# what free text is searched over: a movie's document (its overview pieces headed by its title) and
+# its transcript lines; title points serve exact-title lookups and share the document's vector
+CONTENT_KINDS = ("transcript", "overview")
 EVIDENCE_KINDS = ("transcript", "overview")
 _TRAILING_YEAR = re.compile(r"^(?P<title>.*?\S)[\s,]*[(\[]?(?P<year>(?:18|19|20)\d\d)[)\]]?\s*$")
 
@@ -97,6 +99,9 @@ def find_movie(store: VectorStore, key: str) -> str:
 
 def movie_hit(hit: Hit) -> MovieHit:
     p = hit.payload
+    kind, text = p.get("kind", ""), p.get("text", "")
+    if kind == "overview" and not text:  # a movie without an overview: its document is its title
+        kind, text = "title", p.get("title") or ""
     return MovieHit(
         movie_id=p["movie_id"],
         title=p.get("title") or p["movie_id"],
@@ -105,8 +110,8 @@ def movie_hit(hit: Hit) -> MovieHit:
         year=p.get("year"),
         genres=list(p.get("genres") or []),
         sentiment=float(p.get("sentiment") or 0.0),
-        matched_kind=p.get("kind", ""),
-        matched_text=p.get("text", ""),
+        matched_kind=kind,
+        matched_text=text,
         start=p.get("start"),
         video_id=p.get("video_id"),
         video_kind=p.get("video_kind"),
@@ -171,7 +176,8 @@ def search(
         raise ValueError("search text is empty")
     flt = flt or PayloadFilter()
     vector = embedder.encode([text], kind="query")[0]
-    sparse = query_vector(text) if hybrid else None
+    # the query read by each searched language's analyzer (its stop words and stems)
+    sparse = query_vector(text, flt.languages or store.languages()) if hybrid else None
     titled = title_matches(store, text, flt)[:top_k]
     hits = best_per_movie(store, vector, replace(flt, kinds=CONTENT_KINDS), top_k + len(titled), sparse)
     if not titled:

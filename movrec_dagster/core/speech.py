@@ -7,6 +7,7 @@ import wave
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,61 @@ class WhisperSettings:
     def fingerprint(self) -> str:
         """What a cached transcript depends on; changing it invalidates the transcript."""
         batched = f":batch{self.batch_size}" if self.batch_size > 1 else ""
-        return f"whisper:{self.model}:beam{self.beam_size}:vad{int(self.vad_filter)}{batched}"
+        gate = f"@{VAD.candidate:g}" if self.vad_filter and VAD.candidate != 0.5 else ""
+        return f"whisper:{self.model}:beam{self.beam_size}:vad{int(self.vad_filter)}{gate}{batched}"
+
+
+@dataclass(frozen=True)
+class SpeechGate:
+    """The speech/no-speech decision, in two stages. Silero VAD (the one inside faster-whisper)
+    finds candidate speech at `candidate` (a low threshold: film dialogue under a loud score scores
+    low); where it is sure (`sure`) that is speech; otherwise whisper listens to the candidates and
+    it is speech when a segment has text and whisper's own no-speech probability is below
+    `no_speech` (faster-whisper's default). Transcription cuts the audio with the same VAD threshold
+    and drops segments by the same rule, so what passes the gate is what gets transcribed.
+    Chosen with bench/speech_detection.py (BENCHMARKS.md)."""
+
+    candidate: float = 0.15
+    sure: float = 0.5
+    no_speech: float = 0.6
+
+    def options(self) -> Any:  # faster_whisper.vad.VadOptions
+        from faster_whisper.vad import VadOptions
+
+        return VadOptions(threshold=self.candidate)
+
+    def __str__(self) -> str:
+        if self.sure <= self.candidate:
+            return f"VAD {self.candidate:g}"
+        return f"VAD {self.candidate:g}, whisper decides below {self.sure:g} (no-speech < {self.no_speech:g})"
+
+
+VAD = SpeechGate()
+
+
+def speech_spans(samples: np.ndarray, gate: SpeechGate = VAD, model: Any = None) -> list[dict[str, int]]:
+    """The speech in `samples` (sample offsets), or [] when the gate says there is none. Without a
+    whisper `model`, candidates the VAD is unsure of count as no speech."""
+    from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
+
+    samples = np.asarray(samples, dtype=np.float32)
+    spans = get_speech_timestamps(samples, gate.options())
+    if not spans or gate.sure <= gate.candidate:
+        return spans
+    if get_speech_timestamps(samples, VadOptions(threshold=gate.sure)):
+        return spans
+    if model is None:
+        return []
+    heard = np.concatenate(collect_chunks(samples, spans)[0], axis=0)
+    segments, _ = model.transcribe(
+        heard, vad_filter=False, beam_size=1, condition_on_previous_text=False, without_timestamps=True
+    )
+    spoken = any(s.text.strip() and s.no_speech_prob < gate.no_speech for s in segments)
+    return spans if spoken else []
+
+
+def has_speech(samples: np.ndarray, gate: SpeechGate = VAD, model: Any = None) -> bool:
+    return bool(speech_spans(samples, gate, model))
 
 
 @dataclass(frozen=True)
@@ -123,13 +178,13 @@ def detect_language(audio: Path, settings: WhisperSettings) -> tuple[str, float]
     Raises MediaError (without the file name: callers name the upload) when there is no speech,
     where whisper would otherwise guess a language from nothing.
     """
-    from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
+    from faster_whisper.vad import collect_chunks
 
     model = load_whisper(settings)
     samples = _decode(audio)
     if len(samples) < 1_600:
         raise MediaError("audio shorter than 0.1 s, nothing to detect")
-    speech = get_speech_timestamps(samples, VadOptions())
+    speech = speech_spans(samples, VAD, model)
     if not speech:
         raise MediaError(NO_SPEECH)
     if settings.vad_filter:  # the speech found above, as faster-whisper's own vad_filter would cut it
@@ -149,6 +204,7 @@ def transcribe(audio: Path, settings: WhisperSettings, language: str | None = No
             language=language,
             beam_size=settings.beam_size,
             vad_filter=True,  # the batches are the VAD's speech chunks
+            vad_parameters=VAD.options(),
             batch_size=settings.batch_size,
         )
     else:
@@ -157,6 +213,7 @@ def transcribe(audio: Path, settings: WhisperSettings, language: str | None = No
             language=language,
             beam_size=settings.beam_size,
             vad_filter=settings.vad_filter,
+            vad_parameters=VAD.options(),
             condition_on_previous_text=False,
         )
     kept = [Segment(round(s.start, 2), round(s.end, 2), s.text.strip()) for s in segments if s.text.strip()]

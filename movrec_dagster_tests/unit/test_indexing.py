@@ -83,7 +83,10 @@ def test_vectors_are_reused_by_text_across_tables() -> None:
     movies = resolve_movies(videos(), {}, cat).movies
     embedder = FakeEmbedder()
     first, _ = embed_partition(movies, None, None, embedder)
-    assert len(embedder.encoded) == 2  # title + overview
+    # one text: the document (the title heads the overview); the title point shares its vector
+    assert embedder.encoded == ["Alpha (2000). The overview of Alpha."]
+    vectors = {kind: vector for kind, vector in first.select("kind", "vector").iter_rows() if kind != "profile"}
+    assert vectors["title"] == vectors["overview"] and set(first["kind"]) == {"title", "overview", "profile"}
     embedder.encoded.clear()
     from movrec_dagster.core.stages.embeddings import known_vectors
 

@@ -16,7 +16,7 @@ from ..tables import AUDIO_SCHEMA
 from .report import StageReport, timed
 from .scan import usable
 
-MIN_AUDIO_S = 1.0
+MIN_AUDIO_S = 0.3  # "I'll be back" is 1.0 s; whisper reads a 0.3 s "yes" or "no"
 
 
 def _wav_seconds(path: Path) -> float:

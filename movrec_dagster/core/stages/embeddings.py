@@ -24,6 +24,8 @@ from .report import StageReport, timed
 from .transcripts import ok_rows, segments_of
 
 PROFILE_KINDS = ("overview", "transcript")  # a title says little about what a movie is like
+# 2: overview pieces headed by the title, the title point sharing their vector (1: embedded apart)
+DOCUMENT_FORMAT = "document-2"
 
 
 def text_hash(model_fingerprint: str, text: str) -> str:
@@ -38,9 +40,14 @@ def title_text(movie: dict[str, Any]) -> str:
     return f"{text} ({movie['year']})" if movie["year"] else text
 
 
+def document_text(title: str, piece: str) -> str:
+    """What an overview point embeds: the movie's title, then the piece."""
+    return f"{title}. {piece}" if piece else title
+
+
 def _source_key(movie: dict[str, Any], trs: list[dict[str, Any]], model: str) -> str:
     heard = [f"{t['video_id']}:{t['content_hash']}:{t['fingerprint']}" for t in trs]
-    raw = [model, title_text(movie), movie["overview"] or "", *heard]
+    raw = [model, DOCUMENT_FORMAT, title_text(movie), movie["overview"] or "", *heard]
     return hashlib.sha256("\x1f".join(raw).encode()).hexdigest()
 
 
@@ -91,16 +98,23 @@ def embed_partition(
         else:
             todo.append((movie, trs, key))
     rows: list[dict[str, Any]] = []
+    encode: dict[str, str] = {}  # text hash -> the text the model reads
     pieces = embedder.split_texts([m["overview"] or "" for m, _, _ in todo]) if todo else []
     for (movie, trs, key), overview in zip(todo, pieces):
-        texts: list[tuple[str, str | None, int, str, float | None, float | None]] = [
-            ("title", None, 0, title_text(movie), None, None)
+        title = title_text(movie)
+        # the movie's document: its title heads every overview piece ("The Martian (2015). An
+        # astronaut..."), so what a query says of the film and of its name meet in one vector; a
+        # movie without an overview is its title alone. The title point (exact-title lookups) shares
+        # the first piece's vector: nothing is encoded twice.
+        texts: list[tuple[str, str | None, int, str, str, float | None, float | None]] = [
+            ("overview", None, i, piece, document_text(title, piece), None, None)
+            for i, piece in enumerate([p for p in overview if p.strip()] or [""])
         ]
-        texts += [("overview", None, i, piece, None, None) for i, piece in enumerate(p for p in overview if p.strip())]
+        texts.insert(0, ("title", None, 0, title, texts[0][4], None, None))
         for tr in trs:
             for i, chunk in enumerate(embedder.chunk_segments(segments_of(tr))):
-                texts.append(("transcript", tr["video_id"], i, chunk.text, chunk.start, chunk.end))
-        for kind, video, chunk, text, start, end in texts:
+                texts.append(("transcript", tr["video_id"], i, chunk.text, chunk.text, chunk.start, chunk.end))
+        for kind, video, chunk, text, encoded, start, end in texts:
             rows.append(
                 {
                     "point_id": point_id(movie["movie_id"], kind if video is None else f"{kind}:{video}", chunk),
@@ -112,17 +126,17 @@ def embed_partition(
                     "start": start,
                     "end": end,
                     "source_key": key,
-                    "text_hash": text_hash(fingerprint, text),
+                    "text_hash": text_hash(fingerprint, encoded),
                 }
             )
+            encode[rows[-1]["text_hash"]] = encoded
         report.processed += 1
-    missing = list(dict.fromkeys(r["text_hash"] for r in rows if r["text_hash"] not in vectors))
-    by_hash = {r["text_hash"]: r["text"] for r in rows}
+    missing = [k for k in encode if k not in vectors]
     if missing:  # one batched call across every changed movie
-        for key, vector in zip(missing, embedder.encode([by_hash[k] for k in missing])):
+        for key, vector in zip(missing, embedder.encode([encode[k] for k in missing])):
             vectors[key] = vector
     report.notes["encoded_texts"] = str(len(missing))
-    report.notes["reused_texts"] = str(len({r["text_hash"] for r in rows}) - len(missing))
+    report.notes["reused_texts"] = str(len(encode) - len(missing))
     for row in rows:
         row["vector"] = vectors[row["text_hash"]]
     rows += _profiles(rows)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from pathlib import Path
 
 import polars as pl
@@ -43,17 +44,24 @@ def route_languages(
     whisper: WhisperSettings,
     min_probability: float,
     cache: Path | None = None,
+    catalogue: dict[str, str] | None = None,
 ) -> tuple[pl.DataFrame, StageReport]:
-    """Each video's spoken language: the sidecar language, else whisper's detection (`und` when unsure)."""
+    """Each video's spoken language: the sidecar language, else whisper's detection when whisper is
+    sure enough (`min_probability`). When it is not (a short line, speech under music), a guess
+    would file the movie under a wrong language: the movie's catalogue language (`catalogue`:
+    video id -> language), else the library's majority, else `und`; `language_source` says which
+    and the guess stays in `detected_language`."""
     started = time.perf_counter()
     report = StageReport()
     previous = conform(previous, LANGUAGE_SCHEMA)
     prior = {r["video_id"]: r for r in previous.iter_rows(named=True)} if previous is not None else {}
     meta = {r["video_id"]: r for r in usable(videos).iter_rows(named=True)}
-    rows = []
+    catalogue = catalogue or {}
+    rows, unsure = [], []
     for item in audio.filter(pl.col("error").is_null()).iter_rows(named=True):
         video = meta[item["video_id"]]
-        fingerprint = f"{whisper.fingerprint}:min{min_probability}:{video['sidecar_language']}"
+        known = catalogue.get(item["video_id"])
+        fingerprint = f"{whisper.fingerprint}:min{min_probability}:{video['sidecar_language']}:{known}"
         old = prior.get(item["video_id"])
         if reusable(old, item["content_hash"], fingerprint):
             rows.append(old | {"sidecar_hash": video["sidecar_hash"], "file_name": video["file_name"]})
@@ -80,14 +88,25 @@ def route_languages(
                     detected_language=detected,
                     detected_probability=probability,
                     language_source="whisper",
-                    language=detected if probability >= min_probability else UNDETERMINED,
+                    language=detected,
                 )
+                if probability < min_probability:
+                    unsure.append(row)
             except MediaError as exc:
                 cause = f"{video['path']}: {exc}"
                 row.update(error=cause, language=None)
                 report.fail(video["file_name"], cause)
         report.processed += 1
         rows.append(row)
+    sure = [r["language"] for r in rows if r["language"] and r not in unsure and r["language"] != UNDETERMINED]
+    majority = Counter(sure).most_common(1)[0][0] if sure else None
+    for row in unsure:
+        fallback = catalogue.get(row["video_id"])
+        source = "catalogue" if fallback else "library majority" if majority else "undetermined"
+        row["language"] = fallback or majority or UNDETERMINED
+        row["language_source"] = (
+            f"{source} (whisper unsure: {row['detected_language']} at {row['detected_probability']:.2f})"
+        )
     if cache and cache.is_dir():  # forget detections of audio no longer in the library
         live = {f"{h}.json" for h in audio["content_hash"]}
         for stale in cache.glob("*.json"):

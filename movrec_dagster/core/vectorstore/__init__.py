@@ -74,6 +74,9 @@ class VectorStore(Protocol):
         """Nearest points under `flt`; with `sparse`, dense and sparse candidates fused by RRF."""
 
     def count(self, flt: PayloadFilter | None = None, version: str | None = None) -> int: ...
+    def languages(self, version: str | None = None) -> list[str]:
+        """The languages a version holds points of (a facet over the `language` payload index)."""
+
     def scroll(
         self, flt: PayloadFilter | None = None, version: str | None = None, with_vectors: bool = False
     ) -> list[Hit]: ...

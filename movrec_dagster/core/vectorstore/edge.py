@@ -104,7 +104,7 @@ class EdgeStore(VersionedStore):
             "integer": PayloadSchemaType.Integer,
             "float": PayloadSchemaType.Float,
         }
-        info = VersionInfo(name=name, dimension=dimension, model=model)
+        info = VersionInfo(name=name, dimension=dimension, model=model, lexical=types.LEXICAL_VERSION)
         with self._guard():
             target = self._dir(name)
             if target.exists():
@@ -223,7 +223,7 @@ class EdgeStore(VersionedStore):
 
         dense = Query.Nearest(as_list(vector))
         params = SearchParams(hnsw_ef=types.HNSW.ef)
-        if sparse and sparse[0]:  # hybrid: dense and BM25 candidates fused by reciprocal rank
+        if sparse and sparse[0]:  # hybrid: dense and BM25 candidates, fused (types.Fusion)
             flt_, fusion = edge_filter(flt), types.FUSION
             request = QueryRequest(
                 limit=limit,
@@ -235,7 +235,9 @@ class EdgeStore(VersionedStore):
                         filter=flt_,
                     ),
                 ],
-                query=Fusion.Rrf(k=RRF_K, weights=[fusion.dense_weight, 1.0]),
+                query=Fusion.Dbsf()
+                if fusion.method == "dbsf"
+                else Fusion.Rrf(k=RRF_K, weights=[fusion.dense_weight, 1.0]),
                 with_payload=True,
                 with_vector=with_vectors,
             )
@@ -257,6 +259,13 @@ class EdgeStore(VersionedStore):
 
         with self._shard(version) as shard:
             return int(shard.count(CountRequest(exact=True, filter=edge_filter(flt))))
+
+    def languages(self, version: str | None = None) -> list[str]:
+        from qdrant_edge import FacetRequest
+
+        with self._shard(version) as shard:
+            found = shard.facet(FacetRequest("language", limit=1000, exact=True))
+        return sorted(str(hit.value) for hit in found.hits)
 
     def scroll(
         self, flt: PayloadFilter | None = None, version: str | None = None, with_vectors: bool = False

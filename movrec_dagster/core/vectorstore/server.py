@@ -101,6 +101,7 @@ class QdrantServerStore(VersionedStore):
                     model=str(meta.get("model", "")),
                     points=self.count(version=c.name),
                     created_at=float(meta.get("created_at", 0)),
+                    lexical=int(meta.get("lexical", 1)),
                 )
             )
         return sorted(out, key=lambda v: v.name)
@@ -108,7 +109,7 @@ class QdrantServerStore(VersionedStore):
     def create_version(self, name: str, dimension: int, model: str) -> VersionInfo:
         from qdrant_client import models
 
-        info = VersionInfo(name=name, dimension=dimension, model=model)
+        info = VersionInfo(name=name, dimension=dimension, model=model, lexical=types.LEXICAL_VERSION)
         self.client.create_collection(
             name,
             vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
@@ -174,9 +175,13 @@ class QdrantServerStore(VersionedStore):
 
         flt_ = client_filter(flt)
         params = models.SearchParams(hnsw_ef=types.HNSW.ef)
-        if sparse and sparse[0]:  # hybrid: dense and BM25 candidates fused by reciprocal rank
+        if sparse and sparse[0]:  # hybrid: dense and BM25 candidates, fused (types.Fusion)
             fusion = types.FUSION
-            query: Any = models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=[fusion.dense_weight, 1.0]))
+            query: Any = (
+                models.FusionQuery(fusion=models.Fusion.DBSF)
+                if fusion.method == "dbsf"
+                else models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=[fusion.dense_weight, 1.0]))
+            )
             prefetch = [
                 models.Prefetch(query=as_list(vector), filter=flt_, limit=fusion.prefetch(limit), params=params),
                 models.Prefetch(
@@ -202,6 +207,10 @@ class QdrantServerStore(VersionedStore):
 
     def count(self, flt: PayloadFilter | None = None, version: str | None = None) -> int:
         return int(self.client.count(self._resolve(version), count_filter=client_filter(flt), exact=True).count)
+
+    def languages(self, version: str | None = None) -> list[str]:
+        found = self.client.facet(self._resolve(version), key="language", limit=1000, exact=True)
+        return sorted(str(hit.value) for hit in found.hits)
 
     def scroll(
         self, flt: PayloadFilter | None = None, version: str | None = None, with_vectors: bool = False

@@ -4,7 +4,7 @@ import dagster as dg
 import polars as pl
 
 from movrec_dagster.core.catalogue import read_catalogues
-from movrec_dagster.core.entities import MOVIE_SCHEMA, MOVIE_VIDEO_SCHEMA, resolve_movies
+from movrec_dagster.core.entities import MOVIE_SCHEMA, MOVIE_VIDEO_SCHEMA, catalogue_languages, resolve_movies
 from movrec_dagster.core.home import MovrecHome, read_table, write_table
 from movrec_dagster.core.indexing import changed_partitions
 from movrec_dagster.core.pending import mark_pending
@@ -65,12 +65,17 @@ def audio(context: dg.AssetExecutionContext, library: LibraryResource) -> dg.Mat
 
 
 @dg.asset(
-    group_name="library", deps=[audio], kinds={"whisper"}, code_version=LANGUAGE_ROUTING_VERSION, pool=WHISPER_POOL
+    group_name="library",
+    deps=[audio, dg.AssetKey("catalogue")],  # a movie's catalogue language, when whisper is unsure
+    kinds={"whisper"},
+    code_version=LANGUAGE_ROUTING_VERSION,
+    pool=WHISPER_POOL,
 )
 def spoken_languages(
     context: dg.AssetExecutionContext, library: LibraryResource, whisper: WhisperResource
 ) -> dg.MaterializeResult:
-    """The language partition of each movie: its sidecar `language`, else whisper's detection."""
+    """The language partition of each movie: its sidecar `language`, else whisper's detection, else
+    (whisper unsure) its catalogue language or the library's majority."""
     home = library.paths()
     path = home.table("spoken_languages")
     previous = read_table(path)
@@ -81,6 +86,7 @@ def spoken_languages(
         whisper.settings(),
         whisper.min_language_probability,
         cache=home.detections,
+        catalogue=catalogue_languages(read_table(home.table("videos")), read_table(home.table("catalogue"))),
     )
     write_table(frame, path)
     log_failures(context, report)

@@ -1,0 +1,120 @@
+"""The lexical side of search: Qdrant's own BM25 (qdrant-edge `Bm25`), one analyzer per language.
+
+A chunk is tokenised, stripped of its language's stop words and stemmed by its language's Snowball
+stemmer ("perros corren" and "perro corriendo" share "perr" and "corr"), then weighted by BM25's
+saturated, length-normalised term frequency; Qdrant multiplies in the inverse document frequency
+itself (`Modifier.IDF` on the sparse vector), so the weights stay right as the collection grows.
+The same `Bm25` runs in-process for both engines, so a Qdrant server stores exactly the vectors the
+embedded engine does (its token ids are Qdrant's own hashing, as the server's `qdrant/bm25` uses).
+
+A chunk's language is its transcript's spoken language, or for catalogue text (titles, overviews)
+the language its stop words say it is written in (`text_language`). A query's language is not known,
+so its vector is the union of what each indexed language's analyzer makes of it: an English query
+finds English documents through English stems, a Spanish one Spanish documents through Spanish stems.
+
+This replaced a hand-written hashed BM25 without stop words or stemming (lexical format 1); measured
+in EVALUATION.md (bench/search_quality.py). A collection version records the format it was built
+with; one in an older format is rebuilt blue/green (`bluegreen.outdated_format`), and until then a
+query's terms simply match none of its old ones, so search falls back to the dense side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+from .vectorstore.types import LEXICAL_VERSION
+
+__all__ = ["LEXICAL_VERSION", "analyzer", "document_vector", "query_vector", "text_language"]
+AVERAGE_LENGTH = 60.0  # tokens of a typical chunk (a title + overview, a few transcript lines)
+
+# partition language (ISO 639-1) -> the analyzer's language (stop words and Snowball stemmer)
+ANALYZERS = {
+    "ar": "arabic",
+    "az": "azerbaijani",
+    "bn": "bengali",
+    "ca": "catalan",
+    "da": "danish",
+    "de": "german",
+    "el": "greek",
+    "en": "english",
+    "es": "spanish",
+    "eu": "basque",
+    "fi": "finnish",
+    "fr": "french",
+    "he": "hebrew",
+    "hu": "hungarian",
+    "id": "indonesian",
+    "it": "italian",
+    "ja": "japanese",
+    "kk": "kazakh",
+    "ne": "nepali",
+    "nl": "dutch",
+    "no": "norwegian",
+    "pt": "portuguese",
+    "ro": "romanian",
+    "ru": "russian",
+    "sl": "slovene",
+    "sv": "swedish",
+    "tg": "tajik",
+    "tr": "turkish",
+    "zh": "chinese",
+}
+Vector = tuple[list[int], list[float]]
+
+
+def _config(name: str | None, stem: bool = True) -> Any:
+    from qdrant_edge import Bm25Config, DisabledStemmer, StopwordsSet, TokenizerType
+
+    # the multilingual tokenizer splits Chinese and Japanese into words and keeps other scripts whole
+    if name is None:  # words as they are: no stop words, no stemming
+        return Bm25Config(
+            tokenizer=TokenizerType.Multilingual,
+            stopwords=StopwordsSet(),
+            stemmer=DisabledStemmer(),
+            avg_len=AVERAGE_LENGTH,
+        )
+    if not stem:
+        return Bm25Config(language=name, tokenizer=TokenizerType.Multilingual, stemmer=DisabledStemmer())
+    return Bm25Config(language=name, tokenizer=TokenizerType.Multilingual, avg_len=AVERAGE_LENGTH)
+
+
+@lru_cache(maxsize=128)
+def analyzer(language: str | None, stem: bool = True) -> Any:  # qdrant_edge.Bm25, imported lazily
+    """The BM25 model of a language: its stop words and Snowball stemmer where Qdrant ships them,
+    else words as they are. `stem=False`: stop words only (to tell languages apart)."""
+    from qdrant_edge import Bm25
+
+    return Bm25(_config(ANALYZERS.get(language or ""), stem))
+
+
+def text_language(text: str, fallback: str) -> str:
+    """The language whose stop words make up most of `text` (at least two of its words, and more
+    than any other language's but `fallback`, which wins ties); else `fallback`. Catalogue overviews
+    are often English whatever the movie's spoken language (TMDB's are), and an English overview read
+    as Japanese matches no English query (measured in EVALUATION.md)."""
+    words = len(analyzer(None).embed_query(text).indices)
+    if words == 0:
+        return fallback
+    removed = {code: words - len(analyzer(code, stem=False).embed_query(text).indices) for code in ANALYZERS}
+    best = max(removed.values())
+    leaders = [code for code, count in removed.items() if count == best]
+    if best < 2 or fallback in leaders or len(leaders) > 1:
+        return fallback
+    return leaders[0]
+
+
+def document_vector(text: str, language: str) -> Vector:
+    vector = analyzer(language).embed_document(text)
+    return list(vector.indices), list(vector.values)
+
+
+def query_vector(text: str, languages: Iterable[str]) -> Vector:
+    """Each term of each language's reading of `text`, once. A stop word of one language kept by
+    another's analyzer matches only the few documents of that other language holding it."""
+    terms: set[int] = set()
+    for code in sorted(set(languages)) or ["en"]:
+        terms.update(analyzer(code).embed_query(text).indices)
+    ordered = sorted(terms)
+    return ordered, [1.0] * len(ordered)

@@ -1,0 +1,52 @@
+"""The lexical side on Qdrant's own BM25: per-language stems and stop words, the text's own language,
+and a Spanish query finding a Spanish overview in the real embedded engine through its stem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from movrec_dagster.core.lexical import document_vector, query_vector, text_language
+from movrec_dagster.core.vectorstore import EdgeStore, VectorPoint, point_id
+
+SPANISH = {
+    "perros": "Unos perros corren por las calles de Madrid buscando a su dueño perdido.",
+    "musica": "Un niño sueña con ser músico aunque su familia prohíbe la música.",
+    "guerra": "Una niña huye de la guerra y encuentra un laberinto en el bosque.",
+}
+
+
+def test_a_spanish_query_shares_the_stems_of_a_spanish_text() -> None:
+    doc = set(document_vector(SPANISH["perros"], "es")[0])
+    assert set(query_vector("un perro corriendo", ["es"])[0]) <= doc  # "perro"/"perros", "corriendo"/"corren"
+    # without the Spanish stemmer the same words do not meet, and "un" (a stop word) is never a term
+    assert not set(query_vector("perro corriendo", ["en"])[0]) & doc
+    assert len(query_vector("un", ["es"])[0]) == 0
+
+
+def test_a_text_is_filed_under_the_language_of_its_stop_words() -> None:
+    assert text_language(SPANISH["perros"], "en") == "es"
+    assert text_language(SPANISH["musica"], "it") == "it"  # as many Italian stop words: the partition's wins
+    assert text_language("A boy dreams of becoming a musician although his family bans music.", "es") == "en"
+    assert text_language("Im Herbst läuft ein deutsches U-Boot in den Atlantik aus.", "en") == "de"
+    assert text_language("Coco", "es") == "es"  # too short to tell: the partition's language
+
+
+def test_the_engine_finds_a_spanish_overview_through_its_stem(tmp_path: Path) -> None:
+    store = EdgeStore(tmp_path)
+    store.switch(store.create_version("movies__v1", 4, "m").name)
+    same = [0.5, 0.5, 0.5, 0.5]  # one dense vector for all: only the lexical side can tell them apart
+    store.upsert(
+        [
+            VectorPoint(
+                point_id(movie, "overview", 0),
+                same,
+                {"movie_id": movie, "language": "es", "kind": "overview"},
+                document_vector(text, "es"),
+            )
+            for movie, text in SPANISH.items()
+        ]
+    )
+    assert store.languages() == ["es"]
+    for query, movie in (("perro perdido", "perros"), ("músicos", "musica"), ("laberintos", "guerra")):
+        hits = store.query(same, limit=3, sparse=query_vector(query, store.languages()))
+        assert hits[0].payload["movie_id"] == movie, query

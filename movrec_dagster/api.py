@@ -19,14 +19,14 @@ from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Response
-from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, Field
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field, computed_field
 from starlette.requests import Request
 
 from movrec_dagster.api_models import MovieOut
 from movrec_dagster.api_users import users_router
 from movrec_dagster.core.collaborative import ItemNeighbours, load_neighbours
-from movrec_dagster.core.details import movie_details
+from movrec_dagster.core.details import movie_details, video_picture
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.home import MovrecHome
 from movrec_dagster.core.recommend import recommend_known
@@ -58,7 +58,14 @@ class VideoOut(BaseModel):
     duration_s: float | None = None
     language: str | None = None
     file_name: str | None = None
+    has_picture: bool = False
     segments: list[Segment] = []
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def thumbnail(self) -> str | None:
+        """The URL of the video's representative frame (JPEG), when it has a picture."""
+        return f"/videos/{self.video_id}/thumbnail" if self.has_picture else None
 
 
 class RecommendOut(BaseModel):
@@ -250,6 +257,14 @@ def create_app(home: MovrecHome | None = None, store: VectorStore | None = None)
 
     users = open_store(home.qdrant, replace(StoreSettings.from_env(), alias=USERS_ALIAS), keep_open=True)
     app.include_router(users_router(home, store, users, guarded, filters))
+
+    @app.get("/videos/{video_id}/thumbnail", dependencies=guarded, response_class=FileResponse)
+    def thumbnail(video_id: Annotated[str, Path(min_length=1, max_length=300)]) -> FileResponse:
+        """A video's representative frame (JPEG, 320 px wide), extracted at ingest."""
+        picture = video_picture(home, video_id)
+        if picture is None:
+            raise HTTPException(status_code=404, detail="no picture for this video")
+        return FileResponse(picture, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
     @app.get("/movies/{movie_id}", response_model=MovieDetails, dependencies=guarded)
     def movie(movie_id: MovieId) -> dict:

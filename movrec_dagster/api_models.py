@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
 
 class MovieOut(BaseModel):
@@ -20,8 +20,15 @@ class MovieOut(BaseModel):
     start: float | None = None
     video_id: str | None = None  # the video whose line matched
     video_kind: str | None = None
+    picture_video: str | None = None  # the movie's video whose frame pictures it
     because_of: str | None = None
     signals: dict[str, float] | None = None  # recommendations: content and collaborative scores
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def thumbnail(self) -> str | None:
+        """The URL of the movie's picture (a representative frame of its film, trailer or clip)."""
+        return f"/videos/{self.picture_video}/thumbnail" if self.picture_video else None
 
 
 class UserRecOut(MovieOut):

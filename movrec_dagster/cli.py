@@ -7,13 +7,16 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
 from movrec_dagster.core.home import MovrecHome
 
+T = TypeVar("T")
 MARTIAN_QUERY = "NASA tries to rescue an astronaut stranded on Mars"
 
 
@@ -28,6 +31,18 @@ def _store(home: MovrecHome):  # noqa: ANN202 - VectorStore
         return open_store(home.qdrant, StoreSettings.from_env())
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _with_progress(run: Callable[[], T]) -> T:
+    """`run` with a progress bar on the terminal for its long steps (see core/progress.py)."""
+    from movrec_dagster.core.progress import Bar, watching
+
+    bar = Bar()
+    try:
+        with watching(bar):
+            return run()
+    finally:
+        bar.done()
 
 
 def _embedder_for(store):  # noqa: ANN001, ANN202
@@ -152,7 +167,7 @@ def ingest(
     for path in catalogues:
         target = add_catalogue(path, home)
         click.echo(f"catalogue {path.name}: " + (f"copied to {target}" if target else "unchanged"))
-    result = run_pipeline(home, dagster_instance(home))
+    result = _with_progress(lambda: run_pipeline(home, dagster_instance(home)))
     _report(result)
     for path in event_files:
         _ingest_events(home, path)
@@ -428,7 +443,7 @@ def demo(ctx: click.Context) -> None:
     with resources.as_file(resources.files("movrec_dagster.demo").joinpath("catalogue.csv")) as path:
         add_catalogue(path, home)
     click.echo(f"demo library in {home.uploads}; running the asset graph (Dagster instance: {home.dagster_home})")
-    result = run_pipeline(home, dagster_instance(home))
+    result = _with_progress(lambda: run_pipeline(home, dagster_instance(home)))
     _report(result)
     if not all(result.runs.values()):
         sys.exit(1)

@@ -54,6 +54,17 @@ def test_similar_movie_and_details(client: TestClient) -> None:
     assert [h["movie_id"] for h in by_title] == [h["movie_id"] for h in similar]
 
 
+def test_every_video_has_a_picture(client: TestClient) -> None:
+    hit = client.get("/search", params={"q": "NASA tries to rescue an astronaut stranded on Mars"}).json()[0]
+    assert hit["thumbnail"] == f"/videos/{hit['picture_video']}/thumbnail"
+    picture = client.get(hit["thumbnail"])
+    assert picture.status_code == 200 and picture.headers["content-type"] == "image/jpeg"
+    assert picture.content[:3] == b"\xff\xd8\xff"  # a JPEG
+    video = client.get("/movies/the-martian").json()["videos"][0]
+    assert video["thumbnail"] == f"/videos/{video['video_id']}/thumbnail"
+    assert client.get("/videos/no-such-video/thumbnail").status_code == 404
+
+
 def test_recommend(client: TestClient) -> None:
     body = {"liked": ["the-martian"], "disliked": ["coco"], "top_k": 3}
     recs = client.post("/recommend", json=body).json()["results"]

@@ -59,6 +59,20 @@ def test_transcript_is_real_speech(indexed) -> None:  # noqa: ANN001
     assert all(s["end"] > s["start"] for s in martian["segments"])
 
 
+def test_each_video_gets_a_picture_shown_in_the_metadata(indexed, dagster_instance: dg.DagsterInstance) -> None:  # noqa: ANN001
+    from PIL import Image, ImageStat
+
+    home, _, _ = indexed
+    audio = read_table(home.table("audio")).filter(pl.col("error").is_null())
+    pictured = audio.filter(pl.col("thumbnail_path").is_not_null())
+    assert len(pictured) == len(audio.filter(~pl.col("file_name").str.ends_with(".mp3")))  # every video
+    for path in pictured["thumbnail_path"]:
+        with Image.open(path) as image:  # a frame with a picture on it, not a black one
+            assert image.size[0] == 320 and ImageStat.Stat(image.convert("L")).mean[0] > 16
+    latest = dagster_instance.get_latest_materialization_event(dg.AssetKey("audio"))
+    assert "](data:image/jpeg;base64," in latest.asset_materialization.metadata["sample"].value
+
+
 def test_collection_payload_ids_and_indexes(indexed) -> None:  # noqa: ANN001
     home, _, _ = indexed
     store = EdgeStore(home.qdrant)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 import time
@@ -48,11 +49,16 @@ def test_search_more_like_this_and_watch_list(server: str) -> None:
         first = page.locator("#results .card").first
         expect(first.locator("h3")).to_contain_text("The Martian", timeout=30_000)
         expect(first.locator(".why")).to_contain_text("Matched")
+        # the movie's picture: a frame of its video, fetched and drawn (a broken image has no width)
+        picture = first.locator("img.thumb")
+        expect(picture).to_have_attribute("src", re.compile("^blob:"), timeout=30_000)
+        page.wait_for_function("img => img.complete && img.naturalWidth === 320", arg=picture.element_handle())
 
         # the movie's videos, with what each one says (GET /movies/{id})
         first.locator("button.videos-button").click()
         expect(first.locator(".videos li").first).to_contain_text("trailer · the-martian.mp4", timeout=30_000)
         expect(first.locator(".videos .lines").first).to_contain_text("s: ")
+        expect(first.locator(".videos img.thumb").first).to_have_attribute("src", re.compile("^blob:"), timeout=30_000)
         if SCREENSHOT:
             page.screenshot(path=SCREENSHOT, full_page=True)
 

@@ -3,6 +3,7 @@ transcripts (from the stage tables). Shared by `GET /movies/{id}` and `movrec sh
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -49,6 +50,10 @@ def movie_videos(home: MovrecHome, movie_id: str, language: str) -> list[dict[st
     if links is None or "movie_id" not in links.columns:
         return []
     mine = links.filter(pl.col("movie_id") == movie_id).sort("kind", "video_id")
+    audio = read_table(home.table("audio"))
+    pictured = set()
+    if audio is not None and "thumbnail_path" in audio.columns:
+        pictured = set(audio.filter(pl.col("thumbnail_path").is_not_null())["video_id"])
     heard = read_table(home.table("transcripts", language))
     segments: dict[str, list[dict[str, Any]]] = {}
     if heard is not None and "video_id" in heard.columns:
@@ -61,7 +66,21 @@ def movie_videos(home: MovrecHome, movie_id: str, language: str) -> list[dict[st
             "duration_s": row["duration_s"],
             "language": row["language"],
             "file_name": row["file_name"],
+            "has_picture": row["video_id"] in pictured,
             "segments": segments.get(row["video_id"], []),
         }
         for row in mine.iter_rows(named=True)
     ]
+
+
+def video_picture(home: MovrecHome, video_id: str) -> Path | None:
+    """The file of a video's representative frame, when the audio stage made one."""
+    audio = read_table(home.table("audio"))
+    if audio is None or "thumbnail_path" not in audio.columns:
+        return None
+    found = audio.filter((pl.col("video_id") == video_id) & pl.col("thumbnail_path").is_not_null())
+    if found.is_empty():
+        return None
+    path = Path(found["thumbnail_path"][0])
+    # only files the stage wrote under this home: a table edited by hand cannot serve other files
+    return path if path.is_file() and path.resolve().parent == home.thumbnail_file("x").resolve().parent else None

@@ -149,7 +149,9 @@ class Embedder:
         budget = budget or self.token_budget
         tokenizer = self.model.tokenizer
         out: list[list] = []
-        for text, ids in zip(texts, tokenizer(texts, add_special_tokens=False)["input_ids"]):
+        # verbose=False: the "longer than the maximum sequence length ... indexing errors" warning is
+        # about feeding such a text to the model, which the pieces below never do
+        for text, ids in zip(texts, tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]):
             if len(ids) <= budget:
                 out.append([(text, len(ids))] if with_counts else [text])
                 continue

@@ -55,6 +55,9 @@ class MovrecHome:
     def audio_file(self, content_hash: str) -> Path:
         return self.data / "audio" / f"{content_hash}.wav"
 
+    def thumbnail_file(self, content_hash: str) -> Path:
+        return self.data / "audio" / f"{content_hash}.jpg"
+
     @property
     def detections(self) -> Path:
         """Whisper's language detections per audio content hash (shared by the upload sensor and the scan)."""

@@ -81,6 +81,7 @@ def build_points(
             "end": row["end"],
             "video_id": row["video_id"],
             "video_kind": kinds.get(row["video_id"]) if row["video_id"] else None,
+            "picture_video": picture_video(movie, kinds),
             "source": movie["source"],
             "catalogue_id": movie["catalogue_id"],
             "imdb_id": movie["imdb_id"],
@@ -97,6 +98,13 @@ def build_points(
             sparse = document_vector(text, text_language(text, language))
         points.append(VectorPoint(row["point_id"], row["vector"], payload, sparse))
     return points
+
+
+def picture_video(movie: dict, kinds: dict[str, str]) -> str | None:
+    """The video whose frame pictures the movie: its film, else a trailer, else any (by id)."""
+    order = {"film": 0, "trailer": 1}
+    ids = sorted(movie.get("video_ids") or [], key=lambda v: (order.get(kinds.get(v, ""), 2), v))
+    return ids[0] if ids else None
 
 
 def sync_partition(store: VectorStore, language: str, points: list[VectorPoint], version: str | None = None) -> int:

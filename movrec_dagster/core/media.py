@@ -44,3 +44,42 @@ def extract_audio(video: Path, target: Path) -> float:
         raise MediaError(f"{video}: no audio track, nothing to transcribe")
     partial.replace(target)
     return duration
+
+
+THUMBNAIL_WIDTH = 320
+DARK = 16  # mean brightness (0-255) below which a frame is a fade or a black frame
+
+
+def extract_thumbnail(video: Path, target: Path, duration_s: float) -> bool:
+    """Write a representative frame of `video` to `target` (JPEG, 320 px wide); False when the file
+    has no picture. ffmpeg's `thumbnail` filter picks, among 60 frames from 20 % into the video, the
+    one closest to their average (not a flash or a cut); a dark result (a fade, a black frame) is
+    tried again further in, at 40 % and 60 %."""
+    from moviepy.config import FFMPEG_BINARY
+    from moviepy.tools import subprocess_call
+    from PIL import Image, ImageStat
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial.jpg")
+    best: tuple[float, bytes] | None = None
+    for share in (0.2, 0.4, 0.6):
+        command = [FFMPEG_BINARY, "-y", "-nostdin", "-loglevel", "error", "-ss", f"{duration_s * share:.2f}"]
+        command += ["-i", str(video), "-map", "0:v:0", "-vf", f"thumbnail=60,scale={THUMBNAIL_WIDTH}:-2"]
+        command += ["-frames:v", "1", "-q:v", "4", str(partial)]
+        try:
+            subprocess_call(command, logger=None)
+            with Image.open(partial) as image:
+                brightness = float(ImageStat.Stat(image.convert("L")).mean[0])
+        except (OSError, ValueError):
+            partial.unlink(missing_ok=True)
+            continue
+        if best is None or brightness > best[0]:
+            best = (brightness, partial.read_bytes())
+        if brightness >= DARK:
+            break
+    partial.unlink(missing_ok=True)
+    if best is None:
+        return False
+    partial.write_bytes(best[1])
+    partial.replace(target)
+    return True

@@ -39,6 +39,7 @@ class MovieHit:
     start: float | None
     video_id: str | None = None  # the video whose line matched
     video_kind: str | None = None
+    picture_video: str | None = None  # the movie's video whose frame pictures it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -115,6 +116,7 @@ def movie_hit(hit: Hit) -> MovieHit:
         start=p.get("start"),
         video_id=p.get("video_id"),
         video_kind=p.get("video_kind"),
+        picture_video=p.get("picture_video"),
     )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import wave
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from . import longform
 from .library import MediaError
 from .media import SAMPLE_RATE
 from .models import whisper_model_path
@@ -172,8 +175,20 @@ NO_SPEECH = (
 )
 
 
+def _windows(audio: Path) -> Iterator[tuple[int, int, Callable[[], np.ndarray]]]:
+    """(start, end, read) per window of `audio`: a plain WAV (what the audio stage writes) in
+    `longform` windows, read only when asked; anything else decoded whole, as one window."""
+    if longform.is_plain_wav(audio):
+        for start, end in longform.windows(audio):
+            yield start, end, functools.partial(longform.read, audio, start, end)
+        return
+    samples = _decode(audio)
+    yield 0, len(samples), lambda: samples
+
+
 def detect_language(audio: Path, settings: WhisperSettings) -> tuple[str, float]:
-    """Whisper's language guess on the speech in `audio` (VAD skips leading silence/music).
+    """Whisper's language guess on the first speech in `audio` (VAD skips silence and music; a
+    film is read a window at a time until its first words).
 
     Raises MediaError (without the file name: callers name the upload) when there is no speech,
     where whisper would otherwise guess a language from nothing.
@@ -181,26 +196,65 @@ def detect_language(audio: Path, settings: WhisperSettings) -> tuple[str, float]
     from faster_whisper.vad import collect_chunks
 
     model = load_whisper(settings)
-    samples = _decode(audio)
-    if len(samples) < 1_600:
-        raise MediaError("audio shorter than 0.1 s, nothing to detect")
-    speech = speech_spans(samples, VAD, model)
-    if not speech:
-        raise MediaError(NO_SPEECH)
-    if settings.vad_filter:  # the speech found above, as faster-whisper's own vad_filter would cut it
-        samples = np.concatenate(collect_chunks(samples, speech)[0], axis=0)
-    language, probability, _ = model.detect_language(samples, vad_filter=False, language_detection_segments=2)
-    return language, float(probability)
+    for start, end, samples_of in _windows(audio):
+        if start == 0 and end < 1_600:
+            raise MediaError("audio shorter than 0.1 s, nothing to detect")
+        samples = samples_of()
+        speech = speech_spans(samples, VAD, model)
+        if not speech:
+            continue
+        if settings.vad_filter:  # the speech found above, as faster-whisper's own vad_filter would cut it
+            samples = np.concatenate(collect_chunks(samples, speech)[0], axis=0)
+        language, probability, _ = model.detect_language(samples, vad_filter=False, language_detection_segments=2)
+        return language, float(probability)
+    raise MediaError(NO_SPEECH)
 
 
-def transcribe(audio: Path, settings: WhisperSettings, language: str | None = None) -> Transcript:
-    """Segments of speech in `audio`; `language=None` lets whisper detect it."""
+def transcribe(
+    audio: Path,
+    settings: WhisperSettings,
+    language: str | None = None,
+    checkpoints: Path | None = None,
+    progress: longform.Progress | None = None,
+) -> Transcript:
+    """Segments of speech in `audio`; `language=None` lets whisper detect it (on the first window
+    with speech; later windows keep that language). Long audio goes a window at a time; with
+    `checkpoints`, each finished window is kept there and a rerun skips it (see `longform`)."""
     model = load_whisper(settings)
+    kept = longform.Checkpoints(checkpoints)
+    segments: list[Segment] = []
+    heard: tuple[str, float] | None = (language, 1.0) if language else None
+    total = 0
+    length = longform.length(audio) if longform.is_plain_wav(audio) else 0
+    for start, end, samples_of in _windows(audio):
+        total, length = end, max(length, end)
+        done = kept.load(start, end)
+        if done is None:
+            found, detected = _transcribe_window(model, samples_of(), settings, heard[0] if heard else None)
+            offset = start / SAMPLE_RATE
+            done = {
+                "language": detected[0],
+                "probability": detected[1],
+                "segments": [[round(s.start + offset, 2), round(s.end + offset, 2), s.text] for s in found],
+            }
+            kept.save(start, end, done)
+        if heard is None and done["segments"]:
+            heard = (done["language"], float(done["probability"]))
+        segments += [Segment(*s) for s in done["segments"]]
+        if progress is not None:
+            progress(end / SAMPLE_RATE, length / SAMPLE_RATE, f"{len(segments)} lines")
+    language, probability = heard or (language or "", 0.0)
+    return Transcript(language, probability, total / SAMPLE_RATE, segments)
+
+
+def _transcribe_window(
+    model: Any, samples: np.ndarray, settings: WhisperSettings, language: str | None
+) -> tuple[list[Segment], tuple[str, float]]:
     if settings.batch_size > 1:
         from faster_whisper import BatchedInferencePipeline
 
         segments, info = BatchedInferencePipeline(model).transcribe(
-            _decode(audio),
+            samples,
             language=language,
             beam_size=settings.beam_size,
             vad_filter=True,  # the batches are the VAD's speech chunks
@@ -209,7 +263,7 @@ def transcribe(audio: Path, settings: WhisperSettings, language: str | None = No
         )
     else:
         segments, info = model.transcribe(
-            _decode(audio),
+            samples,
             language=language,
             beam_size=settings.beam_size,
             vad_filter=settings.vad_filter,
@@ -217,4 +271,4 @@ def transcribe(audio: Path, settings: WhisperSettings, language: str | None = No
             condition_on_previous_text=False,
         )
     kept = [Segment(round(s.start, 2), round(s.end, 2), s.text.strip()) for s in segments if s.text.strip()]
-    return Transcript(info.language, float(info.language_probability), float(info.duration), kept)
+    return kept, (info.language, float(info.language_probability))

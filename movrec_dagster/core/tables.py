@@ -46,6 +46,7 @@ AUDIO_SCHEMA = {
     "content_hash": pl.String,
     "audio_path": pl.String,
     "audio_seconds": pl.Float64,
+    "thumbnail_path": pl.String,  # a representative frame (JPEG); None for audio-only uploads
     "error": pl.String,
 }
 LANGUAGE_SCHEMA = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -56,3 +58,15 @@ def bar_chart(counts: dict[str, float], width: int = 30) -> str:
     label = max(len(k) for k in counts)
     rows = [f"{k:<{label}} {'█' * max(1, round(v / top * width))} {v:g}" for k, v in counts.items()]
     return "```\n" + "\n".join(rows) + "\n```"
+
+
+def thumbnail_markdown(pictures: pl.DataFrame) -> dg.MetadataValue:
+    """Videos' pictures (`file_name`, `thumbnail_path` rows) as images inline in the metadata: a 320 px
+    JPEG is ~10 kB, small enough to travel in the event log, and needs no file server to be seen."""
+    if pictures.is_empty():
+        return dg.MetadataValue.md("No video pictures (audio-only uploads).")
+    cells = []
+    for name, path in pictures.select("file_name", "thumbnail_path").iter_rows():
+        data = base64.b64encode(Path(path).read_bytes()).decode()
+        cells.append(f"**{_cell(name)}**\n\n![{_cell(name)}](data:image/jpeg;base64,{data})")
+    return dg.MetadataValue.md("\n\n".join(cells))

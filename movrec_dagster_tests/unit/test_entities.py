@@ -134,3 +134,39 @@ def test_ratings_by_imdb_id_reach_a_movie_only_a_sidecar_knows(tmp_path) -> None
     frame = videos(video("lumiere", sidecar_id="lumiere", imdb_id="tt0000001"))
     aliases = resolve_movies(frame, _routes(frame), None).aliases
     assert dict(aliases.select("alias", "movie_id").iter_rows()) == {"imdb-tt0000001": "lumiere"}
+
+
+def test_an_unsure_language_guess_falls_back_to_the_catalogue_then_the_majority(tmp_path) -> None:  # noqa: ANN001
+    import json
+
+    from movrec_dagster.core.entities import catalogue_languages
+    from movrec_dagster.core.speech import WhisperSettings
+    from movrec_dagster.core.stages import route_languages
+    from movrec_dagster.core.tables import AUDIO_SCHEMA
+
+    whisper = WhisperSettings()
+    clips = videos(
+        video("sure-1"),
+        video("sure-2"),
+        video("line", title="Terminator", year=1984),  # "I'll be back": 1 s, guessed as Korean
+        video("mumble"),  # unsure too, and in no catalogue
+    )
+    guesses = {"sure-1": ("en", 0.97), "sure-2": ("en", 0.91), "line": ("ko", 0.41), "mumble": ("pt", 0.35)}
+    for row in clips.iter_rows(named=True):  # whisper's answers, as the detection cache keeps them
+        memo = tmp_path / f"{row['content_hash']}.json"
+        memo.write_text(json.dumps({whisper.fingerprint: list(guesses[row["video_id"]])}))
+    audio = pl.DataFrame(
+        [
+            {"video_id": v, "file_name": f"{v}.mp4", "content_hash": h, "audio_path": f"/a/{v}.wav", "audio_seconds": 5}
+            for v, h in clips.select("video_id", "content_hash").iter_rows()
+        ],
+        schema=AUDIO_SCHEMA,
+    )
+    known = catalogue_languages(
+        clips, catalogue((218, "The Terminator", 1984, "en", 9.0), (1, "Terminator", 1984, "de", 1.0))
+    )
+    routed, _ = route_languages(clips, audio, None, whisper, 0.7, cache=tmp_path, catalogue=known)
+    got = {r["video_id"]: (r["language"], r["language_source"]) for r in routed.iter_rows(named=True)}
+    assert got["sure-1"] == ("en", "whisper")
+    assert got["line"] == ("de", "catalogue (whisper unsure: ko at 0.41)")  # its catalogue movie's language
+    assert got["mumble"] == ("en", "library majority (whisper unsure: pt at 0.35)")

@@ -1,4 +1,5 @@
-"""The `audio` stage: one 16 kHz mono WAV per upload, extracted once per content hash."""
+"""The `audio` stage: one 16 kHz mono WAV per upload, extracted once per content hash, and beside it
+a representative frame of each video (its picture on result cards and movie pages)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import polars as pl
 
 from ..home import MovrecHome
 from ..library import MediaError
-from ..media import extract_audio
+from ..media import extract_audio, extract_thumbnail
 from ..tables import AUDIO_SCHEMA
 from .report import StageReport, timed
 from .scan import usable
@@ -48,6 +49,7 @@ def extract_all_audio(home: MovrecHome, videos: pl.DataFrame) -> tuple[pl.DataFr
             "content_hash": video["content_hash"],
             "audio_path": str(target),
             "audio_seconds": None,
+            "thumbnail_path": None,
             "error": None,
         }
         try:
@@ -64,12 +66,17 @@ def extract_all_audio(home: MovrecHome, videos: pl.DataFrame) -> tuple[pl.DataFr
                 raise MediaError(
                     f"{upload}: too short ({row['audio_seconds']:.1f} s of audio; at least {MIN_AUDIO_S:g} s needed)"
                 )
+            picture = home.thumbnail_file(video["content_hash"])
+            if video["video_codec"] and (
+                picture.exists() or extract_thumbnail(upload, picture, video["duration_s"] or 0)
+            ):
+                row["thumbnail_path"] = str(picture)
         except MediaError as exc:
             row["error"] = str(exc)
             report.fail(video["file_name"], str(exc))
         rows.append(row)
-    live = {Path(r["audio_path"]).name for r in rows}
-    for stale in (home.data / "audio").glob("*.wav"):
+    live = {Path(r["audio_path"]).name for r in rows} | {Path(r["thumbnail_path"] or "").name for r in rows}
+    for stale in [*(home.data / "audio").glob("*.wav"), *(home.data / "audio").glob("*.jpg")]:
         if stale.name not in live:
             stale.unlink(missing_ok=True)
     return pl.DataFrame(rows, schema=AUDIO_SCHEMA), timed(report, started)

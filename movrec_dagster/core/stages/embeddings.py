@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from ..embedding import Embedder
+from ..progress import Tracker
 from ..tables import embedding_schema
 from ..vectorstore import point_id
 from .report import StageReport, timed
 from .transcripts import ok_rows, segments_of
 
 PROFILE_KINDS = ("overview", "transcript")  # a title says little about what a movie is like
+PROGRESS_STEP = 1024  # texts per encode call: a 10k-movie catalogue reports progress ten times
 # 2: overview pieces headed by the title, the title point sharing their vector (1: embedded apart)
 DOCUMENT_FORMAT = "document-2"
 
@@ -70,6 +73,7 @@ def embed_partition(
     previous: pl.DataFrame | None,
     embedder: Embedder,
     vectors: dict[str, np.ndarray] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> tuple[pl.DataFrame, StageReport]:
     """`movies`: the partition's movies (see `entities.resolve_movies`); `vectors`: known text vectors
     (`known_vectors`). A movie with videos waits until one of them is transcribed, unless the
@@ -132,9 +136,12 @@ def embed_partition(
             encode[rows[-1]["text_hash"]] = encoded
         report.processed += 1
     missing = [k for k in encode if k not in vectors]
-    if missing:  # one batched call across every changed movie
-        for key, vector in zip(missing, embedder.encode([encode[k] for k in missing])):
+    track = Tracker("embedding", f"{len(missing)} texts", log)
+    for i in range(0, len(missing), PROGRESS_STEP):  # batched across every changed movie
+        part = missing[i : i + PROGRESS_STEP]
+        for key, vector in zip(part, embedder.encode([encode[k] for k in part])):
             vectors[key] = vector
+        track(i + len(part), len(missing))
     report.notes["encoded_texts"] = str(len(missing))
     report.notes["reused_texts"] = str(len(encode) - len(missing))
     for row in rows:

@@ -3,12 +3,17 @@
 A partition is a language of *movies*; each video is transcribed in its own spoken language (a
 Spanish teaser of an English film is heard as Spanish). A transcription is reused by content hash,
 whisper settings and language wherever it was stored before (another partition, an older layout),
-so moving a video to another movie or partition never transcribes it again.
+so moving a video to another movie or partition never transcribes it again. A long file (a film)
+is transcribed a window at a time with each finished window checkpointed (`longform`), and its
+progress (percent, ETA) is reported as it goes (`progress`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +21,7 @@ import polars as pl
 
 from ..entities import UNDETERMINED
 from ..library import MediaError
+from ..progress import Tracker
 from ..speech import Segment, WhisperSettings, transcribe
 from ..tables import TRANSCRIPT_SCHEMA
 from .report import StageReport, timed
@@ -32,13 +38,28 @@ def known_transcripts(frames: list[pl.DataFrame]) -> dict[ReuseKey, dict[str, An
     return out
 
 
+def checkpoint_folder(root: Path, key: ReuseKey) -> Path:
+    """Where a transcription in progress keeps its finished windows (see `longform`)."""
+    return root / hashlib.sha256("\x1f".join(key).encode()).hexdigest()[:32]
+
+
+def clear_checkpoints(root: Path, written: pl.DataFrame) -> None:
+    """Drop the checkpoints of transcripts now stored in a table (they are not needed to resume)."""
+    for row in written.filter(pl.col("error").is_null()).iter_rows(named=True):
+        shutil.rmtree(checkpoint_folder(root, (row["content_hash"], row["fingerprint"], row["language"])), True)
+
+
 def transcribe_partition(
     links: pl.DataFrame,
     audio: pl.DataFrame,
     known: dict[ReuseKey, dict[str, Any]],
     whisper: WhisperSettings,
+    checkpoints: Path | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> tuple[pl.DataFrame, StageReport]:
-    """`links`: the partition's videos (MOVIE_VIDEO_SCHEMA rows: video, movie, spoken language)."""
+    """`links`: the partition's videos (MOVIE_VIDEO_SCHEMA rows: video, movie, spoken language).
+    `checkpoints`: a folder where each video's finished windows are kept until its transcript is
+    stored, so a killed run redoes nothing it finished; `log`: where progress lines go."""
     started = time.perf_counter()
     report = StageReport()
     paths = dict(zip(audio["video_id"], audio["audio_path"]))
@@ -67,7 +88,13 @@ def transcribe_partition(
         }
         try:
             spoken = None if link["language"] == UNDETERMINED else link["language"]
-            result = transcribe(Path(paths[link["video_id"]]), whisper, spoken)
+            result = transcribe(
+                Path(paths[link["video_id"]]),
+                whisper,
+                spoken,
+                checkpoints=checkpoint_folder(checkpoints, key) if checkpoints else None,
+                progress=Tracker("transcribing", link.get("file_name") or link["video_id"], log),
+            )
             row.update(
                 duration_s=result.duration_s,
                 segments=[{"start": s.start, "end": s.end, "text": s.text} for s in result.segments],

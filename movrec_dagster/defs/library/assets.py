@@ -11,7 +11,7 @@ from movrec_dagster.core.pending import mark_pending
 from movrec_dagster.core.stages import StageReport, extract_all_audio, route_languages, scan_videos, usable
 from movrec_dagster.core.tables import conform
 from movrec_dagster.core.upgrade import previous_links, upgrade_home
-from movrec_dagster.defs.metadata import bar_chart, frame_markdown, log_failures, report_metadata
+from movrec_dagster.defs.metadata import bar_chart, frame_markdown, log_failures, report_metadata, thumbnail_markdown
 from movrec_dagster.defs.partitions import language_partitions
 from movrec_dagster.defs.resources import EmbedderResource, LibraryResource, WhisperResource
 from movrec_dagster.defs.settings import LANGUAGE_ROUTING_VERSION, WHISPER_POOL
@@ -50,16 +50,20 @@ def videos(
 
 @dg.asset(group_name="library", deps=[videos], kinds={"moviepy", "wav"})
 def audio(context: dg.AssetExecutionContext, library: LibraryResource) -> dg.MaterializeResult:
-    """Each video's audio track as 16 kHz mono WAV, extracted with moviepy once per content hash."""
+    """Each video's audio track as 16 kHz mono WAV, extracted with moviepy once per content hash,
+    and a representative frame of each video beside it."""
     home = library.paths()
     frame, report = extract_all_audio(home, read_table(home.table("videos")))
     write_table(frame, home.table("audio"))
     log_failures(context, report)
+    pictures = frame.filter(pl.col("thumbnail_path").is_not_null()).sort("file_name")
     return dg.MaterializeResult(
         metadata=report_metadata(
             report,
             tracks=dg.MetadataValue.int(frame["error"].is_null().sum()),
             audio_seconds=dg.MetadataValue.float(float(frame["audio_seconds"].sum() or 0.0)),
+            thumbnails=dg.MetadataValue.int(len(pictures)),
+            sample=thumbnail_markdown(pictures.head(3)),
         )
     )
 

@@ -9,7 +9,7 @@ from movrec_dagster.core.home import MovrecHome, read_table, write_table
 from movrec_dagster.core.indexing import partitions_to_index
 from movrec_dagster.core.stages import embed_partition, score_partition, transcribe_partition
 from movrec_dagster.core.stages.embeddings import known_vectors
-from movrec_dagster.core.stages.transcripts import known_transcripts
+from movrec_dagster.core.stages.transcripts import clear_checkpoints, known_transcripts
 from movrec_dagster.core.upgrade import legacy_vectors_path
 from movrec_dagster.defs.library.assets import (
     SPECULATIVE_TAG,
@@ -52,8 +52,11 @@ def transcripts(
         read_table(home.table("audio")),
         known_transcripts([t for t in stored if t is not None]),
         whisper.settings(),
+        checkpoints=home.data / "checkpoints",
+        log=context.log.info,
     )
     write_table(frame, path)
+    clear_checkpoints(home.data / "checkpoints", frame)  # only now: a run killed earlier resumes from them
     log_failures(context, report)
     ok = frame.filter(pl.col("error").is_null())
     preview = ok.select(
@@ -126,6 +129,7 @@ def embeddings(
         read_table(path),
         embedder.embedder(),
         stored_vectors(home),
+        log=context.log.info,
     )
     write_table(frame, path)
     kinds = frame.group_by("kind").len().sort("kind")

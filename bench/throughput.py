@@ -1,6 +1,6 @@
 """Transcription throughput and memory: movrec's transcription against faster-whisper called directly
-with the same settings (BatchedInferencePipeline, same beam, batch and VAD), on the same audio, in
-the same run. Hours of audio per hour of wall time on this machine, and each side's peak memory
+with the same settings (same model, beam, batching and VAD), on the same audio, in the same run.
+Hours of audio per hour of wall time on this machine, and each side's peak memory
 (every side runs in its own process, measured with wait4).
 
 * trailers: the 36 real clips of ../shared/data/real_speech, one after another;
@@ -49,10 +49,13 @@ import time
 started = time.perf_counter()
 lines = 0
 for path in sys.argv[2:]:
-    segments, _ = BatchedInferencePipeline(model).transcribe(
-        decode_audio(path), language="en", beam_size=settings.beam_size, batch_size=settings.batch_size,
-        vad_filter=True, vad_parameters=VAD.options(),
-    )
+    options = dict(language="en", beam_size=settings.beam_size, vad_filter=True, vad_parameters=VAD.options())
+    if settings.batch_size > 1:
+        segments, _ = BatchedInferencePipeline(model).transcribe(
+            decode_audio(path), batch_size=settings.batch_size, **options
+        )
+    else:
+        segments, _ = model.transcribe(decode_audio(path), condition_on_previous_text=False, **options)
     lines += sum(1 for s in segments if s.text.strip())
 print(json.dumps({"seconds": time.perf_counter() - started, "lines": lines}))
 """

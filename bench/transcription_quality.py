@@ -61,12 +61,12 @@ def plain(**options: object) -> Callable[[Path, dict], Result]:
 
 CONFIGS: dict[str, Callable[[], Callable[[Path, dict], Result]]] = {
     "movrec default": lambda: movrec(WhisperSettings()),
-    "movrec sequential (batch 1)": lambda: movrec(replace(WhisperSettings(), batch_size=1)),
+    "movrec batched (batch 8)": lambda: movrec(replace(WhisperSettings(), batch_size=8)),
     "movrec beam 1": lambda: movrec(replace(WhisperSettings(), beam_size=1)),
     "faster-whisper defaults": lambda: plain(),
     "faster-whisper + VAD": lambda: plain(vad_filter=True),
-    "faster-whisper, no previous-text conditioning": lambda: plain(condition_on_previous_text=False),
-    "faster-whisper, title as initial_prompt": lambda: plain(prompt_title=True),
+    "faster-whisper without previous-text conditioning": lambda: plain(condition_on_previous_text=False),
+    "faster-whisper with the title as initial_prompt": lambda: plain(prompt_title=True),
 }
 
 

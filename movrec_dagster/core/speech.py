@@ -27,7 +27,10 @@ class WhisperSettings:
     cpu_threads: int = 0
     beam_size: int = 5
     vad_filter: bool = True
-    batch_size: int = 8  # > 1: faster-whisper's BatchedInferencePipeline over VAD chunks (1.5x on 2 cores)
+    # > 1: faster-whisper's BatchedInferencePipeline over VAD chunks: 1.2x the speed on 2 cores, but it
+    # lost whole lines of long film dialogue (WER 0.41 against 0.14 sequential on the tuning clips of
+    # bench/transcription_quality.py), so sequential is the default
+    batch_size: int = 1
 
     @property
     def fingerprint(self) -> str:

@@ -31,7 +31,11 @@ class WhisperResource(dg.ConfigurableResource):
     cpu_threads: int = 0
     beam_size: int = 5
     vad_filter: bool = True
-    batch_size: int = Field(default=8, description="> 1: batched transcription over VAD chunks; 1: sequential")
+    batch_size: int = Field(
+        default=1,
+        description="> 1: batched transcription over VAD chunks (faster, but it drops lines of long dialogue: "
+        "BENCHMARKS.md); 1: sequential",
+    )
     min_language_probability: float = Field(
         default=0.7,
         description="Below this, whisper's language guess is not trusted: a video without a sidecar language "

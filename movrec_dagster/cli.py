@@ -73,7 +73,8 @@ def _print_hits(results: list, as_json: bool, explain: bool = False) -> None:  #
     for rank, result in enumerate(results, 1):
         h = getattr(result, "hit", result)
         year = f" ({h.year})" if h.year else ""
-        click.echo(f"{rank:>2}. {h.title}{year}  [{h.language}]  score={h.score:.3f}  id={h.movie_id}")
+        readable = f"relevance={h.relevance:.2f}  " if getattr(h, "relevance", None) is not None else ""
+        click.echo(f"{rank:>2}. {h.title}{year}  [{h.language}]  {readable}score={h.score:.3f}  id={h.movie_id}")
         if explain:
             click.echo(f"      why: {result.explanation()}")
         elif h.matched_text:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import shutil
@@ -54,21 +55,32 @@ def _reader(root: str, vector: list[float], stop: str, out: multiprocessing.Queu
     out.put({"queries": queries, "errors": errors, "empty": empty, "versions": sorted(versions)})
 
 
-def test_swap_is_atomic_under_concurrent_reads(library, tmp_path: Path) -> None:  # noqa: ANN001
-    home, instance = library
+@contextlib.contextmanager
+def reading(home: MovrecHome, tmp_path: Path) -> Iterator[dict]:
+    """A second process querying the serving alias while the block runs; its counts after it."""
     store = EdgeStore(home.qdrant)
-    old = store.serving_version()
     vector = store.scroll(PayloadFilter(movie_ids=("coco",), kinds=("profile",)), with_vectors=True)[0].vector
     ctx = multiprocessing.get_context("spawn")
     queue, stop = ctx.Queue(), tmp_path / "stop"
     reader = ctx.Process(target=_reader, args=(str(home.qdrant), vector, str(stop), queue))
     reader.start()
-    time.sleep(3)  # the reader is querying before the rebuild starts
-    ok, checks = rebuild(home, instance)
-    time.sleep(1)
-    stop.touch()
-    stats = queue.get(timeout=60)
-    reader.join(30)
+    time.sleep(3)  # the reader is querying before the block starts
+    stats: dict = {}
+    try:
+        yield stats
+        time.sleep(1)
+    finally:
+        stop.touch()
+        stats.update(queue.get(timeout=60))
+        reader.join(30)
+
+
+def test_swap_is_atomic_under_concurrent_reads(library, tmp_path: Path) -> None:  # noqa: ANN001
+    home, instance = library
+    store = EdgeStore(home.qdrant)
+    old = store.serving_version()
+    with reading(home, tmp_path) as stats:
+        ok, checks = rebuild(home, instance)
     assert ok and set(checks.values()) == {"passed"}, checks
     new = store.serving_version()
     assert new != old and store.pointer("previous") == old and store.pointer("building") is None
@@ -139,16 +151,8 @@ def test_a_collection_of_an_older_lexical_format_is_rebuilt_blue_green(library, 
     asked = outdated_collection_sensor(dg.build_sensor_context(instance=instance, resources=resources))
     assert [r.job_name for r in asked.run_requests] == ["rebuild_collection"]
 
-    vector = store.scroll(PayloadFilter(movie_ids=("coco",), kinds=("profile",)), with_vectors=True)[0].vector
-    ctx = multiprocessing.get_context("spawn")
-    queue, stop = ctx.Queue(), tmp_path / "stop"
-    reader = ctx.Process(target=_reader, args=(str(home.qdrant), vector, str(stop), queue))
-    reader.start()
-    time.sleep(3)
-    result = run_pipeline(home, instance)  # nothing new uploaded: only the upgrade to do
-    stop.touch()
-    stats = queue.get(timeout=60)
-    reader.join(30)
+    with reading(home, tmp_path) as stats:
+        result = run_pipeline(home, instance)  # nothing new uploaded: only the upgrade to do
     assert result.runs["rebuild_collection"], result.runs
     new = store.serving_version()
     assert new != old and store.pointer("previous") == old

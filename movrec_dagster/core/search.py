@@ -17,6 +17,7 @@ from .embedding import Embedder
 from .entities import normal_title, title_keys
 from .lexical import query_vector
 from .vectorstore import Hit, PayloadFilter, Sparse, VectorStore
+from .vectorstore import types as vtypes
 
 # what free text is searched over: a movie's document (its overview pieces headed by its title) and
 # its transcript lines; title points serve exact-title lookups and share the document's vector
@@ -40,6 +41,7 @@ class MovieHit:
     video_id: str | None = None  # the video whose line matched
     video_kind: str | None = None
     picture_video: str | None = None  # the movie's video whose frame pictures it
+    relevance: float | None = None  # `score` on 0-1, for people (see `search`)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -172,7 +174,8 @@ def search(
 ) -> list[MovieHit]:
     """Search over transcripts and overviews: dense (cross-lingual) fused with BM25 (names, rare words).
 
-    With `hybrid`, scores are reciprocal-rank-fusion scores (about 1/60 per list a chunk tops), not cosines.
+    With `hybrid`, scores are the engine's fusion scores (`types.Fusion`), not cosines; `relevance`
+    puts each on 0-1 for people (1: at the top of both lists; an exact title is 1).
     """
     if not text.strip():
         raise ValueError("search text is empty")
@@ -182,11 +185,15 @@ def search(
     sparse = query_vector(text, flt.languages or store.languages()) if hybrid else None
     titled = title_matches(store, text, flt)[:top_k]
     hits = best_per_movie(store, vector, replace(flt, kinds=CONTENT_KINDS), top_k + len(titled), sparse)
+    readable = vtypes.FUSION.relevance if sparse and sparse[0] else (lambda score: score)
+    hits = [replace(h, relevance=round(min(max(readable(h.score), 0.0), 1.0), 3)) for h in hits]
     if not titled:
         return hits[:top_k]
     # exact titles first, scored just above the best hybrid hit so the order reads as ranked
     top = hits[0].score if hits else 0.0
-    first = [replace(movie_hit(h), score=round(top + 1 / (60 + rank), 4)) for rank, h in enumerate(titled)]
+    first = [
+        replace(movie_hit(h), score=round(top + 1 / (60 + rank), 4), relevance=1.0) for rank, h in enumerate(titled)
+    ]
     named = {h.movie_id for h in first}
     return (first + [h for h in hits if h.movie_id not in named])[:top_k]
 

@@ -98,7 +98,8 @@ def route_languages(
                 report.fail(video["file_name"], cause)
         report.processed += 1
         rows.append(row)
-    sure = [r["language"] for r in rows if r["language"] and r not in unsure and r["language"] != UNDETERMINED]
+    doubted = {r["video_id"] for r in unsure}
+    sure = [r["language"] for r in rows if r["video_id"] not in doubted and r["language"] not in (None, UNDETERMINED)]
     majority = Counter(sure).most_common(1)[0][0] if sure else None
     for row in unsure:
         fallback = catalogue.get(row["video_id"])

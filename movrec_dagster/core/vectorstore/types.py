@@ -45,6 +45,12 @@ class Fusion:
     def prefetch(self, limit: int) -> int:
         return max(limit * self.depth, limit)
 
+    def relevance(self, score: float) -> float:
+        """A fused score as a share of the best one possible: DBSF adds two scores each normalised
+        to 0-1; RRF at best ranks first on both sides."""
+        best = 2.0 if self.method == "dbsf" else (self.dense_weight + 1.0) / (RRF_K + 1)
+        return score / best
+
 
 FUSION = Fusion()
 

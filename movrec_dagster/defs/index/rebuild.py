@@ -51,7 +51,7 @@ def collection_candidate(
         sentiment_table = read_table(home.table("sentiment", language))
         points = build_points(language, frame, members, sentiment_table, fingerprint, aliases, kinds)
         loaded[language] = load(store, version, points)
-        overviews = frame.filter(frame["kind"] == "overview").sort("movie_id")
+        overviews = frame.filter((frame["kind"] == "overview") & (frame["text"] != "")).sort("movie_id")
         if canary_text is None and len(overviews):
             canary_text = (overviews["movie_id"][0], overviews["text"][0])
     expected = _expected_points(home)

@@ -81,8 +81,9 @@ def non_speech() -> dict[str, np.ndarray]:
     }
 
 
-def speech_clips(data: Path) -> list[tuple[str, bool, np.ndarray]]:
+def speech_clips(data: Path, limit: int = 0) -> list[tuple[str, bool, np.ndarray]]:
     refs = pl.read_csv(data / "real_speech" / "references.csv")
+    refs = refs.head(limit) if limit else refs
     out = []
     for number, file in enumerate(refs["file"].to_list()):
         samples = _decode(data / "real_speech" / file)
@@ -106,8 +107,9 @@ def speech_clips(data: Path) -> list[tuple[str, bool, np.ndarray]]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=str(HERE.parents[1] / "shared" / "data"))
+    parser.add_argument("--limit", type=int, default=0, help="only the first N clips (smoke runs)")
     args = parser.parse_args()
-    speech = speech_clips(Path(args.data))
+    speech = speech_clips(Path(args.data), args.limit)
     quiet = non_speech()
     gates = [
         SpeechGate(candidate=0.5, sure=0.5),  # faster-whisper's default VAD (movrec's gate until 2026-12)
@@ -137,15 +139,16 @@ def main() -> None:
             f"| {gate} | {sum(kept[False])}/{len(kept[False])} | {sum(kept[True])}/{len(kept[True])} | "
             f"{sum(blocked)}/{len(blocked)} {let_through or ''} | {lost[:6]} |"
         )
-    language_thresholds(Path(args.data), model)
+    language_thresholds(Path(args.data), model, args.limit)
 
 
-def language_thresholds(data: Path, model: object) -> None:
+def language_thresholds(data: Path, model: object, limit: int = 0) -> None:
     """Whisper's language guess on each real clip and on a 1.2 s line of it: how often it is right,
     and what a probability threshold keeps. Below the threshold movrec files a video under its
     catalogue language or the library's majority instead (stages/languages.py). The threshold is
     chosen on the tuning clips (even rows) and reported on the held-out ones (odd rows)."""
     refs = pl.read_csv(data / "real_speech" / "references.csv")
+    refs = refs.head(limit) if limit else refs
     guesses = []
     for number, (file, language) in enumerate(refs.select("file", "language").iter_rows()):
         samples = _decode(data / "real_speech" / file)

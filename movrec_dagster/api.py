@@ -169,10 +169,7 @@ def create_app(home: MovrecHome | None = None, store: VectorStore | None = None)
         return Embedder(EmbedderSettings.from_fingerprint(model))
 
     def serving_embedder() -> Embedder:
-        name = store.serving_version()
-        if name is None:
-            raise NoServingCollection("nothing is indexed yet")
-        return embedder_for(next(v.model for v in store.versions() if v.name == name))
+        return embedder_for(store.serving_model())
 
     def filters(
         language: Annotated[list[str], Query(max_length=20)] = [],  # noqa: B006 - FastAPI reads defaults

@@ -59,8 +59,7 @@ def users_router(home: MovrecHome, store: VectorStore, users: VectorStore, guard
     router = APIRouter(dependencies=guarded)
 
     def model() -> str:
-        serving = store.serving_version()
-        return next(v.model for v in store.versions() if v.name == serving)
+        return store.serving_model()
 
     @router.post("/events", status_code=202, response_model=EventsOut)
     def post_events(body: EventsIn, apply: Annotated[str | None, Query(pattern="^now$")] = None) -> dict:

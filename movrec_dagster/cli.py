@@ -49,11 +49,9 @@ def _embedder_for(store):  # noqa: ANN001, ANN202
     """The embedder the serving collection was built with, so queries and documents share a model."""
     from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 
-    name = store.serving_version()
-    if name is None:
+    if store.serving_version() is None:
         raise click.ClickException("nothing is indexed yet: run `movrec ingest DIR` or `movrec demo` first")
-    model = next(v.model for v in store.versions() if v.name == name)
-    return Embedder(EmbedderSettings.from_fingerprint(model))
+    return Embedder(EmbedderSettings.from_fingerprint(store.serving_model()))
 
 
 def _filters(language: tuple[str, ...], genre: tuple[str, ...], year_min: int | None, year_max: int | None):  # noqa: ANN202

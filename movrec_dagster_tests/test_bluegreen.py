@@ -111,7 +111,7 @@ def test_failing_blocking_check_keeps_the_live_alias(library) -> None:  # noqa: 
         ok, checks = rebuild(home, instance)
     finally:
         write_table(movies, home.table("movies"))
-    assert not ok and checks["point_count"].startswith("FAILED")
+    assert not ok and checks["point_count"].startswith("FAILED"), checks
     assert store.serving_version() == live and store.pointer("building") is None
 
 

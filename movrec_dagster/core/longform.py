@@ -2,7 +2,7 @@
 
 A two-hour film is 115 M samples (460 MB as float32, more again inside whisper's feature pipeline)
 and an hour or more of whisper on two cores. Its WAV (what `media.extract_audio` writes: 16 kHz mono
-16-bit) is read WINDOW_S at a time, each window ending at the quietest fifth of a second of the
+16-bit) is read WINDOW_S (half an hour) at a time, each window ending at the quietest fifth of a second of the
 SEARCH_S before its nominal end, so that no word is cut in two. The windows depend on the audio
 alone, so a run that resumes from checkpoints (`speech.transcribe`) cuts the same windows as an
 uninterrupted one and produces the same transcript.
@@ -21,7 +21,9 @@ import numpy as np
 
 from .media import SAMPLE_RATE
 
-WINDOW_S = 600
+# 30 min: each window boundary costs whisper one short extra segment (10 min windows made a 2-hour
+# film 6 % slower than one faster-whisper call: bench/throughput.py); a kill loses at most one window
+WINDOW_S = 1800
 SEARCH_S = 10
 FRAME = SAMPLE_RATE // 5
 # (seconds done, seconds in all, what is being done): how a long step reports where it is

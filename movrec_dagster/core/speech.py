@@ -233,8 +233,12 @@ def transcribe(
         total, length = end, max(length, end)
         done = kept.load(start, end)
         if done is None:
-            found, detected = _transcribe_window(model, samples_of(), settings, heard[0] if heard else None)
             offset = start / SAMPLE_RATE
+            # reported within the window too: a window of a film is minutes of work
+            heard_until = _reporter(progress, offset, length / SAMPLE_RATE, len(segments))
+            found, detected = _transcribe_window(
+                model, samples_of(), settings, heard[0] if heard else None, heard_until
+            )
             done = {
                 "language": detected[0],
                 "probability": detected[1],
@@ -250,8 +254,20 @@ def transcribe(
     return Transcript(language, probability, total / SAMPLE_RATE, segments)
 
 
+def _reporter(
+    progress: longform.Progress | None, offset_s: float, total_s: float, lines: int
+) -> Callable[[float], None]:
+    if progress is None:
+        return lambda seconds: None
+    return lambda seconds: progress(offset_s + seconds, total_s, f"{lines} lines")
+
+
 def _transcribe_window(
-    model: Any, samples: np.ndarray, settings: WhisperSettings, language: str | None
+    model: Any,
+    samples: np.ndarray,
+    settings: WhisperSettings,
+    language: str | None,
+    heard_until: Callable[[float], None] = lambda seconds: None,
 ) -> tuple[list[Segment], tuple[str, float]]:
     if settings.batch_size > 1:
         from faster_whisper import BatchedInferencePipeline
@@ -273,5 +289,9 @@ def _transcribe_window(
             vad_parameters=VAD.options(),
             condition_on_previous_text=False,
         )
-    kept = [Segment(round(s.start, 2), round(s.end, 2), s.text.strip()) for s in segments if s.text.strip()]
+    kept = []
+    for s in segments:  # whisper decodes as this generator is read
+        heard_until(s.end)
+        if s.text.strip():
+            kept.append(Segment(round(s.start, 2), round(s.end, 2), s.text.strip()))
     return kept, (info.language, float(info.language_probability))

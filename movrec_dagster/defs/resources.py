@@ -37,10 +37,14 @@ class WhisperResource(dg.ConfigurableResource):
         "BENCHMARKS.md); 1: sequential",
     )
     min_language_probability: float = Field(
-        default=0.7,
+        default=0.2,
         description="Below this, whisper's language guess is not trusted: a video without a sidecar language "
-        "goes to its catalogue language, else the library's majority, else partition 'und' "
-        "(chosen with bench/speech_detection.py: no wrong guess kept on real 1.2 s lines)",
+        "goes to its catalogue language, else the library's majority, else partition 'und'",
+    )
+    short_clip_min_language_probability: float = Field(
+        default=0.7,
+        description="The same for clips under 10 s of audio, where whisper guesses from a few words (chosen "
+        "with bench/speech_detection.py: no wrong guess kept on real 1.2 s lines)",
     )
     sensor_listen_s: float = Field(
         default=15.0,

@@ -12,7 +12,10 @@ WHISPER = WhisperResource()
 EMBEDDER = EmbedderResource()
 SENTIMENT = SentimentResource()
 
-LANGUAGE_ROUTING_VERSION = f"{WHISPER.settings().fingerprint}:min{WHISPER.min_language_probability}"
+LANGUAGE_ROUTING_VERSION = (
+    f"{WHISPER.settings().fingerprint}:min{WHISPER.min_language_probability}"
+    f":short{WHISPER.short_clip_min_language_probability}"
+)
 TRANSCRIPT_VERSION = WHISPER.settings().fingerprint
 SENTIMENT_VERSION = SENTIMENT.settings().fingerprint
 EMBEDDING_VERSION = EMBEDDER.settings().fingerprint

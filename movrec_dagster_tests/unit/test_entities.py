@@ -150,14 +150,28 @@ def test_an_unsure_language_guess_falls_back_to_the_catalogue_then_the_majority(
         video("sure-2"),
         video("line", title="Terminator", year=1984),  # "I'll be back": 1 s, guessed as Korean
         video("mumble"),  # unsure too, and in no catalogue
+        video("long"),  # as unsure, but a minute of speech: whisper heard enough
     )
-    guesses = {"sure-1": ("en", 0.97), "sure-2": ("en", 0.91), "line": ("ko", 0.41), "mumble": ("pt", 0.35)}
+    guesses = {
+        "sure-1": ("en", 0.97),
+        "sure-2": ("en", 0.91),
+        "line": ("ko", 0.41),
+        "mumble": ("pt", 0.35),
+        "long": ("fr", 0.38),
+    }
+    seconds = {"long": 60.0}
     for row in clips.iter_rows(named=True):  # whisper's answers, as the detection cache keeps them
         memo = tmp_path / f"{row['content_hash']}.json"
         memo.write_text(json.dumps({whisper.fingerprint: list(guesses[row["video_id"]])}))
     audio = pl.DataFrame(
         [
-            {"video_id": v, "file_name": f"{v}.mp4", "content_hash": h, "audio_path": f"/a/{v}.wav", "audio_seconds": 5}
+            {
+                "video_id": v,
+                "file_name": f"{v}.mp4",
+                "content_hash": h,
+                "audio_path": f"/a/{v}.wav",
+                "audio_seconds": seconds.get(v, 5.0),
+            }
             for v, h in clips.select("video_id", "content_hash").iter_rows()
         ],
         schema=AUDIO_SCHEMA,
@@ -165,8 +179,11 @@ def test_an_unsure_language_guess_falls_back_to_the_catalogue_then_the_majority(
     known = catalogue_languages(
         clips, catalogue((218, "The Terminator", 1984, "en", 9.0), (1, "Terminator", 1984, "de", 1.0))
     )
-    routed, _ = route_languages(clips, audio, None, whisper, 0.7, cache=tmp_path, catalogue=known)
+    routed, _ = route_languages(
+        clips, audio, None, whisper, 0.2, cache=tmp_path, catalogue=known, short_min_probability=0.7
+    )
     got = {r["video_id"]: (r["language"], r["language_source"]) for r in routed.iter_rows(named=True)}
     assert got["sure-1"] == ("en", "whisper")
     assert got["line"] == ("de", "catalogue (whisper unsure: ko at 0.41)")  # its catalogue movie's language
     assert got["mumble"] == ("en", "library majority (whisper unsure: pt at 0.35)")
+    assert got["long"] == ("fr", "whisper")

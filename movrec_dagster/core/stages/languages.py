@@ -37,6 +37,9 @@ def detected_language(
     return language, probability
 
 
+SHORT_CLIP_S = 10.0
+
+
 def route_languages(
     videos: pl.DataFrame,
     audio: pl.DataFrame,
@@ -45,12 +48,14 @@ def route_languages(
     min_probability: float,
     cache: Path | None = None,
     catalogue: dict[str, str] | None = None,
+    short_min_probability: float | None = None,
 ) -> tuple[pl.DataFrame, StageReport]:
     """Each video's spoken language: the sidecar language, else whisper's detection when whisper is
-    sure enough (`min_probability`). When it is not (a short line, speech under music), a guess
-    would file the movie under a wrong language: the movie's catalogue language (`catalogue`:
-    video id -> language), else the library's majority, else `und`; `language_source` says which
-    and the guess stays in `detected_language`."""
+    sure enough (`min_probability`; `short_min_probability` for clips under SHORT_CLIP_S, where it
+    guesses from a few words). When it is not, a guess would file the movie under a wrong language:
+    the movie's catalogue language (`catalogue`: video id -> language), else the language most of
+    the library's sure videos speak (more than half of them), else `und`; `language_source` says
+    which and the guess stays in `detected_language`."""
     started = time.perf_counter()
     report = StageReport()
     previous = conform(previous, LANGUAGE_SCHEMA)
@@ -61,7 +66,10 @@ def route_languages(
     for item in audio.filter(pl.col("error").is_null()).iter_rows(named=True):
         video = meta[item["video_id"]]
         known = catalogue.get(item["video_id"])
-        fingerprint = f"{whisper.fingerprint}:min{min_probability}:{video['sidecar_language']}:{known}"
+        needed = min_probability
+        if short_min_probability is not None and (item["audio_seconds"] or 0.0) < SHORT_CLIP_S:
+            needed = max(needed, short_min_probability)
+        fingerprint = f"{whisper.fingerprint}:min{needed}:{video['sidecar_language']}:{known}"
         old = prior.get(item["video_id"])
         if reusable(old, item["content_hash"], fingerprint):
             rows.append(old | {"sidecar_hash": video["sidecar_hash"], "file_name": video["file_name"]})
@@ -90,7 +98,7 @@ def route_languages(
                     language_source="whisper",
                     language=detected,
                 )
-                if probability < min_probability:
+                if probability < needed:
                     unsure.append(row)
             except MediaError as exc:
                 cause = f"{video['path']}: {exc}"
@@ -100,7 +108,8 @@ def route_languages(
         rows.append(row)
     doubted = {r["video_id"] for r in unsure}
     sure = [r["language"] for r in rows if r["video_id"] not in doubted and r["language"] not in (None, UNDETERMINED)]
-    majority = Counter(sure).most_common(1)[0][0] if sure else None
+    counted = Counter(sure).most_common(1)
+    majority = counted[0][0] if counted and counted[0][1] * 2 > len(sure) else None
     for row in unsure:
         fallback = catalogue.get(row["video_id"])
         source = "catalogue" if fallback else "library majority" if majority else "undetermined"

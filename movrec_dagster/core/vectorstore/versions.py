@@ -59,6 +59,16 @@ class VersionedStore:
     def serving_version(self) -> str | None:
         return self.pointer("serving")
 
+    def serving_model(self) -> str:
+        """The model the serving version was built with. A version's model never changes, so it is
+        remembered per version: listing versions counts every version's points (opening each
+        embedded shard), which costs more than a search when asked per query."""
+        name = self._resolve(None)
+        models: dict[str, str] = self.__dict__.setdefault("_models", {})
+        if name not in models:
+            models[name] = next(v.model for v in self.versions() if v.name == name)
+        return models[name]
+
     def _resolve(self, version: str | None) -> str:
         name = version or self.serving_version()
         if not name:

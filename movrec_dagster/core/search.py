@@ -152,10 +152,15 @@ def title_matches(store: VectorStore, text: str, flt: PayloadFilter) -> list[Hit
 def best_per_movie(
     store: VectorStore, vector: Any, flt: PayloadFilter, top_k: int, sparse: Sparse | None = None
 ) -> list[MovieHit]:
-    """Top chunks, grouped to one (best) hit per movie; widens the search until `top_k` movies are found."""
-    limit = max(top_k * 8, 32)
+    """Top chunks, grouped to one (best) hit per movie; widens the search until `top_k` movies are found.
+
+    The fused candidate lists keep the depth the fusion was tuned with (for 8 x top_k hits), but only
+    2 x top_k hits come back first: most movies have one document point, and reading and converting
+    the payloads of 80 hits took 3-4 ms of a 20 ms search (bench/search_latency.py)."""
+    candidates = vtypes.FUSION.prefetch(max(top_k * 8, 32))
+    limit = top_k * 2
     while True:
-        hits = store.query(vector, flt, limit=limit, sparse=sparse)
+        hits = store.query(vector, flt, limit=limit, sparse=sparse, candidates=max(candidates, limit))
         movies: dict[str, MovieHit] = {}
         for hit in hits:  # hits come best first, so the first per movie is its best
             movies.setdefault(hit.payload["movie_id"], movie_hit(hit))

@@ -73,12 +73,16 @@ class VectorStore(Protocol):
         version: str | None = None,
         with_vectors: bool = False,
         sparse: Sparse | None = None,
+        candidates: int | None = None,
     ) -> list[Hit]:
-        """Nearest points under `flt`; with `sparse`, dense and sparse candidates fused by RRF."""
+        """Nearest points under `flt`; with `sparse`, dense and sparse candidates fused (`types.Fusion`),
+        `candidates` of each (default: the fusion's depth x `limit`)."""
 
     def count(self, flt: PayloadFilter | None = None, version: str | None = None) -> int: ...
     def languages(self, version: str | None = None) -> list[str]:
-        """The languages a version holds points of (a facet over the `language` payload index)."""
+        """The languages a version holds points of: a facet over the `language` payload index, with
+        estimated counts (the values are what search needs; the exact facet took 5 ms of every search
+        at 10k movies, the estimate 0.1 ms)."""
 
     def scroll(
         self, flt: PayloadFilter | None = None, version: str | None = None, with_vectors: bool = False

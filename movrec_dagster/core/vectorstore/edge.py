@@ -218,6 +218,7 @@ class EdgeStore(VersionedStore):
         version: str | None = None,
         with_vectors: bool = False,
         sparse: Sparse | None = None,
+        candidates: int | None = None,
     ) -> list[Hit]:
         from qdrant_edge import Fusion, Prefetch, Query, QueryRequest, SearchParams, SparseVector
 
@@ -225,12 +226,13 @@ class EdgeStore(VersionedStore):
         params = SearchParams(hnsw_ef=types.HNSW.ef)
         if sparse and sparse[0]:  # hybrid: dense and BM25 candidates, fused (types.Fusion)
             flt_, fusion = edge_filter(flt), types.FUSION
+            depth = candidates or fusion.prefetch(limit)
             request = QueryRequest(
                 limit=limit,
                 prefetches=[
-                    Prefetch(limit=fusion.prefetch(limit), query=dense, filter=flt_, params=params),
+                    Prefetch(limit=depth, query=dense, filter=flt_, params=params),
                     Prefetch(
-                        limit=fusion.prefetch(limit),
+                        limit=depth,
                         query=Query.Nearest(SparseVector(*sparse), using=SPARSE),
                         filter=flt_,
                     ),
@@ -264,7 +266,7 @@ class EdgeStore(VersionedStore):
         from qdrant_edge import FacetRequest
 
         with self._shard(version) as shard:
-            found = shard.facet(FacetRequest("language", limit=1000, exact=True))
+            found = shard.facet(FacetRequest("language", limit=1000, exact=False))
         return sorted(str(hit.value) for hit in found.hits)
 
     def scroll(

@@ -170,6 +170,7 @@ class QdrantServerStore(VersionedStore):
         version: str | None = None,
         with_vectors: bool = False,
         sparse: Sparse | None = None,
+        candidates: int | None = None,
     ) -> list[Hit]:
         from qdrant_client import models
 
@@ -177,18 +178,19 @@ class QdrantServerStore(VersionedStore):
         params = models.SearchParams(hnsw_ef=types.HNSW.ef)
         if sparse and sparse[0]:  # hybrid: dense and BM25 candidates, fused (types.Fusion)
             fusion = types.FUSION
+            depth = candidates or fusion.prefetch(limit)
             query: Any = (
                 models.FusionQuery(fusion=models.Fusion.DBSF)
                 if fusion.method == "dbsf"
                 else models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=[fusion.dense_weight, 1.0]))
             )
             prefetch = [
-                models.Prefetch(query=as_list(vector), filter=flt_, limit=fusion.prefetch(limit), params=params),
+                models.Prefetch(query=as_list(vector), filter=flt_, limit=depth, params=params),
                 models.Prefetch(
                     query=models.SparseVector(indices=sparse[0], values=sparse[1]),
                     using=SPARSE,
                     filter=flt_,
-                    limit=fusion.prefetch(limit),
+                    limit=depth,
                 ),
             ]
         else:
@@ -209,7 +211,7 @@ class QdrantServerStore(VersionedStore):
         return int(self.client.count(self._resolve(version), count_filter=client_filter(flt), exact=True).count)
 
     def languages(self, version: str | None = None) -> list[str]:
-        found = self.client.facet(self._resolve(version), key="language", limit=1000, exact=True)
+        found = self.client.facet(self._resolve(version), key="language", limit=1000, exact=False)
         return sorted(str(hit.value) for hit in found.hits)
 
     def scroll(

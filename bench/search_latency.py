@@ -34,13 +34,10 @@ from urllib.parse import urlencode
 import numpy as np
 import polars as pl
 from _shared import build_index, wilson
-from search_quality import CACHE, HERE, mrr_interval, query_sets, split_first
+from search_quality import CACHE, HERE, benchmark_movies, mrr_interval, query_sets
 
-from movrec_dagster.core.catalogue import read_catalogue
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
-from movrec_dagster.core.entities import resolve_movies
 from movrec_dagster.core.home import MovrecHome
-from movrec_dagster.core.tables import VIDEO_SCHEMA
 
 BACKENDS = ("torch", "onnx-int8")
 
@@ -87,15 +84,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=400)
     args = parser.parse_args()
     data = Path(args.data)
-    catalogue, _ = read_catalogue(data / "tmdb_top10k" / "top10K-TMDB-movies.csv")
-    firsts, rests = {}, []
-    for movie_id, overview in catalogue.select("movie_id", "overview").iter_rows():
-        split = split_first(overview)
-        if split:
-            firsts[movie_id] = split[0]
-        rests.append(split[1] if split else overview)
-    catalogue = catalogue.with_columns(pl.Series("overview", rests, dtype=pl.String))
-    movies = resolve_movies(pl.DataFrame(schema=VIDEO_SCHEMA), {}, catalogue).movies.sort("movie_id")
+    movies, firsts = benchmark_movies(data)
     asked = query_sets(data, movies, firsts, args.queries).filter(pl.col("set").is_in(["descriptions", "tags"]))
     print(f"{len(movies)} movies;", asked.group_by("set").agg(pl.len(), pl.col("held_out").sum()).rows())
 

@@ -61,6 +61,21 @@ def split_first(overview: str | None) -> tuple[str, str] | None:
     return parts[0], parts[1]
 
 
+def benchmark_movies(data: Path) -> tuple[pl.DataFrame, dict[str, str]]:
+    """The TMDB top-10k movies as movrec resolves them, each overview without its first sentence
+    (where it has two), and those first sentences by movie id."""
+    catalogue, _ = read_catalogue(data / "tmdb_top10k" / "top10K-TMDB-movies.csv")
+    firsts: dict[str, str] = {}
+    rests = []
+    for movie_id, overview in catalogue.select("movie_id", "overview").iter_rows():
+        split = split_first(overview)
+        if split:
+            firsts[movie_id] = split[0]
+        rests.append(split[1] if split else overview)
+    catalogue = catalogue.with_columns(pl.Series("overview", rests, dtype=pl.String))
+    return resolve_movies(pl.DataFrame(schema=VIDEO_SCHEMA), {}, catalogue).movies.sort("movie_id"), firsts
+
+
 def mrr_interval(values: np.ndarray, seed: int = 5) -> str:
     if not len(values):
         return "n/a"
@@ -117,16 +132,7 @@ def main() -> None:
     variants = [v.split(":") for v in args.variants.split(",") if v]
     data = Path(args.data)
     CACHE.mkdir(parents=True, exist_ok=True)
-    catalogue, _ = read_catalogue(data / "tmdb_top10k" / "top10K-TMDB-movies.csv")
-    firsts: dict[str, str] = {}
-    rests = []
-    for movie_id, overview in catalogue.select("movie_id", "overview").iter_rows():
-        split = split_first(overview)
-        if split:
-            firsts[movie_id] = split[0]
-        rests.append(split[1] if split else overview)
-    catalogue = catalogue.with_columns(pl.Series("overview", rests, dtype=pl.String))
-    movies = resolve_movies(pl.DataFrame(schema=VIDEO_SCHEMA), {}, catalogue).movies.sort("movie_id")
+    movies, firsts = benchmark_movies(data)
     queries = query_sets(data, movies, firsts, args.per_set)
     print(queries.group_by("set").agg(pl.len(), pl.col("held_out").sum()).sort("set"))
 

@@ -87,6 +87,31 @@ def test_engines_agree_on_hybrid_queries(tmp_path: Path) -> None:
         assert s.languages() == sorted({p.payload["language"] for p in points})
 
 
+def test_engines_agree_on_mmr(tmp_path: Path) -> None:
+    """The engine's maximal marginal relevance, the same on both engines, trades similarity for
+    variety as lambda falls (lambda 1: the plain nearest)."""
+    edge, client = EdgeStore(tmp_path / "q"), QdrantServerStore(path=str(tmp_path / "c"))
+    points = _points()
+    for s in (edge, client):
+        s.switch(s.create_version("movies__v1", 16, "m").name)
+        s.upsert(points)
+    query = points[5].vector
+    plain = [h.id for h in edge.query(query, limit=6)]
+    assert [h.id for h in edge.query(query, limit=6, mmr=1.0, candidates=30)] == plain
+    vectors = {p.id: p.vector / np.linalg.norm(p.vector) for p in points}
+
+    def similarity_within(ids: list[str]) -> float:
+        stacked = np.array([vectors[i] for i in ids])
+        return float((stacked @ stacked.T)[np.triu_indices(len(ids), 1)].mean())
+
+    for flt in (None, PayloadFilter(languages=("es", "fr"))):
+        a = [h.id for h in edge.query(query, flt, limit=6, mmr=0.3, candidates=30)]
+        b = [h.id for h in client.query(query, flt, limit=6, mmr=0.3, candidates=30)]
+        assert a == b and len(a) == 6
+        near = [h.id for h in edge.query(query, flt, limit=6)]
+        assert a != near and similarity_within(a) < similarity_within(near)
+
+
 def test_upsert_is_idempotent_and_delete_by_filter(store: EdgeStore | QdrantServerStore) -> None:
     store.switch(store.create_version("movies__v1", 16, "m").name)
     points = _points()

@@ -8,7 +8,10 @@ Formulae (documented in the README):
 * with a trained taste model (recsys/) and c > 0, the candidates and their relevance come from the
   model's learned blend instead (the liked movies as the history, the last one the most recent)
 * with sentiment weight w: score_i = (1 - w) * r_i + w * (sentiment_i + 1) / 2
-* MMR with lambda l: pick next argmax  l * score_i - (1 - l) * max_{j picked} cosine(profile_i, profile_j)
+* MMR with lambda l: pick next argmax  l * score_i - (1 - l) * max_{j picked} sim_ij, sim the cosine of
+  the two profiles min-max normalised over the candidates' pairs to [0, 1]; on content alone (no
+  ratings, model or sentiment) the engine's own MMR picks instead: l * cosine(user, i) - (1 - l) *
+  max_{j picked} cosine(i, j) over the pool's nearest (measured against this one in EVALUATION.md)
 """
 
 from __future__ import annotations
@@ -74,10 +77,17 @@ def rerank(hits: list[Hit], top_k: int, sentiment_weight: float = 0.0, mmr_lambd
     blended = (1 - sentiment_weight) * relevance + sentiment_weight * mood
     vectors = np.array([h.vector for h in hits], dtype=np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
+    # similarities min-max scaled over the pool like the relevance: raw cosines of neighbours sit in a
+    # band a few hundredths wide, so against a 0-1 relevance lambda hardly diversified (bench/diversity.py:
+    # list similarity 0.856 at lambda 1, still 0.853 at lambda 0.3; now 0.838)
+    similar = vectors @ vectors.T
+    off = similar[~np.eye(len(hits), dtype=bool)]
+    low, high = (off.min(), off.max()) if len(off) else (0.0, 1.0)
+    similar = (similar - low) / (high - low) if high > low else np.zeros_like(similar)
     picked: list[int] = []
     left = list(range(len(hits)))
     while left and len(picked) < top_k:
-        redundancy = (vectors[left] @ vectors[picked].T).max(axis=1) if picked else np.zeros(len(left))
+        redundancy = similar[np.ix_(left, picked)].max(axis=1) if picked else np.zeros(len(left))
         value = mmr_lambda * blended[left] - (1 - mmr_lambda) * redundancy
         best = left[int(np.argmax(value))]
         picked.append(best)
@@ -147,6 +157,7 @@ def recommend(
     pool = pool or max(top_k * 4, 20)
     unwatched = replace(base, kinds=("profile",), exclude_movie_ids=watched_ids)
     drivers: dict[str, str | None] = {}  # the history movie the model's blend credits
+    mmr: float | None = None  # set when the engine's MMR chose the candidates
     if model is not None and collaborative_weight > 0 and model.knows(liked):
         ranked = rank(model, store, liked, set(watched_ids), pool, unwatched, with_vectors=True)
         candidates = [r.raw for r in ranked]
@@ -155,8 +166,16 @@ def recommend(
         cf = {h.payload["movie_id"]: h.score for h in candidates}
         neighbours = None
     else:
-        candidates = store.query(query, unwatched, limit=pool, with_vectors=True)
-        cosine = {h.payload["movie_id"]: h.score for h in candidates}
+        # content alone: the engine picks the diverse top_k itself (Qdrant's MMR over the `pool`
+        # nearest); the hand-written `rerank` stays for scores from outside the engine (ratings, a
+        # taste model, sentiment), which the engine's MMR cannot weigh
+        engine_mmr = mmr_lambda < 1 and sentiment_weight == 0 and not (neighbours and collaborative_weight > 0)
+        mmr = mmr_lambda if engine_mmr else None
+        candidates = store.query(
+            query, unwatched, limit=top_k if mmr else pool, with_vectors=True, candidates=pool, mmr=mmr
+        )
+        cosine = {h.payload["movie_id"]: float(np.asarray(h.vector, dtype=np.float32) @ query) for h in candidates}
+        candidates = [replace(h, score=cosine[h.payload["movie_id"]]) for h in candidates]
         cf = {}
     if neighbours is not None and len(neighbours) and collaborative_weight > 0:
         seen = set(watched_ids)
@@ -169,7 +188,7 @@ def recommend(
             candidates += [replace(h, score=cosine[h.payload["movie_id"]]) for h in extra]
         if candidates:
             candidates = _blend(candidates, cf, collaborative_weight)
-    chosen = rerank(candidates, top_k, sentiment_weight, mmr_lambda)
+    chosen = candidates[:top_k] if mmr else rerank(candidates, top_k, sentiment_weight, mmr_lambda)
     evidence = {h.movie_id: h for h in with_evidence(store, query, [movie_hit(hit) for hit in chosen])}
     out = []
     for hit in chosen:

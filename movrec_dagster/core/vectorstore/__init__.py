@@ -74,9 +74,13 @@ class VectorStore(Protocol):
         with_vectors: bool = False,
         sparse: Sparse | None = None,
         candidates: int | None = None,
+        mmr: float | None = None,
     ) -> list[Hit]:
         """Nearest points under `flt`; with `sparse`, dense and sparse candidates fused (`types.Fusion`),
-        `candidates` of each (default: the fusion's depth x `limit`)."""
+        `candidates` of each (default: the fusion's depth x `limit`). With `mmr` (lambda, 0-1; dense
+        only) the engine's maximal marginal relevance picks `limit` of the `candidates` nearest
+        (default 4 x `limit`): lambda x similarity to the query - (1 - lambda) x the highest
+        similarity to one picked before; scores are then the MMR values, not cosines."""
 
     def count(self, flt: PayloadFilter | None = None, version: str | None = None) -> int: ...
     def languages(self, version: str | None = None) -> list[str]:

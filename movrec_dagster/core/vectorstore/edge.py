@@ -219,8 +219,9 @@ class EdgeStore(VersionedStore):
         with_vectors: bool = False,
         sparse: Sparse | None = None,
         candidates: int | None = None,
+        mmr: float | None = None,
     ) -> list[Hit]:
-        from qdrant_edge import Fusion, Prefetch, Query, QueryRequest, SearchParams, SparseVector
+        from qdrant_edge import Fusion, Mmr, Prefetch, Query, QueryRequest, SearchParams, SparseVector
 
         dense = Query.Nearest(as_list(vector))
         params = SearchParams(hnsw_ef=types.HNSW.ef)
@@ -244,6 +245,8 @@ class EdgeStore(VersionedStore):
                 with_vector=with_vectors,
             )
         else:
+            if mmr is not None:
+                dense = Mmr(as_list(vector), float(mmr), candidates or 4 * limit)
             request = QueryRequest(
                 limit=limit,
                 query=dense,

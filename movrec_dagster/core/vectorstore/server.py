@@ -171,6 +171,7 @@ class QdrantServerStore(VersionedStore):
         with_vectors: bool = False,
         sparse: Sparse | None = None,
         candidates: int | None = None,
+        mmr: float | None = None,
     ) -> list[Hit]:
         from qdrant_client import models
 
@@ -193,6 +194,9 @@ class QdrantServerStore(VersionedStore):
                     limit=depth,
                 ),
             ]
+        elif mmr is not None:  # the server's diversity is 1 - lambda
+            mmr_ = models.Mmr(diversity=1.0 - float(mmr), candidates_limit=candidates or 4 * limit)
+            query, prefetch = models.NearestQuery(nearest=as_list(vector), mmr=mmr_), None
         else:
             query, prefetch = as_list(vector), None
         found = self.client.query_points(

@@ -8,9 +8,9 @@ each lambda it prints, averaged over the held-out seeds:
 * list similarity: the mean cosine between two of the 10 (lower: more varied);
 * ms: the query and the re-ranking together, p50.
 Systems: `rerank` (hand-written, over the pool the plain query returned; what movrec uses when
-ratings, a taste model or sentiment score the candidates), the same before this release (raw
-cosines against a min-max relevance: `rerank_before` below) and the engine's MMR (`store.query(...,
-mmr=lambda)`, what `recommend` uses on content alone). A better MMR keeps more relevance for the
+ratings, a taste model, sentiment or the recommend query score the candidates), the same before
+this release (raw cosines against a min-max relevance: `rerank_before` below) and the engine's MMR
+(qdrant-edge `Mmr`, which diversifies by similarity to one query vector). A better MMR keeps more relevance for the
 same drop in list similarity.
 
 Usage: python bench/diversity.py [--data ../shared/data] [--seeds 200]
@@ -29,7 +29,8 @@ from search_quality import CACHE, HERE, benchmark_movies
 
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.recommend import rerank
-from movrec_dagster.core.vectorstore import PayloadFilter
+from movrec_dagster.core.vectorstore import EdgeStore, Hit, PayloadFilter
+from movrec_dagster.core.vectorstore.edge import edge_filter, vector_of
 
 POOL, TOP_K = 40, 10
 
@@ -48,6 +49,19 @@ def rerank_before(hits: list, top_k: int, mmr_lambda: float) -> list:
         picked.append(best)
         left.remove(best)
     return [hits[i] for i in picked]
+
+
+def engine_mmr(store: EdgeStore, query: np.ndarray, flt: PayloadFilter, lam: float) -> list[Hit]:
+    """qdrant-edge's MMR: `TOP_K` of the `POOL` nearest, lambda x similarity to the query - (1 -
+    lambda) x the highest similarity to one picked before."""
+    from qdrant_edge import Mmr, QueryRequest
+
+    request = QueryRequest(
+        limit=TOP_K, query=Mmr(query.tolist(), lam, POOL), filter=edge_filter(flt), with_payload=True, with_vector=True
+    )
+    with store._shard(None) as shard:
+        found = shard.query(request)
+    return [Hit(str(p.id), float(p.score), dict(p.payload or {}), vector_of(p.vector)) for p in found]
 
 
 def describe(query: np.ndarray, vectors: list[np.ndarray]) -> tuple[float, float]:
@@ -91,7 +105,7 @@ def main() -> None:
                     ms["hand-written"].append((time.perf_counter() - started) * 1000)
                     before = rerank_before(pool, TOP_K, lam)
                     started = time.perf_counter()
-                    engine = store.query(query, flt, limit=TOP_K, with_vectors=True, candidates=POOL, mmr=lam)
+                    engine = engine_mmr(store, query, flt, lam)
                     ms["engine MMR"].append((time.perf_counter() - started) * 1000)
                     rows["hand-written"].append(describe(query, [np.asarray(h.vector) for h in hand]))
                     rows["hand-written, before"].append(describe(query, [np.asarray(h.vector) for h in before]))

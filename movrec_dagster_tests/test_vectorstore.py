@@ -87,29 +87,23 @@ def test_engines_agree_on_hybrid_queries(tmp_path: Path) -> None:
         assert s.languages() == sorted({p.payload["language"] for p in points})
 
 
-def test_engines_agree_on_mmr(tmp_path: Path) -> None:
-    """The engine's maximal marginal relevance, the same on both engines, trades similarity for
-    variety as lambda falls (lambda 1: the plain nearest)."""
+def test_engines_agree_on_recommend_queries(tmp_path: Path) -> None:
+    """The engine's recommend query ("best score"), the same on both engines: near a liked example
+    ranks high, nearer a disliked one than any liked ranks below everything else."""
     edge, client = EdgeStore(tmp_path / "q"), QdrantServerStore(path=str(tmp_path / "c"))
     points = _points()
     for s in (edge, client):
         s.switch(s.create_version("movies__v1", 16, "m").name)
         s.upsert(points)
-    query = points[5].vector
-    plain = [h.id for h in edge.query(query, limit=6)]
-    assert [h.id for h in edge.query(query, limit=6, mmr=1.0, candidates=30)] == plain
-    vectors = {p.id: p.vector / np.linalg.norm(p.vector) for p in points}
-
-    def similarity_within(ids: list[str]) -> float:
-        stacked = np.array([vectors[i] for i in ids])
-        return float((stacked @ stacked.T)[np.triu_indices(len(ids), 1)].mean())
-
+    liked, disliked = [points[5].vector, points[17].vector], [points[30].vector]
     for flt in (None, PayloadFilter(languages=("es", "fr"))):
-        a = [h.id for h in edge.query(query, flt, limit=6, mmr=0.3, candidates=30)]
-        b = [h.id for h in client.query(query, flt, limit=6, mmr=0.3, candidates=30)]
-        assert a == b and len(a) == 6
-        near = [h.id for h in edge.query(query, flt, limit=6)]
-        assert a != near and similarity_within(a) < similarity_within(near)
+        a = edge.recommend(liked, disliked, flt, limit=len(points))
+        b = client.recommend(liked, disliked, flt, limit=len(points))
+        assert [h.id for h in a] == [h.id for h in b] and a
+        assert np.allclose([h.score for h in a], [h.score for h in b], atol=1e-4)
+    ranked = [h.id for h in edge.recommend(liked, disliked, limit=len(points))]
+    assert set(ranked[:2]) == {points[5].id, points[17].id}  # the examples themselves, when not excluded
+    assert ranked[-1] == points[30].id  # the disliked example is the least recommended
 
 
 def test_upsert_is_idempotent_and_delete_by_filter(store: EdgeStore | QdrantServerStore) -> None:

@@ -1,17 +1,22 @@
 """Recommendations from a watch history, with re-ranking people can reason about. No Dagster here.
 
 Formulae (documented in the README):
-* user vector = normalise(mean(liked profiles) - 0.5 * mean(disliked profiles))  (Rocchio)
-* relevance r_i = cosine(user vector, movie profile), min-max normalised over the candidates to [0, 1]
+* relevance r_i = the engine's recommend score of movie i's profile ("best score": its cosine to the
+  closest liked profile, unless a disliked one is closer; those rank below all others), min-max
+  normalised over the candidates to [0, 1]
+* user vector = normalise(mean(liked profiles) - 0.5 * mean(disliked profiles)) (Rocchio): picks each
+  recommendation's evidence line, and scores content for a trained taste model
 * with ratings (item-kNN, see collaborative.py) and weight c: r_i = (1 - c) * r_i + c * cf_i / max(cf),
   the candidates being the content top-N and the collaborative top-N together
 * with a trained taste model (recsys/) and c > 0, the candidates and their relevance come from the
   model's learned blend instead (the liked movies as the history, the last one the most recent)
 * with sentiment weight w: score_i = (1 - w) * r_i + w * (sentiment_i + 1) / 2
 * MMR with lambda l: pick next argmax  l * score_i - (1 - l) * max_{j picked} sim_ij, sim the cosine of
-  the two profiles min-max normalised over the candidates' pairs to [0, 1]; on content alone (no
-  ratings, model or sentiment) the engine's own MMR picks instead: l * cosine(user, i) - (1 - l) *
-  max_{j picked} cosine(i, j) over the pool's nearest (measured against this one in EVALUATION.md)
+  the two profiles min-max normalised over the candidates' pairs to [0, 1]. Hand-written: the engine's
+  MMR (as good, bench/diversity.py) diversifies by similarity to one query vector, and these scores
+  come from the recommend query, ratings or a taste model, which it cannot weigh.
+* The sentiment weight is no engine score formula either: a formula sees raw cosines, which span
+  0.02 over a pool of 40 (bench/diversity.py), so any weight above that let sentiment alone decide.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ DISLIKE_WEIGHT = 0.5
 class Recommendation:
     hit: MovieHit
     because_of: str | None  # the liked movie that drove this one most
-    content: float = 0.0  # cosine to the user vector
+    content: float = 0.0  # the recommend score (with a taste model: cosine to the user vector)
     collaborative: float = 0.0  # item-kNN score (0 without ratings)
 
     def to_dict(self) -> dict:
@@ -151,13 +156,13 @@ def recommend(
     watched = [resolved.get(key, key) for key in watched or []]
     liked_vectors = profiles(store, liked)
     disliked_vectors = profiles(store, disliked)
-    query = user_vector(list(liked_vectors.values()), list(disliked_vectors.values()))
+    liked_list, disliked_list = list(liked_vectors.values()), list(disliked_vectors.values())
+    query = user_vector(liked_list, disliked_list)
     base = flt or PayloadFilter()
     watched_ids = (*base.exclude_movie_ids, *liked, *disliked, *(watched or []))
     pool = pool or max(top_k * 4, 20)
     unwatched = replace(base, kinds=("profile",), exclude_movie_ids=watched_ids)
     drivers: dict[str, str | None] = {}  # the history movie the model's blend credits
-    mmr: float | None = None  # set when the engine's MMR chose the candidates
     if model is not None and collaborative_weight > 0 and model.knows(liked):
         ranked = rank(model, store, liked, set(watched_ids), pool, unwatched, with_vectors=True)
         candidates = [r.raw for r in ranked]
@@ -166,29 +171,24 @@ def recommend(
         cf = {h.payload["movie_id"]: h.score for h in candidates}
         neighbours = None
     else:
-        # content alone: the engine picks the diverse top_k itself (Qdrant's MMR over the `pool`
-        # nearest); the hand-written `rerank` stays for scores from outside the engine (ratings, a
-        # taste model, sentiment), which the engine's MMR cannot weigh
-        engine_mmr = mmr_lambda < 1 and sentiment_weight == 0 and not (neighbours and collaborative_weight > 0)
-        mmr = mmr_lambda if engine_mmr else None
-        candidates = store.query(
-            query, unwatched, limit=top_k if mmr else pool, with_vectors=True, candidates=pool, mmr=mmr
-        )
-        cosine = {h.payload["movie_id"]: float(np.asarray(h.vector, dtype=np.float32) @ query) for h in candidates}
-        candidates = [replace(h, score=cosine[h.payload["movie_id"]]) for h in candidates]
+        # Qdrant's recommend query ("best score": the closest liked example counts, unless a disliked
+        # one is closer) rather than the nearest to the Rocchio vector `query`: on held-out MovieLens
+        # users, NDCG@10 0.056 against 0.031 (bench/recommend_examples.py, EVALUATION.md)
+        candidates = store.recommend(liked_list, disliked_list, unwatched, limit=pool, with_vectors=True)
+        cosine = {h.payload["movie_id"]: h.score for h in candidates}
         cf = {}
     if neighbours is not None and len(neighbours) and collaborative_weight > 0:
         seen = set(watched_ids)
         cf = {m: s for m, s in neighbours.scores(liked, disliked).items() if s > 0 and m not in seen}
         wanted = [m for m in sorted(cf, key=cf.__getitem__, reverse=True)[:pool] if m not in cosine]
-        if wanted:
-            extra = store.scroll(replace(unwatched, movie_ids=tuple(wanted)), with_vectors=True)
-            for hit in extra:
-                cosine[hit.payload["movie_id"]] = float(np.asarray(hit.vector, dtype=np.float32) @ query)
-            candidates += [replace(h, score=cosine[h.payload["movie_id"]]) for h in extra]
+        if wanted:  # scored on content the same way, by the engine
+            only = replace(unwatched, movie_ids=tuple(wanted))
+            extra = store.recommend(liked_list, disliked_list, only, limit=len(wanted), with_vectors=True)
+            cosine.update({h.payload["movie_id"]: h.score for h in extra})
+            candidates += extra
         if candidates:
             candidates = _blend(candidates, cf, collaborative_weight)
-    chosen = candidates[:top_k] if mmr else rerank(candidates, top_k, sentiment_weight, mmr_lambda)
+    chosen = rerank(candidates, top_k, sentiment_weight, mmr_lambda)
     evidence = {h.movie_id: h for h in with_evidence(store, query, [movie_hit(hit) for hit in chosen])}
     out = []
     for hit in chosen:

@@ -74,13 +74,22 @@ class VectorStore(Protocol):
         with_vectors: bool = False,
         sparse: Sparse | None = None,
         candidates: int | None = None,
-        mmr: float | None = None,
     ) -> list[Hit]:
         """Nearest points under `flt`; with `sparse`, dense and sparse candidates fused (`types.Fusion`),
-        `candidates` of each (default: the fusion's depth x `limit`). With `mmr` (lambda, 0-1; dense
-        only) the engine's maximal marginal relevance picks `limit` of the `candidates` nearest
-        (default 4 x `limit`): lambda x similarity to the query - (1 - lambda) x the highest
-        similarity to one picked before; scores are then the MMR values, not cosines."""
+        `candidates` of each (default: the fusion's depth x `limit`)."""
+
+    def recommend(
+        self,
+        liked: list[Sequence[float]],
+        disliked: list[Sequence[float]],
+        flt: PayloadFilter | None = None,
+        limit: int = 10,
+        with_vectors: bool = False,
+        version: str | None = None,
+    ) -> list[Hit]:
+        """Points for someone who liked `liked` and disliked `disliked` (vectors): the engine's
+        recommend query, "best score" strategy (a point scores its similarity to the closest liked
+        example, unless a disliked one is closer; then it ranks below every such point)."""
 
     def count(self, flt: PayloadFilter | None = None, version: str | None = None) -> int: ...
     def languages(self, version: str | None = None) -> list[str]:

@@ -219,9 +219,8 @@ class EdgeStore(VersionedStore):
         with_vectors: bool = False,
         sparse: Sparse | None = None,
         candidates: int | None = None,
-        mmr: float | None = None,
     ) -> list[Hit]:
-        from qdrant_edge import Fusion, Mmr, Prefetch, Query, QueryRequest, SearchParams, SparseVector
+        from qdrant_edge import Fusion, Prefetch, Query, QueryRequest, SearchParams, SparseVector
 
         dense = Query.Nearest(as_list(vector))
         params = SearchParams(hnsw_ef=types.HNSW.ef)
@@ -245,8 +244,6 @@ class EdgeStore(VersionedStore):
                 with_vector=with_vectors,
             )
         else:
-            if mmr is not None:
-                dense = Mmr(as_list(vector), float(mmr), candidates or 4 * limit)
             request = QueryRequest(
                 limit=limit,
                 query=dense,
@@ -255,6 +252,30 @@ class EdgeStore(VersionedStore):
                 with_payload=True,
                 with_vector=with_vectors,
             )
+        with self._shard(version) as shard:
+            found = shard.query(request)
+        return [Hit(str(p.id), float(p.score), dict(p.payload or {}), vector_of(p.vector)) for p in found]
+
+    def recommend(
+        self,
+        liked: list[Sequence[float]],
+        disliked: list[Sequence[float]],
+        flt: PayloadFilter | None = None,
+        limit: int = 10,
+        with_vectors: bool = False,
+        version: str | None = None,
+    ) -> list[Hit]:
+        from qdrant_edge import Query, QueryRequest, RecommendQuery, SearchParams
+
+        examples = RecommendQuery([as_list(v) for v in liked], [as_list(v) for v in disliked])
+        request = QueryRequest(
+            limit=limit,
+            query=Query.RecommendBestScore(examples),
+            filter=edge_filter(flt),
+            params=SearchParams(hnsw_ef=types.HNSW.ef),
+            with_payload=True,
+            with_vector=with_vectors,
+        )
         with self._shard(version) as shard:
             found = shard.query(request)
         return [Hit(str(p.id), float(p.score), dict(p.payload or {}), vector_of(p.vector)) for p in found]

@@ -171,7 +171,6 @@ class QdrantServerStore(VersionedStore):
         with_vectors: bool = False,
         sparse: Sparse | None = None,
         candidates: int | None = None,
-        mmr: float | None = None,
     ) -> list[Hit]:
         from qdrant_client import models
 
@@ -194,9 +193,6 @@ class QdrantServerStore(VersionedStore):
                     limit=depth,
                 ),
             ]
-        elif mmr is not None:  # the server's diversity is 1 - lambda
-            mmr_ = models.Mmr(diversity=1.0 - float(mmr), candidates_limit=candidates or 4 * limit)
-            query, prefetch = models.NearestQuery(nearest=as_list(vector), mmr=mmr_), None
         else:
             query, prefetch = as_list(vector), None
         found = self.client.query_points(
@@ -205,6 +201,33 @@ class QdrantServerStore(VersionedStore):
             prefetch=prefetch,
             query_filter=None if prefetch else flt_,
             search_params=None if prefetch else params,
+            limit=limit,
+            with_payload=True,
+            with_vectors=with_vectors,
+        ).points
+        return [Hit(str(p.id), float(p.score), dict(p.payload or {}), vector_of(p.vector)) for p in found]
+
+    def recommend(
+        self,
+        liked: list[Sequence[float]],
+        disliked: list[Sequence[float]],
+        flt: PayloadFilter | None = None,
+        limit: int = 10,
+        with_vectors: bool = False,
+        version: str | None = None,
+    ) -> list[Hit]:
+        from qdrant_client import models
+
+        examples = models.RecommendInput(
+            positive=[as_list(v) for v in liked],
+            negative=[as_list(v) for v in disliked],
+            strategy=models.RecommendStrategy.BEST_SCORE,
+        )
+        found = self.client.query_points(
+            self._resolve(version),
+            query=models.RecommendQuery(recommend=examples),
+            query_filter=client_filter(flt),
+            search_params=models.SearchParams(hnsw_ef=types.HNSW.ef),
             limit=limit,
             with_payload=True,
             with_vectors=with_vectors,

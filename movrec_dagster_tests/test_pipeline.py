@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dagster as dg
+import numpy as np
 import polars as pl
+import pytest
 
 from movrec_dagster.core.embedding import Embedder
 from movrec_dagster.core.home import read_table
-from movrec_dagster.core.search import search, similar
+from movrec_dagster.core.search import search, search_many, similar
 from movrec_dagster.core.vectorstore import EdgeStore, PayloadFilter
 from movrec_dagster.runner import run_pipeline
 
@@ -103,6 +105,28 @@ def test_martian_found_by_description_in_three_languages(indexed, embedder: Embe
         hits = search(store, embedder, query, top_k=5)
         assert "the-martian" in [h.movie_id for h in hits[:within]], (query, [h.movie_id for h in hits])
         assert len({h.movie_id for h in hits}) == len(hits)  # one hit per movie
+
+
+def test_a_batch_of_searches_answers_as_one_at_a_time(indexed, embedder: Embedder) -> None:  # noqa: ANN001
+    """`search_many` (one encoding batch, one engine batch query: what the evaluation uses) returns
+    what each `search` does, titles, filters and the widening to enough movies included."""
+    home, _, _ = indexed
+    store = EdgeStore(home.qdrant)
+    queries = ["astronaut on Mars", "The Martian", "una niña y un fauno", "fish", "coco 2017", "music"]
+    for flt, top_k in ((None, 5), (PayloadFilter(languages=("es", "en")), 3), (None, 50)):
+        alone = [search(store, embedder, q, top_k, flt) for q in queries]
+        batch = search_many(store, embedder, queries, top_k, flt)
+        # the same movies in the same order with the same evidence; scores equal but for the last
+        # digits a batch's padding may move in the encoder's sums
+        assert [[(h.movie_id, h.matched_text) for h in hits] for hits in batch] == [
+            [(h.movie_id, h.matched_text) for h in hits] for hits in alone
+        ]
+        scores = [h.score for hits in batch for h in hits], [h.score for hits in alone for h in hits]
+        assert np.allclose(*scores, atol=2e-3)
+        assert all(len({h.movie_id for h in hits}) == len(hits) for hits in alone)
+    assert [h.movie_id for h in search_many(store, embedder, ["The Martian"], 3)[0]][:1] == ["the-martian"]
+    with pytest.raises(ValueError, match="query 1"):
+        search_many(store, embedder, ["mars", " "])
 
 
 def test_english_query_finds_spanish_speaking_movie(indexed, embedder: Embedder) -> None:  # noqa: ANN001

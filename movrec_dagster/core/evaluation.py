@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from .embedding import Embedder
-from .search import search
+from .search import search_many
 from .vectorstore import VectorStore
 
 MIN_TAGS, MAX_TAGS = 3, 8
@@ -55,11 +55,17 @@ def tag_queries(tags: pl.DataFrame, links: pl.DataFrame, known: set[str], id_pre
     return grouped.filter(pl.col("n") >= MIN_TAGS).select("movie_id", pl.col("tag").list.join(", ").alias("query"))
 
 
-def evaluate_search(store: VectorStore, embedder: Embedder, queries: pl.DataFrame) -> dict[str, Scores]:
+def evaluate_search(
+    store: VectorStore, embedder: Embedder, queries: pl.DataFrame, batch: int = 64
+) -> dict[str, Scores]:
+    """Every (movie, query) through the product's search, `batch` queries to an engine call."""
     out = {"hybrid (dense + BM25)": Scores(), "dense only": Scores()}
-    for movie, text in queries.iter_rows():
+    rows = queries.rows()
+    for start in range(0, len(rows), batch):
+        movies, texts = zip(*rows[start : start + batch])
         for name, hybrid in (("hybrid (dense + BM25)", True), ("dense only", False)):
-            out[name].add(movie, [h.movie_id for h in search(store, embedder, text, K, hybrid=hybrid)])
+            for movie, hits in zip(movies, search_many(store, embedder, list(texts), K, hybrid=hybrid)):
+                out[name].add(movie, [h.movie_id for h in hits])
     return out
 
 

@@ -91,7 +91,6 @@ class QueryEncoder:
         self.meta = json.loads((folder / _META).read_text())
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.meta["max_seq_length"])
-        self.tokenizer.enable_padding()
         options = ort.SessionOptions()
         # one thread: as fast for a short query as two (4 ms), and the API's concurrent requests and the
         # engine's own threads keep the other cores; two spinning threads doubled it inside the server
@@ -99,7 +98,12 @@ class QueryEncoder:
         self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        batch = self.tokenizer.encode_batch([self.meta["prompt"] + text for text in texts])
+        # one query per run: dynamic int8 quantises activations with one scale per tensor, so in a
+        # batch a query's vector would depend on the queries beside it (and its padding)
+        return np.concatenate([self._encode_one(text) for text in texts]) if texts else np.zeros((0, 0), np.float32)
+
+    def _encode_one(self, text: str) -> np.ndarray:
+        batch = [self.tokenizer.encode(self.meta["prompt"] + text)]
         ids = np.array([b.ids for b in batch], dtype=np.int64)
         mask = np.array([b.attention_mask for b in batch], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}

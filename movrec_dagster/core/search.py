@@ -16,7 +16,7 @@ from typing import Any
 from .embedding import Embedder
 from .entities import normal_title, title_keys
 from .lexical import query_vector
-from .vectorstore import Hit, PayloadFilter, Sparse, VectorStore
+from .vectorstore import Hit, PayloadFilter, Search, Sparse, VectorStore
 from .vectorstore import types as vtypes
 
 # what free text is searched over: a movie's document (its overview pieces headed by its title) and
@@ -149,18 +149,29 @@ def title_matches(store: VectorStore, text: str, flt: PayloadFilter) -> list[Hit
     return sorted(hits, key=rank)
 
 
-def best_per_movie(
-    store: VectorStore, vector: Any, flt: PayloadFilter, top_k: int, sparse: Sparse | None = None
-) -> list[MovieHit]:
-    """Top chunks, grouped to one (best) hit per movie; widens the search until `top_k` movies are found.
+def _depth(top_k: int) -> tuple[int, int]:
+    """(hits to read back first, candidates per side of the fusion) for `top_k` movies.
 
     The fused candidate lists keep the depth the fusion was tuned with (for 8 x top_k hits), but only
     2 x top_k hits come back first: most movies have one document point, and reading and converting
     the payloads of 80 hits took 3-4 ms of a 20 ms search (bench/search_latency.py)."""
-    candidates = vtypes.FUSION.prefetch(max(top_k * 8, 32))
-    limit = top_k * 2
+    return top_k * 2, vtypes.FUSION.prefetch(max(top_k * 8, 32))
+
+
+def best_per_movie(
+    store: VectorStore,
+    vector: Any,
+    flt: PayloadFilter,
+    top_k: int,
+    sparse: Sparse | None = None,
+    first: list[Hit] | None = None,
+) -> list[MovieHit]:
+    """Top chunks, grouped to one (best) hit per movie; widens the search until `top_k` movies are
+    found. `first`: the first round's hits, when a batch fetched them already."""
+    limit, candidates = _depth(top_k)
     while True:
-        hits = store.query(vector, flt, limit=limit, sparse=sparse, candidates=max(candidates, limit))
+        hits = first if first is not None else store.query(vector, flt, limit, sparse=sparse, candidates=candidates)
+        first, candidates = None, max(candidates, limit * 4)
         movies: dict[str, MovieHit] = {}
         for hit in hits:  # hits come best first, so the first per movie is its best
             movies.setdefault(hit.payload["movie_id"], movie_hit(hit))
@@ -182,19 +193,49 @@ def search(
     With `hybrid`, scores are the engine's fusion scores (`types.Fusion`), not cosines; `relevance`
     puts each on 0-1 for people (1: at the top of both lists; an exact title is 1).
     """
-    if not text.strip():
-        raise ValueError("search text is empty")
+    return search_many(store, embedder, [text], top_k, flt, hybrid)[0]
+
+
+def search_many(
+    store: VectorStore,
+    embedder: Embedder,
+    texts: list[str],
+    top_k: int = 10,
+    flt: PayloadFilter | None = None,
+    hybrid: bool = True,
+) -> list[list[MovieHit]]:
+    """`search` for each of `texts`, the queries encoded in one batch and sent to the engine in one
+    batch query (an evaluation's hundreds of queries); the same results as one at a time."""
+    empty = [i for i, text in enumerate(texts) if not text.strip()]
+    if empty:
+        raise ValueError(f"search text is empty (query {empty[0]})")
     flt = flt or PayloadFilter()
-    vector = embedder.encode([text], kind="query")[0]
-    # the query read by each searched language's analyzer (its stop words and stems)
-    sparse = query_vector(text, flt.languages or store.languages()) if hybrid else None
-    titled = title_matches(store, text, flt)[:top_k]
-    hits = best_per_movie(store, vector, replace(flt, kinds=CONTENT_KINDS), top_k + len(titled), sparse)
-    readable = vtypes.FUSION.relevance if sparse and sparse[0] else (lambda score: score)
+    vectors = embedder.encode(list(texts), kind="query")
+    # each query read by each searched language's analyzer (its stop words and stems)
+    languages = (flt.languages or store.languages()) if hybrid else ()
+    sparses = [query_vector(text, languages) if hybrid else None for text in texts]
+    titled = [title_matches(store, text, flt)[:top_k] for text in texts]
+    content = replace(flt, kinds=CONTENT_KINDS)
+    wanted = [top_k + len(named) for named in titled]
+    searches = []
+    for vector, want, sparse in zip(vectors, wanted, sparses):
+        limit, candidates = _depth(want)
+        searches.append(Search(vector, content, limit, sparse, candidates))
+    firsts = store.query_batch(searches)
+    out = []
+    for vector, sparse, named, want, first in zip(vectors, sparses, titled, wanted, firsts):
+        hits = best_per_movie(store, vector, content, want, sparse, first)
+        out.append(_titles_first(hits, named, top_k, hybrid=bool(sparse and sparse[0])))
+    return out
+
+
+def _titles_first(hits: list[MovieHit], titled: list[Hit], top_k: int, hybrid: bool) -> list[MovieHit]:
+    """Each hit's 0-1 relevance, and the exact titles first, scored just above the best hybrid hit so
+    the order reads as ranked."""
+    readable = vtypes.FUSION.relevance if hybrid else (lambda score: score)
     hits = [replace(h, relevance=round(min(max(readable(h.score), 0.0), 1.0), 3)) for h in hits]
     if not titled:
         return hits[:top_k]
-    # exact titles first, scored just above the best hybrid hit so the order reads as ranked
     top = hits[0].score if hits else 0.0
     first = [
         replace(movie_hit(h), score=round(top + 1 / (60 + rank), 4), relevance=1.0) for rank, h in enumerate(titled)

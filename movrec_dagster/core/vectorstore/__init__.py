@@ -29,6 +29,7 @@ from .types import (
     Hit,
     NoServingCollection,
     PayloadFilter,
+    Search,
     Sparse,
     VectorPoint,
     VersionInfo,
@@ -77,6 +78,9 @@ class VectorStore(Protocol):
     ) -> list[Hit]:
         """Nearest points under `flt`; with `sparse`, dense and sparse candidates fused (`types.Fusion`),
         `candidates` of each (default: the fusion's depth x `limit`)."""
+
+    def query_batch(self, searches: list[Search], version: str | None = None) -> list[list[Hit]]:
+        """Several `query`s in one engine call (Qdrant's batch query), results in the same order."""
 
     def recommend(
         self,
@@ -177,6 +181,7 @@ __all__ = [
     "NoServingCollection",
     "PayloadFilter",
     "QdrantServerStore",
+    "Search",
     "Sparse",
     "StoreSettings",
     "VectorPoint",

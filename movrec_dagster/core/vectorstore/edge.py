@@ -220,41 +220,50 @@ class EdgeStore(VersionedStore):
         sparse: Sparse | None = None,
         candidates: int | None = None,
     ) -> list[Hit]:
+        return self.query_batch([types.Search(vector, flt, limit, sparse, candidates, with_vectors)], version)[0]
+
+    def query_batch(self, searches: list[types.Search], version: str | None = None) -> list[list[Hit]]:
+        from qdrant_edge import QueryBatchRequest
+
+        if not searches:
+            return []
+        requests = [self._request(search) for search in searches]
+        with self._shard(version) as shard:
+            found = [shard.query(requests[0])] if len(requests) == 1 else shard.query_batch(QueryBatchRequest(requests))
+        return [
+            [Hit(str(p.id), float(p.score), dict(p.payload or {}), vector_of(p.vector)) for p in hits] for hits in found
+        ]
+
+    @staticmethod
+    def _request(search: types.Search) -> Any:
         from qdrant_edge import Fusion, Prefetch, Query, QueryRequest, SearchParams, SparseVector
 
-        dense = Query.Nearest(as_list(vector))
+        dense = Query.Nearest(as_list(search.vector))
         params = SearchParams(hnsw_ef=types.HNSW.ef)
+        flt_, sparse = edge_filter(search.flt), search.sparse
         if sparse and sparse[0]:  # hybrid: dense and BM25 candidates, fused (types.Fusion)
-            flt_, fusion = edge_filter(flt), types.FUSION
-            depth = candidates or fusion.prefetch(limit)
-            request = QueryRequest(
-                limit=limit,
+            fusion = types.FUSION
+            depth = search.candidates or fusion.prefetch(search.limit)
+            return QueryRequest(
+                limit=search.limit,
                 prefetches=[
                     Prefetch(limit=depth, query=dense, filter=flt_, params=params),
-                    Prefetch(
-                        limit=depth,
-                        query=Query.Nearest(SparseVector(*sparse), using=SPARSE),
-                        filter=flt_,
-                    ),
+                    Prefetch(limit=depth, query=Query.Nearest(SparseVector(*sparse), using=SPARSE), filter=flt_),
                 ],
                 query=Fusion.Dbsf()
                 if fusion.method == "dbsf"
                 else Fusion.Rrf(k=RRF_K, weights=[fusion.dense_weight, 1.0]),
                 with_payload=True,
-                with_vector=with_vectors,
+                with_vector=search.with_vectors,
             )
-        else:
-            request = QueryRequest(
-                limit=limit,
-                query=dense,
-                filter=edge_filter(flt),
-                params=params,
-                with_payload=True,
-                with_vector=with_vectors,
-            )
-        with self._shard(version) as shard:
-            found = shard.query(request)
-        return [Hit(str(p.id), float(p.score), dict(p.payload or {}), vector_of(p.vector)) for p in found]
+        return QueryRequest(
+            limit=search.limit,
+            query=dense,
+            filter=flt_,
+            params=params,
+            with_payload=True,
+            with_vector=search.with_vectors,
+        )
 
     def recommend(
         self,

@@ -172,40 +172,43 @@ class QdrantServerStore(VersionedStore):
         sparse: Sparse | None = None,
         candidates: int | None = None,
     ) -> list[Hit]:
+        return self.query_batch([types.Search(vector, flt, limit, sparse, candidates, with_vectors)], version)[0]
+
+    def query_batch(self, searches: list[types.Search], version: str | None = None) -> list[list[Hit]]:
+        if not searches:
+            return []
+        found = self.client.query_batch_points(self._resolve(version), [self._request(s) for s in searches])
+        return [
+            [Hit(str(p.id), float(p.score), dict(p.payload or {}), vector_of(p.vector)) for p in response.points]
+            for response in found
+        ]
+
+    @staticmethod
+    def _request(search: types.Search) -> Any:
         from qdrant_client import models
 
-        flt_ = client_filter(flt)
+        flt_, sparse = client_filter(search.flt), search.sparse
         params = models.SearchParams(hnsw_ef=types.HNSW.ef)
+        common = {"limit": search.limit, "with_payload": True, "with_vector": search.with_vectors}
         if sparse and sparse[0]:  # hybrid: dense and BM25 candidates, fused (types.Fusion)
             fusion = types.FUSION
-            depth = candidates or fusion.prefetch(limit)
-            query: Any = (
-                models.FusionQuery(fusion=models.Fusion.DBSF)
+            depth = search.candidates or fusion.prefetch(search.limit)
+            return models.QueryRequest(
+                query=models.FusionQuery(fusion=models.Fusion.DBSF)
                 if fusion.method == "dbsf"
-                else models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=[fusion.dense_weight, 1.0]))
+                else models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=[fusion.dense_weight, 1.0])),
+                prefetch=[
+                    models.Prefetch(query=as_list(search.vector), filter=flt_, limit=depth, params=params),
+                    models.Prefetch(
+                        query=models.SparseVector(indices=sparse[0], values=sparse[1]),
+                        using=SPARSE,
+                        filter=flt_,
+                        limit=depth,
+                    ),
+                ],
+                **common,
             )
-            prefetch = [
-                models.Prefetch(query=as_list(vector), filter=flt_, limit=depth, params=params),
-                models.Prefetch(
-                    query=models.SparseVector(indices=sparse[0], values=sparse[1]),
-                    using=SPARSE,
-                    filter=flt_,
-                    limit=depth,
-                ),
-            ]
-        else:
-            query, prefetch = as_list(vector), None
-        found = self.client.query_points(
-            self._resolve(version),
-            query=query,
-            prefetch=prefetch,
-            query_filter=None if prefetch else flt_,
-            search_params=None if prefetch else params,
-            limit=limit,
-            with_payload=True,
-            with_vectors=with_vectors,
-        ).points
-        return [Hit(str(p.id), float(p.score), dict(p.payload or {}), vector_of(p.vector)) for p in found]
+        return models.QueryRequest(query=as_list(search.vector), filter=flt_, params=params, **common)
 
     def recommend(
         self,

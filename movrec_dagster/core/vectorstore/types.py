@@ -29,6 +29,19 @@ RRF_K = 60  # reciprocal rank fusion constant (Qdrant's default)
 
 
 @dataclass(frozen=True)
+class Search:
+    """One nearest-points query of a batch (`VectorStore.query_batch`); the fields mean what
+    `VectorStore.query`'s arguments do."""
+
+    vector: Sequence[float]
+    flt: PayloadFilter | None = None
+    limit: int = 10
+    sparse: tuple[list[int], list[float]] | None = None
+    candidates: int | None = None
+    with_vectors: bool = False
+
+
+@dataclass(frozen=True)
 class Fusion:
     """How the hybrid query fuses its two candidate lists (both engines read this one setting):
     each side fetches `depth` x the limit; "rrf" is reciprocal-rank fusion weighing the dense side

@@ -10,6 +10,7 @@ import pytest
 
 from movrec_dagster.core.vectorstore import (
     EdgeStore,
+    Examples,
     NoServingCollection,
     PayloadFilter,
     QdrantServerStore,
@@ -102,11 +103,11 @@ def test_engines_agree_on_recommend_queries(tmp_path: Path) -> None:
         PayloadFilter(exclude_movie_ids=examples),
         PayloadFilter(languages=("es", "fr"), exclude_movie_ids=examples),
     ):
-        a = edge.recommend(liked, disliked, flt, limit=len(points))
-        b = client.recommend(liked, disliked, flt, limit=len(points))
+        a = edge.recommend(Examples(liked, disliked, flt, len(points)))
+        b = client.recommend(Examples(liked, disliked, flt, len(points)))
         assert [h.id for h in a] == [h.id for h in b] and a
         assert np.allclose([h.score for h in a], [h.score for h in b], atol=1e-4)
-    ranked = [h.id for h in edge.recommend(liked, disliked, limit=len(points))]
+    ranked = [h.id for h in edge.recommend(Examples(liked, disliked, limit=len(points)))]
     assert set(ranked[:2]) == {points[5].id, points[17].id}  # the examples themselves, when not excluded
     assert ranked[-1] == points[30].id  # the disliked example is the least recommended
 

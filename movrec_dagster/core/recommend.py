@@ -29,7 +29,7 @@ from .collaborative import ItemNeighbours
 from .recsys.blend import TasteModel
 from .recsys.serving import rank
 from .search import MovieHit, MovieNotFound, movie_hit, resolve_ids, with_evidence
-from .vectorstore import Hit, PayloadFilter, VectorStore
+from .vectorstore import Examples, Hit, PayloadFilter, VectorStore
 
 DISLIKE_WEIGHT = 0.5
 
@@ -174,7 +174,7 @@ def recommend(
         # Qdrant's recommend query ("best score": the closest liked example counts, unless a disliked
         # one is closer) rather than the nearest to the Rocchio vector `query`: on held-out MovieLens
         # users, NDCG@10 0.056 against 0.031 (bench/recommend_examples.py, EVALUATION.md)
-        candidates = store.recommend(liked_list, disliked_list, unwatched, limit=pool, with_vectors=True)
+        candidates = store.recommend(Examples(liked_list, disliked_list, unwatched, pool, with_vectors=True))
         cosine = {h.payload["movie_id"]: h.score for h in candidates}
         cf = {}
     if neighbours is not None and len(neighbours) and collaborative_weight > 0:
@@ -183,7 +183,7 @@ def recommend(
         wanted = [m for m in sorted(cf, key=cf.__getitem__, reverse=True)[:pool] if m not in cosine]
         if wanted:  # scored on content the same way, by the engine
             only = replace(unwatched, movie_ids=tuple(wanted))
-            extra = store.recommend(liked_list, disliked_list, only, limit=len(wanted), with_vectors=True)
+            extra = store.recommend(Examples(liked_list, disliked_list, only, len(wanted), with_vectors=True))
             cosine.update({h.payload["movie_id"]: h.score for h in extra})
             candidates += extra
         if candidates:

@@ -26,6 +26,7 @@ from .types import (
     POINT_NAMESPACE,
     RRF_K,
     SPARSE,
+    Examples,
     Hit,
     NoServingCollection,
     PayloadFilter,
@@ -82,16 +83,8 @@ class VectorStore(Protocol):
     def query_batch(self, searches: list[Search], version: str | None = None) -> list[list[Hit]]:
         """Several `query`s in one engine call (Qdrant's batch query), results in the same order."""
 
-    def recommend(
-        self,
-        liked: list[Sequence[float]],
-        disliked: list[Sequence[float]],
-        flt: PayloadFilter | None = None,
-        limit: int = 10,
-        with_vectors: bool = False,
-        version: str | None = None,
-    ) -> list[Hit]:
-        """Points for someone who liked `liked` and disliked `disliked` (vectors): the engine's
+    def recommend(self, examples: Examples, version: str | None = None) -> list[Hit]:
+        """Points for someone who liked `examples.liked` and disliked `examples.disliked`: the engine's
         recommend query, "best score" strategy (a point scores its similarity to the closest liked
         example, unless a disliked one is closer; then it ranks below every such point)."""
 
@@ -177,6 +170,7 @@ __all__ = [
     "ROLES",
     "SPARSE",
     "EdgeStore",
+    "Examples",
     "Hit",
     "NoServingCollection",
     "PayloadFilter",

@@ -265,25 +265,17 @@ class EdgeStore(VersionedStore):
             with_vector=search.with_vectors,
         )
 
-    def recommend(
-        self,
-        liked: list[Sequence[float]],
-        disliked: list[Sequence[float]],
-        flt: PayloadFilter | None = None,
-        limit: int = 10,
-        with_vectors: bool = False,
-        version: str | None = None,
-    ) -> list[Hit]:
+    def recommend(self, examples: types.Examples, version: str | None = None) -> list[Hit]:
         from qdrant_edge import Query, QueryRequest, RecommendQuery, SearchParams
 
-        examples = RecommendQuery([as_list(v) for v in liked], [as_list(v) for v in disliked])
+        query = RecommendQuery([as_list(v) for v in examples.liked], [as_list(v) for v in examples.disliked])
         request = QueryRequest(
-            limit=limit,
-            query=Query.RecommendBestScore(examples),
-            filter=edge_filter(flt),
+            limit=examples.limit,
+            query=Query.RecommendBestScore(query),
+            filter=edge_filter(examples.flt),
             params=SearchParams(hnsw_ef=types.HNSW.ef),
             with_payload=True,
-            with_vector=with_vectors,
+            with_vector=examples.with_vectors,
         )
         with self._shard(version) as shard:
             found = shard.query(request)

@@ -210,30 +210,22 @@ class QdrantServerStore(VersionedStore):
             )
         return models.QueryRequest(query=as_list(search.vector), filter=flt_, params=params, **common)
 
-    def recommend(
-        self,
-        liked: list[Sequence[float]],
-        disliked: list[Sequence[float]],
-        flt: PayloadFilter | None = None,
-        limit: int = 10,
-        with_vectors: bool = False,
-        version: str | None = None,
-    ) -> list[Hit]:
+    def recommend(self, examples: types.Examples, version: str | None = None) -> list[Hit]:
         from qdrant_client import models
 
-        examples = models.RecommendInput(
-            positive=[as_list(v) for v in liked],
-            negative=[as_list(v) for v in disliked],
+        query = models.RecommendInput(
+            positive=[as_list(v) for v in examples.liked],
+            negative=[as_list(v) for v in examples.disliked],
             strategy=models.RecommendStrategy.BEST_SCORE,
         )
         found = self.client.query_points(
             self._resolve(version),
-            query=models.RecommendQuery(recommend=examples),
-            query_filter=client_filter(flt),
+            query=models.RecommendQuery(recommend=query),
+            query_filter=client_filter(examples.flt),
             search_params=models.SearchParams(hnsw_ef=types.HNSW.ef),
-            limit=limit,
+            limit=examples.limit,
             with_payload=True,
-            with_vectors=with_vectors,
+            with_vectors=examples.with_vectors,
         ).points
         return [Hit(str(p.id), float(p.score), dict(p.payload or {}), vector_of(p.vector)) for p in found]
 

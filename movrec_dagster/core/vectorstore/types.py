@@ -42,6 +42,18 @@ class Search:
 
 
 @dataclass(frozen=True)
+class Examples:
+    """A recommend query (`VectorStore.recommend`): points like the `liked` vectors and unlike the
+    `disliked` ones, under `flt`."""
+
+    liked: list[Sequence[float]]
+    disliked: list[Sequence[float]]
+    flt: PayloadFilter | None = None
+    limit: int = 10
+    with_vectors: bool = False
+
+
+@dataclass(frozen=True)
 class Fusion:
     """How the hybrid query fuses its two candidate lists (both engines read this one setting):
     each side fetches `depth` x the limit; "rrf" is reciprocal-rank fusion weighing the dense side

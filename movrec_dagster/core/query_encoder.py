@@ -1,11 +1,12 @@
 """Search queries through ONNX Runtime with int8 weights: most of a search's time was encoding its query.
 
-Measured on 2 cores (`python bench/query_encoder.py`, multilingual-e5-small, one query at a time):
-torch 21.7 ms p50, ONNX Runtime float32 8.0 ms, ONNX Runtime int8 (dynamic, per-channel) 4.4 ms at
-cosine >= 0.996 to the torch vector. Queries only: stored passages stay on torch, because in batches
-ONNX float32 was *slower* (34 vs 43 texts/s) and int8 passages would change every stored vector (a
-new model fingerprint, everything re-embedded), while a query vector off by 0.4 % moves no ranking
-measurably (the benchmark compares recall with both).
+Measured on 2 cores, multilingual-e5-small, one short query at a time: torch 21.7 ms p50, ONNX
+Runtime float32 8.0 ms, ONNX Runtime int8 (dynamic, per-channel) 4.4 ms at cosine >= 0.996 to the
+torch vector (per-tensor int8: 3.4 ms but cosine 0.987-0.990). `bench/search_latency.py` measures
+it inside `GET /search` with the recall of both (BENCHMARKS.md). Queries only: stored passages stay
+on torch, because in batches ONNX float32 was *slower* (34 vs 43 texts/s) and int8 passages would
+change every stored vector (a new model fingerprint, everything re-embedded), while a query vector
+off by 0.4 % moves no ranking measurably.
 
 sentence-transformers' own `backend="onnx"` needs optimum-onnx, which pins transformers < 4.58 (movrec
 runs 5.x), so the model is exported here with `torch.onnx` and quantised with

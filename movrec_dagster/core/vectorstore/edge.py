@@ -26,8 +26,8 @@ from .types import (
     VectorPoint,
     VersionInfo,
     as_list,
+    hit_of,
     translate,
-    vector_of,
 )
 from .versions import VersionedStore
 
@@ -230,9 +230,7 @@ class EdgeStore(VersionedStore):
         requests = [self._request(search) for search in searches]
         with self._shard(version) as shard:
             found = [shard.query(requests[0])] if len(requests) == 1 else shard.query_batch(QueryBatchRequest(requests))
-        return [
-            [Hit(str(p.id), float(p.score), dict(p.payload or {}), vector_of(p.vector)) for p in hits] for hits in found
-        ]
+        return [[hit_of(p) for p in hits] for hits in found]
 
     @staticmethod
     def _request(search: types.Search) -> Any:
@@ -279,7 +277,7 @@ class EdgeStore(VersionedStore):
         )
         with self._shard(version) as shard:
             found = shard.query(request)
-        return [Hit(str(p.id), float(p.score), dict(p.payload or {}), vector_of(p.vector)) for p in found]
+        return [hit_of(p) for p in found]
 
     def count(self, flt: PayloadFilter | None = None, version: str | None = None) -> int:
         from qdrant_edge import CountRequest
@@ -308,7 +306,7 @@ class EdgeStore(VersionedStore):
                         offset=offset, limit=1024, filter=edge_filter(flt), with_payload=True, with_vector=with_vectors
                     )
                 )
-                hits += [Hit(str(r.id), 0.0, dict(r.payload or {}), vector_of(r.vector)) for r in records]
+                hits += [hit_of(r) for r in records]
                 if offset is None:
                     return hits
 

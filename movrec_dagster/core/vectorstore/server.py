@@ -19,8 +19,8 @@ from .types import (
     VectorPoint,
     VersionInfo,
     as_list,
+    hit_of,
     translate,
-    vector_of,
 )
 from .versions import VersionedStore
 
@@ -178,10 +178,7 @@ class QdrantServerStore(VersionedStore):
         if not searches:
             return []
         found = self.client.query_batch_points(self._resolve(version), [self._request(s) for s in searches])
-        return [
-            [Hit(str(p.id), float(p.score), dict(p.payload or {}), vector_of(p.vector)) for p in response.points]
-            for response in found
-        ]
+        return [[hit_of(p) for p in response.points] for response in found]
 
     @staticmethod
     def _request(search: types.Search) -> Any:
@@ -227,7 +224,7 @@ class QdrantServerStore(VersionedStore):
             with_payload=True,
             with_vectors=examples.with_vectors,
         ).points
-        return [Hit(str(p.id), float(p.score), dict(p.payload or {}), vector_of(p.vector)) for p in found]
+        return [hit_of(p) for p in found]
 
     def count(self, flt: PayloadFilter | None = None, version: str | None = None) -> int:
         return int(self.client.count(self._resolve(version), count_filter=client_filter(flt), exact=True).count)
@@ -250,7 +247,7 @@ class QdrantServerStore(VersionedStore):
                 with_payload=True,
                 with_vectors=with_vectors,
             )
-            hits += [Hit(str(r.id), 0.0, dict(r.payload or {}), vector_of(r.vector)) for r in records]
+            hits += [hit_of(r) for r in records]
             if offset is None:
                 return hits
 

@@ -206,3 +206,9 @@ def vector_of(vector: Any) -> list[float] | None:
     if isinstance(vector, dict):  # {"": [...]} for the unnamed vector
         vector = next(iter(vector.values()), None)
     return list(vector) if vector is not None else None
+
+
+def hit_of(point: Any) -> Hit:
+    """A scored point (a query's) or a record (a scroll's: no score) of either engine, as a `Hit`."""
+    score = float(getattr(point, "score", 0.0) or 0.0)
+    return Hit(str(point.id), score, dict(point.payload or {}), vector_of(point.vector))

@@ -45,7 +45,7 @@ BACKENDS = ("torch", "onnx-int8")
 @contextmanager
 def served(home: MovrecHome, backend: str, port: int = 8765) -> Iterator[http.client.HTTPConnection]:
     """`movrec serve` over `home`, its queries encoded by `backend`; a connection once it answers."""
-    env = os.environ | {"MOVREC_HOME": str(home.root), "MOVREC_QUERY_BACKEND": backend}
+    env = os.environ | {"MOVREC_HOME": str(home.root), "MOVREC_EMBED_BACKEND": backend}
     env["MOVREC_API_RATE_LIMIT"] = "100000/second"  # one client asking as fast as it can is no abuse here
     command = [sys.executable, "-m", "movrec_dagster.cli", "serve", "--port", str(port)]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -90,7 +90,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         home = MovrecHome(Path(tmp))
-        build_index(movies, Embedder(EmbedderSettings(query_backend="torch")), home.qdrant, CACHE / "index")
+        build_index(movies, Embedder(EmbedderSettings(backend="torch")), home.qdrant, CACHE / "index")
         texts = asked["query"].to_list()
         vectors = {}
         print(
@@ -99,7 +99,7 @@ def main() -> None:
         )
         print("|---|---|---|---|---|---|---|")
         for backend in BACKENDS:
-            os.environ["MOVREC_QUERY_BACKEND"] = backend  # what the API's embedder reads
+            os.environ["MOVREC_EMBED_BACKEND"] = backend  # what the API's embedder reads
             embedder = Embedder(EmbedderSettings())
             embedder.encode(texts[:4], kind="query")  # load (and for ONNX, export once) before timing
             encode_ms = []

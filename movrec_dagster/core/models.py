@@ -24,6 +24,12 @@ PACKAGED_EMBEDDERS = {
 
 DEFAULT_EMBEDDER = "multilingual-e5-small"
 DEFAULT_MAX_SEQ_LENGTH = 256  # shorter than e5's 512: trailer lines are short, attention is O(n^2)
+# e5 models are trained with these prefixes; other models get none (unless their folder names some)
+E5_PROMPTS = {"query": "query: ", "passage": "passage: "}
+
+
+def default_prompts(model: str) -> dict[str, str]:
+    return dict(E5_PROMPTS) if "e5" in model else {kind: "" for kind in E5_PROMPTS}
 
 
 def model_cache() -> Path:
@@ -103,11 +109,11 @@ def embedder_model_path(name: str) -> str:
 
 
 def prepare_packaged() -> list[str]:
-    """Build every packaged model, and the default embedder's query encoder, into the cache
+    """Build every packaged model, and the default embedder's int8 ONNX export, into the cache
     (container images do this at build time)."""
-    from .query_encoder import query_encoder
+    from .onnx_encoder import onnx_encoder
 
-    query_encoder(DEFAULT_EMBEDDER, DEFAULT_MAX_SEQ_LENGTH, "query: ")
+    onnx_encoder(DEFAULT_EMBEDDER, DEFAULT_MAX_SEQ_LENGTH)
     return [whisper_model_path(name) for name in PACKAGED_WHISPER] + [
         embedder_model_path(name) for name in PACKAGED_EMBEDDERS
     ]

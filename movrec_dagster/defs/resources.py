@@ -1,6 +1,7 @@
 """One resource per external thing: the library on disk, whisper, the embedder, sentiment, Qdrant."""
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
@@ -76,9 +77,15 @@ class EmbedderResource(dg.ConfigurableResource):
     )
     batch_size: int = 32
     max_seq_length: int = 256
+    backend: str | None = Field(
+        default=None,
+        description="on CPU: 'onnx-int8' (2.6-5x faster, cosine >= 0.99 to torch) or 'torch'; "
+        "unset: $MOVREC_EMBED_BACKEND, else 'onnx-int8'",
+    )
 
     def settings(self) -> EmbedderSettings:
-        return EmbedderSettings(self.model, self.device, self.batch_size, self.max_seq_length)
+        settings = EmbedderSettings(self.model, self.device, self.batch_size, self.max_seq_length)
+        return replace(settings, backend=self.backend) if self.backend else settings
 
     def embedder(self) -> Embedder:
         return Embedder(self.settings())

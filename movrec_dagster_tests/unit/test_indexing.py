@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from movrec_dagster.core.entities import resolve_movies
-from movrec_dagster.core.home import MovrecHome
+from movrec_dagster.core.home import MovrecHome, write_table
 from movrec_dagster.core.indexing import build_points, changed_partitions, partitions_to_index
 from movrec_dagster.core.pending import clear_pending, mark_pending
 from movrec_dagster.core.stages import embed_partition
@@ -22,6 +22,14 @@ def test_partitions_to_index_is_pending_plus_never_indexed(tmp_path) -> None:  #
     assert partitions_to_index(home, {"en", "fr", "de"}, {"en", "fr"}) == ["de", "en"]
     clear_pending(home, "en")
     assert partitions_to_index(home, {"en", "fr", "de"}, {"en", "fr", "de"}) == []
+
+
+def test_partitions_to_index_smallest_first(tmp_path) -> None:  # noqa: ANN001
+    """A first catalogue ingest writes the small languages while the collection is small."""
+    home = MovrecHome(tmp_path).ensure()
+    cat = catalogue(*[(i, f"Movie {i}", 2000, lang, 1.0) for i, lang in enumerate("en en en fr fr de".split())])
+    write_table(resolve_movies(videos(), {}, cat).movies, home.table("movies"))
+    assert partitions_to_index(home, {"en", "fr", "de", "ja"}, set()) == ["ja", "de", "fr", "en"]
 
 
 def test_changed_partitions_compares_movies_content_and_metadata() -> None:

@@ -76,7 +76,7 @@ def _points(
 
 def _serving_model(users: VectorStore) -> str | None:
     serving = users.serving_version()
-    return next((v.model for v in users.versions() if v.name == serving), None) if serving else None
+    return next((v.model for v in users.versions(counts=False) if v.name == serving), None) if serving else None
 
 
 def sync_segment(home: MovrecHome, users: VectorStore, segment: str, model: str, full: bool = False) -> dict:
@@ -148,7 +148,7 @@ def rebuild_users(home: MovrecHome, users: VectorStore, model: str) -> dict:
         users.upsert(points, version=fresh)
     users.optimize(fresh)
     users.set_pointers({"serving": fresh, "previous": old, "building": None})
-    for version in users.versions():
+    for version in users.versions(counts=False):
         if version.name not in (fresh, old):
             users.drop_version(version.name)
     compact(home)

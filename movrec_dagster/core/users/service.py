@@ -250,7 +250,7 @@ def _rebuild_without(users: VectorStore, key: str) -> None:
     """A new users version holding every point but the forgotten one; the old version (its segments and
     write-ahead log) is dropped, previous versions too."""
     old = users.serving_version()
-    info = next(v for v in users.versions() if v.name == old)
+    info = next(v for v in users.versions(counts=False) if v.name == old)
     kept = [
         VectorPoint(h.id, h.vector, h.payload)
         for h in users.scroll(with_vectors=True)
@@ -260,7 +260,7 @@ def _rebuild_without(users: VectorStore, key: str) -> None:
     if kept:
         users.upsert(kept, version=fresh)
     users.set_pointers({"serving": fresh, "previous": None, "building": None})
-    for version in users.versions():
+    for version in users.versions(counts=False):
         if version.name != fresh:
             users.drop_version(version.name)
 

@@ -77,11 +77,11 @@ class EdgeStore(VersionedStore):
             yield
 
     # versions
-    def versions(self) -> list[VersionInfo]:
+    def versions(self, counts: bool = True) -> list[VersionInfo]:
         infos = []  # this alias's versions only: one root can hold several collections (movies, users)
         for meta in sorted((self.root / "collections").glob(f"{self.alias}__*/movrec.json")):
             info = VersionInfo(**json.loads(meta.read_text()))
-            info.points = self.count(version=info.name)
+            info.points = self.count(version=info.name) if counts else None
             infos.append(info)
         return infos
 

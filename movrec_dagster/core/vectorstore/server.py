@@ -87,7 +87,7 @@ class QdrantServerStore(VersionedStore):
         """A server keeps its collections open; nothing to hold."""
         yield self
 
-    def versions(self) -> list[VersionInfo]:
+    def versions(self, counts: bool = True) -> list[VersionInfo]:
         out = []
         for c in self.client.get_collections().collections:
             if not c.name.startswith(f"{self.alias}__"):
@@ -99,7 +99,7 @@ class QdrantServerStore(VersionedStore):
                     name=c.name,
                     dimension=int(meta.get("dimension", 0)),
                     model=str(meta.get("model", "")),
-                    points=self.count(version=c.name),
+                    points=self.count(version=c.name) if counts else None,
                     created_at=float(meta.get("created_at", 0)),
                     lexical=int(meta.get("lexical", 1)),
                 )

@@ -178,7 +178,7 @@ class VersionInfo:
     name: str
     dimension: int
     model: str
-    points: int = 0
+    points: int | None = None  # None: not counted (`versions(counts=False)`)
     created_at: float = field(default_factory=time.time)
     lexical: int = 1  # versions written before formats were recorded hold format 1
 

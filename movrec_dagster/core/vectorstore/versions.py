@@ -66,7 +66,7 @@ class VersionedStore:
         name = self._resolve(None)
         models: dict[str, str] = self.__dict__.setdefault("_models", {})
         if name not in models:
-            models[name] = next(v.model for v in self.versions() if v.name == name)
+            models[name] = next(v.model for v in self.versions(counts=False) if v.name == name)
         return models[name]
 
     def _resolve(self, version: str | None) -> str:

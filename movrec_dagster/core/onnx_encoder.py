@@ -1,12 +1,16 @@
-"""Search queries through ONNX Runtime with int8 weights: most of a search's time was encoding its query.
+"""Text to vectors on CPU through ONNX Runtime with int8 weights: 2.6x torch for passages, 5x for queries.
 
-Measured on 2 cores, multilingual-e5-small, one short query at a time: torch 21.7 ms p50, ONNX
-Runtime float32 8.0 ms, ONNX Runtime int8 (dynamic, per-channel) 4.4 ms at cosine >= 0.996 to the
-torch vector (per-tensor int8: 3.4 ms but cosine 0.987-0.990). `bench/search_latency.py` measures
-it inside `GET /search` with the recall of both (BENCHMARKS.md). Queries only: stored passages stay
-on torch, because in batches ONNX float32 was *slower* (34 vs 43 texts/s) and int8 passages would
-change every stored vector (a new model fingerprint, everything re-embedded), while a query vector
-off by 0.4 % moves no ranking measurably.
+Measured on 2 cores, multilingual-e5-small. Queries, one short text at a time: torch 21.7 ms p50,
+ONNX Runtime float32 8.0 ms, int8 (dynamic, per-channel) 4.4 ms at cosine >= 0.996 to the torch
+vector (per-tensor int8: 3.4 ms but cosine 0.987-0.990). Passages (title + overview, 400 TMDB
+movies): torch batched 35.6 texts/s, int8 one text per run on one thread 46-50 texts/s, the same
+session run from two threads (one per core) 94-102 texts/s, cosine to torch >= 0.9936 (p50 0.9965).
+ONNX Runtime float32 in batches was slower than torch (34 vs 43 texts/s). `bench/search_latency.py`
+and `bench/search_quality.py` measure what it does to search (BENCHMARKS.md, EVALUATION.md).
+
+Vectors stay comparable with torch's like float16 on a GPU does (cosine above 0.99), so the model
+fingerprint names the model, not the arithmetic: a collection embedded on torch keeps its vectors and
+only new texts go through here.
 
 sentence-transformers' own `backend="onnx"` needs optimum-onnx, which pins transformers < 4.58 (movrec
 runs 5.x), so the model is exported here with `torch.onnx` and quantised with
@@ -18,23 +22,25 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
 import threading
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .models import build_once, embedder_model_path, model_cache
+from .models import build_once, default_prompts, embedder_model_path, model_cache
 
 BACKENDS = ("onnx-int8", "torch")
-_META = "movrec_query_encoder.json"
+_META = "movrec_onnx_encoder.json"
 
 
-def _export(model: str, max_seq_length: int, default_prompt: str, out: Path) -> None:
+def _export(model: str, max_seq_length: int, defaults: dict[str, str], out: Path) -> None:
     """`model` (a sentence-transformers folder: Transformer, mean or CLS Pooling, Normalize) as
     `model.onnx` with int8 weights, its tokenizer, and how to pool and prefix."""
     import torch
@@ -77,36 +83,64 @@ def _export(model: str, max_seq_length: int, default_prompt: str, out: Path) -> 
     quantize_dynamic(str(full), str(out / "model.onnx"), weight_type=QuantType.QInt8, per_channel=True)
     full.unlink()
     st.tokenizer.save_pretrained(str(out))
-    prompt = (st.prompts or {}).get("query", default_prompt)  # as Embedder.prompts reads it
-    meta = {"pooling": mode, "normalize": normalize, "max_seq_length": max_seq_length, "prompt": prompt}
+    prompts = {kind: (st.prompts or {}).get(kind, p) for kind, p in defaults.items()}  # as Embedder.prompts
+    meta = {
+        "pooling": mode,
+        "normalize": normalize,
+        "max_seq_length": min(max_seq_length, st.max_seq_length or max_seq_length),  # as embedding._load
+        "prompts": prompts,
+        "dimension": st.get_embedding_dimension(),
+    }
     (out / _META).write_text(json.dumps(meta, indent=1) + "\n")
 
 
-class QueryEncoder:
-    """Queries to vectors with the int8 ONNX export of a sentence-transformers model."""
+class OnnxEncoder:
+    """Texts to vectors with the int8 ONNX export of a sentence-transformers model."""
 
-    def __init__(self, folder: Path, threads: int = 1) -> None:
+    def __init__(self, folder: Path, threads: int | None = None) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.meta = json.loads((folder / _META).read_text())
+        # one tokenizer, not truncating (chunking counts whole texts); `_encode_one` truncates as the
+        # model's tokenizer does. Loading e5's 250k-piece vocabulary takes over a second.
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.tokenizer.enable_truncation(self.meta["max_seq_length"])
+        self.specials = self.tokenizer.num_special_tokens_to_add(False)
         options = ort.SessionOptions()
-        # one thread: as fast for a short query as two (4 ms), and the API's concurrent requests and the
-        # engine's own threads keep the other cores; two spinning threads doubled it inside the server
-        options.intra_op_num_threads = threads
+        # one thread per run: as fast for a short query as two (4 ms), and inside the API concurrent
+        # requests and the engine keep the other cores (two spinning threads doubled a search's time);
+        # many texts run one per core from a thread pool over this one session (ONNX Runtime's `run`
+        # is thread-safe), which beat one run on two threads by 1.6x
+        options.intra_op_num_threads = 1
         self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
+        self.threads = threads or _cores()
+        self.dimension = int(self.meta["dimension"])
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        # one query per run: dynamic int8 quantises activations with one scale per tensor, so in a
-        # batch a query's vector would depend on the queries beside it (and its padding)
-        return np.concatenate([self._encode_one(text) for text in texts]) if texts else np.zeros((0, 0), np.float32)
+    def token_ids(self, texts: list[str]) -> list[list[int]]:
+        """Each text's token ids, no special tokens, not truncated (as the model's tokenizer gives them)."""
+        return [e.ids for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
+
+    def decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+    def encode(self, texts: list[str], kind: str = "passage") -> np.ndarray:
+        """`kind`: "query" or "passage" (the model's prompt for it). One text per run: dynamic int8
+        quantises activations with one scale per tensor, so in a batch a text's vector would depend on
+        the texts beside it (and its padding)."""
+        if not texts:
+            return np.zeros((0, 0), np.float32)
+        prompt = self.meta["prompts"][kind]
+        if len(texts) == 1 or self.threads == 1:
+            return np.concatenate([self._encode_one(prompt + text) for text in texts])
+        with ThreadPoolExecutor(min(self.threads, len(texts))) as pool:
+            return np.concatenate(list(pool.map(lambda text: self._encode_one(prompt + text), texts)))
 
     def _encode_one(self, text: str) -> np.ndarray:
-        batch = [self.tokenizer.encode(self.meta["prompt"] + text)]
-        ids = np.array([b.ids for b in batch], dtype=np.int64)
-        mask = np.array([b.attention_mask for b in batch], dtype=np.int64)
+        encoding = self.tokenizer.encode(text, add_special_tokens=False)
+        encoding.truncate(self.meta["max_seq_length"] - self.specials)
+        encoding = self.tokenizer.post_process(encoding)
+        ids = np.array([encoding.ids], dtype=np.int64)
+        mask = np.array([encoding.attention_mask], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         hidden = self.session.run(None, feeds)[0]
         if self.meta["pooling"] == "cls":
@@ -116,6 +150,11 @@ class QueryEncoder:
         if self.meta["normalize"]:
             vectors = vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12)
         return vectors.astype(np.float32)
+
+
+def _cores() -> int:
+    """The cores this process may use (a container's CPU set, not the host's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 _lock = threading.Lock()
@@ -135,12 +174,12 @@ def _quiet() -> Iterator[None]:
 
 
 @lru_cache(maxsize=2)
-def query_encoder(model: str, max_seq_length: int, default_prompt: str) -> QueryEncoder:
+def onnx_encoder(model: str, max_seq_length: int) -> OnnxEncoder:
     """The encoder for `model`, exported on first use (~20 s) and then loaded from the cache (~1 s)."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("_")
-    target = model_cache() / f"{slug}-seq{max_seq_length}-onnx-int8"
+    target = model_cache() / f"{slug}-seq{max_seq_length}-onnx-int8-2"  # 2: prompts for passages too
     with _lock:
         path = embedder_model_path(model)
         with _quiet():
-            build_once(target, lambda out: _export(path, max_seq_length, default_prompt, out))
-        return QueryEncoder(target)
+            build_once(target, lambda out: _export(path, max_seq_length, default_prompts(model), out))
+        return OnnxEncoder(target)

@@ -63,6 +63,24 @@ def test_int8_encoder_agrees_with_torch(embedder: Embedder) -> None:
     assert embedder.onnx_encoder() is embedder.onnx_encoder()
 
 
+def test_query_vectors_are_remembered_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A query asked again skips the encoder and gets the very same vector; the memory is bounded."""
+    import movrec_dagster.core.embedding as embedding
+
+    monkeypatch.setattr(embedding, "QUERY_CACHE", 3)
+    embedder = Embedder(EmbedderSettings())
+    first = embedder.encode(QUERIES[:2], kind="query")
+    calls: list[list[str]] = []
+    encode = embedder._encode
+    monkeypatch.setattr(embedder, "_encode", lambda texts, kind: calls.append(texts) or encode(texts, kind))
+    again = embedder.encode([QUERIES[1], QUERIES[2], QUERIES[0], QUERIES[2]], kind="query")
+    assert calls == [[QUERIES[2]]]  # only the new one, once
+    assert np.array_equal(again[[2, 0]], first) and np.array_equal(again[1], again[3])
+    embedder.encode(QUERIES[3:5], kind="query")
+    assert len(embedder._queries) == 3 and QUERIES[0] not in embedder._queries  # least recently used out
+    assert len(embedder.encode(QUERIES[:1])) == 1 and calls[-1] == QUERIES[:1]  # passages are never remembered
+
+
 def test_unknown_backend_is_refused() -> None:
     with pytest.raises(ValueError, match="backend 'tensorrt'"):
         Embedder(EmbedderSettings(backend="tensorrt"))

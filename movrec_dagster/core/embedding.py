@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +16,8 @@ import numpy as np
 from .models import DEFAULT_EMBEDDER, DEFAULT_MAX_SEQ_LENGTH, E5_PROMPTS, default_prompts, embedder_model_path
 from .onnx_encoder import BACKENDS, OnnxEncoder, onnx_encoder
 from .speech import Segment
+
+QUERY_CACHE = 4096  # query vectors an embedder remembers (1.5 MB at 384 dimensions)
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,8 @@ class Embedder:
         self.settings = settings
         self._model: object | None = None
         self._onnx: OnnxEncoder | None = None
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     @property
     def model(self) -> object:
@@ -150,8 +155,29 @@ class Embedder:
         return self._onnx
 
     def encode(self, texts: list[str], kind: str = "passage") -> np.ndarray:
+        """L2-normalised vectors of `texts` read as `kind` ("passage" or "query"). Query vectors are
+        remembered (`QUERY_CACHE` of them, least recently used out): the same words searched again,
+        with other filters, the next page or by another person, skip the encoder, most of a search's
+        time. Passages are remembered by the stages, by text hash."""
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
+        if kind != "query":
+            return self._encode(texts, kind)
+        with self._lock:
+            known = {text: self._queries[text] for text in texts if text in self._queries}
+            for text in known:
+                self._queries.move_to_end(text)
+        missing = list(dict.fromkeys(text for text in texts if text not in known))
+        if missing:
+            fresh = dict(zip(missing, self._encode(missing, kind)))
+            known |= fresh
+            with self._lock:
+                self._queries.update(fresh)
+                while len(self._queries) > QUERY_CACHE:
+                    self._queries.popitem(last=False)
+        return np.stack([known[text] for text in texts])
+
+    def _encode(self, texts: list[str], kind: str) -> np.ndarray:
         if (encoder := self.onnx_encoder()) is not None:
             return encoder.encode(texts, kind)
         vectors = self.model.encode(

@@ -7,8 +7,9 @@ lets go the moment someone announces they are waiting (within 20 ms), or after t
 
 Readers announce themselves too, so two readers (two API processes) take turns on demand rather
 than by idling. Before they did, a reader let go after one idle second, and a person searching a
-few seconds apart paid for reopening the shard on every query (460 ms p50 at 10k movies, 30k
-points, against 24 ms back to back; bench/search_latency.py measures both).
+few seconds apart paid for reopening the shard on every query: `search()` 2 s apart at 10k movies
+(30k points) took 342 ms p50 then, 129 ms now, against 16 ms back to back; most of what is left is
+this VM's idle memory (bench/paced_search.py, BENCHMARKS.md).
 """
 
 from __future__ import annotations

@@ -86,6 +86,14 @@ def test_unknown_backend_is_refused() -> None:
         Embedder(EmbedderSettings(backend="tensorrt"))
 
 
+def test_backend_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MOVREC_EMBED_BACKEND", raising=False)
+    monkeypatch.setenv("MOVREC_QUERY_BACKEND", "torch")  # the setting's name in the release before
+    assert EmbedderSettings().backend == "torch"
+    monkeypatch.setenv("MOVREC_EMBED_BACKEND", "onnx-int8")
+    assert EmbedderSettings().backend == "onnx-int8"
+
+
 def test_whisper_parts_joined_once_and_verified() -> None:
     folder = Path(whisper_model_path("base"))
     joined = (folder / "model.bin").read_bytes()

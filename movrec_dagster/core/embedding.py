@@ -20,6 +20,11 @@ from .speech import Segment
 QUERY_CACHE = 4096  # query vectors an embedder remembers (1.5 MB at 384 dimensions)
 
 
+def _env_backend() -> str:
+    # MOVREC_QUERY_BACKEND: the name of this setting when it applied to queries only (one release)
+    return os.environ.get("MOVREC_EMBED_BACKEND") or os.environ.get("MOVREC_QUERY_BACKEND") or "onnx-int8"
+
+
 @dataclass(frozen=True)
 class EmbedderSettings:
     model: str = DEFAULT_EMBEDDER
@@ -28,7 +33,7 @@ class EmbedderSettings:
     max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH
     # how texts are encoded on CPU: "onnx-int8" (onnx_encoder.py: 2.6x torch for passages, 5x for
     # queries, cosine to torch >= 0.99) or "torch"; like float16 on a GPU, no part of the fingerprint
-    backend: str = field(default_factory=lambda: os.environ.get("MOVREC_EMBED_BACKEND", "onnx-int8"))
+    backend: str = field(default_factory=lambda: _env_backend())
 
     @property
     def fingerprint(self) -> str:

@@ -116,7 +116,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.threshold_kb:
-        types.HNSW = replace(types.HNSW, threshold_kb=args.threshold_kb)
+        types.DENSE_INDEX = replace(types.DENSE_INDEX, threshold_kb=args.threshold_kb)
     sizes = [200] if args.smoke else [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:

@@ -187,16 +187,12 @@ def test_held_readers_keep_the_shard_and_take_turns(tmp_path: Path) -> None:
     assert reader.count() == 60  # and the first takes it back
 
 
-def test_the_embedded_engine_builds_hnsw_and_keeps_recall(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A collection above the indexing threshold gets its HNSW graph on `optimize()` (movrec's graph
-    settings, a lower threshold to keep the test small), and filtered queries through it find what
-    exact search finds."""
-    from dataclasses import replace
+def test_the_embedded_engine_quantizes_and_keeps_recall(tmp_path: Path) -> None:
+    """Segments above the threshold get their int8 copy on `optimize()` (types.DenseIndex): queries
+    scan it, rescore the best with the original vectors, and find what exact search finds."""
+    from qdrant_edge import QuantizationSearchParams, Query, QueryRequest, SearchParams
 
-    from movrec_dagster.core.vectorstore import types
-
-    monkeypatch.setattr(types, "HNSW", replace(types.HNSW, threshold_kb=10_000))
-    dim, n = 384, 8_000  # about 12 MB of vectors: above the 10 MB threshold
+    dim, n = 384, 8_000
     rng = np.random.default_rng(3)
     vectors = rng.standard_normal((n, dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -207,6 +203,11 @@ def test_the_embedded_engine_builds_hnsw_and_keeps_recall(tmp_path: Path, monkey
     store.upsert([VectorPoint(point_id(f"m{i}", "profile", 0), vectors[i], payloads[i]) for i in range(n)])
     assert store.indexed_vectors() == 0  # never indexed until optimized
     assert store.optimize() and store.indexed_vectors() >= n // 2
+    with store._shard(None) as shard:  # the int8 copy exists: read alone, its scores are approximate
+        raw = SearchParams(quantization=QuantizationSearchParams(rescore=False))
+        request = QueryRequest(limit=10, query=Query.Nearest(vectors[0].tolist()), params=raw, with_payload=True)
+        approx = shard.query(request)
+    assert max(abs(p.score - float(vectors[int(p.payload["movie_id"][1:])] @ vectors[0])) for p in approx) > 1e-4
     found = []
     for k in range(40):
         query = vectors[k] + 0.5 * rng.standard_normal(dim).astype(np.float32) / np.sqrt(dim)
@@ -215,5 +216,7 @@ def test_the_embedded_engine_builds_hnsw_and_keeps_recall(tmp_path: Path, monkey
         exact = {f"m{i}" for i in members[np.argsort(-(vectors[members] @ query))[:10]]}
         hits = store.query(query, PayloadFilter(languages=(languages[k % 4],)), limit=10)
         assert all(h.payload["language"] == languages[k % 4] for h in hits)
+        # rescored: the scores movrec reads are the exact cosines
+        assert all(abs(h.score - float(vectors[int(h.payload["movie_id"][1:])] @ query)) < 1e-4 for h in hits)
         found.append(len({h.payload["movie_id"] for h in hits} & exact) / 10)
     assert np.mean(found) >= 0.98

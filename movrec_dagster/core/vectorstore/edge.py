@@ -96,6 +96,8 @@ class EdgeStore(VersionedStore):
             HnswIndexConfig,
             Modifier,
             PayloadSchemaType,
+            ScalarQuantizationConfig,
+            ScalarType,
             UpdateOperation,
         )
 
@@ -117,11 +119,12 @@ class EdgeStore(VersionedStore):
                     vectors=EdgeVectorParams(size=dimension, distance=Distance.Cosine),
                     sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
                     hnsw_config=HnswIndexConfig(
-                        m=types.HNSW.m,
-                        ef_construct=types.HNSW.ef_construct,
-                        full_scan_threshold=types.HNSW.threshold_kb,
+                        m=types.DENSE_INDEX.m,
+                        ef_construct=types.DENSE_INDEX.ef_construct,
+                        full_scan_threshold=types.DENSE_INDEX.threshold_kb,
                     ),
-                    optimizers=EdgeOptimizersConfig(indexing_threshold=types.HNSW.threshold_kb),
+                    quantization_config=ScalarQuantizationConfig(ScalarType.Int8, quantile=0.99, always_ram=True),
+                    optimizers=EdgeOptimizersConfig(indexing_threshold=types.DENSE_INDEX.threshold_kb),
                 ),
             )
             for key, kind in INDEXED_FIELDS.items():
@@ -234,10 +237,10 @@ class EdgeStore(VersionedStore):
 
     @staticmethod
     def _request(search: types.Search) -> Any:
-        from qdrant_edge import Fusion, Prefetch, Query, QueryRequest, SearchParams, SparseVector
+        from qdrant_edge import Fusion, Prefetch, Query, QueryRequest, SparseVector
 
         dense = Query.Nearest(as_list(search.vector))
-        params = SearchParams(hnsw_ef=types.HNSW.ef)
+        params = _search_params()
         flt_, sparse = edge_filter(search.flt), search.sparse
         if sparse and sparse[0]:  # hybrid: dense and BM25 candidates, fused (types.Fusion)
             fusion = types.FUSION
@@ -264,14 +267,14 @@ class EdgeStore(VersionedStore):
         )
 
     def recommend(self, examples: types.Examples, version: str | None = None) -> list[Hit]:
-        from qdrant_edge import Query, QueryRequest, RecommendQuery, SearchParams
+        from qdrant_edge import Query, QueryRequest, RecommendQuery
 
         query = RecommendQuery([as_list(v) for v in examples.liked], [as_list(v) for v in examples.disliked])
         request = QueryRequest(
             limit=examples.limit,
             query=Query.RecommendBestScore(query),
             filter=edge_filter(examples.flt),
-            params=SearchParams(hnsw_ef=types.HNSW.ef),
+            params=_search_params(),
             with_payload=True,
             with_vector=examples.with_vectors,
         )
@@ -322,3 +325,13 @@ def edge_filter(flt: PayloadFilter | None) -> Any:
         return HasIdCondition({uuid.UUID(p) for p in value})
 
     return translate(flt, condition, lambda must, must_not: Filter(must=must, must_not=must_not))
+
+
+def _search_params() -> Any:
+    """Dense search: the int8 copy scanned, the best candidates rescored by the original vectors
+    (`types.DenseIndex`); a version built before quantization was configured has no copy and is
+    scanned as it is."""
+    from qdrant_edge import QuantizationSearchParams, SearchParams
+
+    rescored = QuantizationSearchParams(rescore=True, oversampling=types.DENSE_INDEX.oversampling)
+    return SearchParams(hnsw_ef=types.DENSE_INDEX.ef, quantization=rescored)

@@ -114,6 +114,11 @@ class QdrantServerStore(VersionedStore):
             name,
             vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
             sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            # the int8 copy scanned first, as the embedded engine (types.DenseIndex); the server keeps
+            # its own HNSW defaults and builds graphs in the background
+            quantization_config=models.ScalarQuantization(
+                scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, quantile=0.99, always_ram=True)
+            ),
             metadata=info.__dict__,
             **self.cluster,
         )
@@ -185,7 +190,7 @@ class QdrantServerStore(VersionedStore):
         from qdrant_client import models
 
         flt_, sparse = client_filter(search.flt), search.sparse
-        params = models.SearchParams(hnsw_ef=types.HNSW.ef)
+        params = _search_params()
         common = {"limit": search.limit, "with_payload": True, "with_vector": search.with_vectors}
         if sparse and sparse[0]:  # hybrid: dense and BM25 candidates, fused (types.Fusion)
             fusion = types.FUSION
@@ -219,7 +224,7 @@ class QdrantServerStore(VersionedStore):
             self._resolve(version),
             query=models.RecommendQuery(recommend=query),
             query_filter=client_filter(examples.flt),
-            search_params=models.SearchParams(hnsw_ef=types.HNSW.ef),
+            search_params=_search_params(),
             limit=examples.limit,
             with_payload=True,
             with_vectors=examples.with_vectors,
@@ -263,3 +268,10 @@ def client_filter(flt: PayloadFilter | None) -> Any:
         return models.HasIdCondition(has_id=value)
 
     return translate(flt, condition, lambda must, must_not: models.Filter(must=must, must_not=must_not))
+
+
+def _search_params() -> Any:
+    from qdrant_client import models
+
+    rescored = models.QuantizationSearchParams(rescore=True, oversampling=types.DENSE_INDEX.oversampling)
+    return models.SearchParams(hnsw_ef=types.DENSE_INDEX.ef, quantization=rescored)

@@ -1,7 +1,8 @@
-"""The embedded engine's dense scan three ways: as movrec configures it now, and int8-quantized.
+"""The embedded engine's dense scan: movrec's earlier graph configuration against int8 quantization.
 
-Qdrant ships scalar quantization; this asks whether it does the vector part of a search better than
-movrec's HNSW-above-a-threshold configuration (`vectorstore.types.Hnsw`). The vectors are the real
+Qdrant ships scalar quantization; this asked whether it does the vector part of a search better than
+movrec's HNSW-above-a-threshold configuration of before 2026-12-02 (it did, and is now movrec's:
+`vectorstore.types.DenseIndex`). The vectors are the real
 ones of the TMDB top-10k index that bench/search_quality.py caches (about 30k points, passages
 through the int8 encoder), or `--points N` of them resampled with noise (to reach 100k). Queries are
 200 points plus noise; recall@10 is against numpy's exact cosine top 10 (title points share their
@@ -9,10 +10,10 @@ document's vector, so ties keep even an exact scan a little under 1.0). Each con
 fresh qdrant-edge shard, written in 1,000-point batches and then `optimize()`d, as movrec does after
 a partition sync:
 
-* movrec now: HNSW m 32 / ef_construct 256 / search ef 512, indexing threshold 100 MB (collections
+* movrec before: HNSW m 32 / ef_construct 256 / search ef 512, indexing threshold 100 MB (collections
   below it stay exact scans);
 * no graph (m 0), int8 scalar quantization (quantile 0.99, in RAM) built for every segment above
-  10 KB, searched with rescoring of 2x oversampled candidates by the original vectors;
+  10 KB, searched with rescoring of 2x oversampled candidates by the original vectors (movrec now);
 * the same without rescoring, and with the quantized vectors ignored (the float scan).
 
 Usage: python bench/quantized_scan.py [--points 100000]
@@ -88,14 +89,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         now = shard(Path(tmp) / "now", vectors, 32, 256, 100_000, quantized=False)
         rows.append(
-            ("movrec now (HNSW above 100 MB, else exact)", measure(now, queries, exact, q.SearchParams(hnsw_ef=512)))
+            ("movrec before (HNSW above 100 MB, else exact)", measure(now, queries, exact, q.SearchParams(hnsw_ef=512)))
         )
         now.close()
         int8 = shard(Path(tmp) / "int8", vectors, 0, 100, 10, quantized=True)
-        rescored = q.QuantizationSearchParams(rescore=True, oversampling=2.0)
-        rows.append(
-            ("no graph, int8, rescored x2", measure(int8, queries, exact, q.SearchParams(quantization=rescored)))
-        )
+        rescored = q.SearchParams(quantization=q.QuantizationSearchParams(rescore=True, oversampling=2.0))
+        rows.append(("no graph, int8, rescored x2 (movrec now)", measure(int8, queries, exact, rescored)))
         plain = q.QuantizationSearchParams(rescore=False)
         rows.append(("no graph, int8, not rescored", measure(int8, queries, exact, q.SearchParams(quantization=plain))))
         ignored = q.QuantizationSearchParams(ignore=True)

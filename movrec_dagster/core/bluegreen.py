@@ -95,7 +95,7 @@ def verify(
 
 
 def promote(store: VectorStore, version: str, keep: int) -> list[str]:
-    """Index the version's vectors (HNSW), then swap the serving pointer to it in one atomic step;
+    """Index the version's vectors (their int8 copy), then swap the serving pointer to it in one atomic step;
     the old one becomes `previous`."""
     store.optimize(version)
     old = store.pointer("serving")

@@ -124,5 +124,5 @@ def sync_partition(store: VectorStore, language: str, points: list[VectorPoint],
     store.upsert(points, version=version)
     keep = tuple(p.id for p in points)
     store.delete(PayloadFilter(languages=(language,), exclude_point_ids=keep), version=version)
-    store.optimize(version)  # large segments get their HNSW graph; small ones stay exact
+    store.optimize(version)  # segments get their int8 copy (types.DenseIndex)
     return len(points)

@@ -67,7 +67,7 @@ class VectorStore(Protocol):
     def upsert(self, points: list[VectorPoint], version: str | None = None) -> None: ...
     def delete(self, flt: PayloadFilter, version: str | None = None) -> None: ...
     def optimize(self, version: str | None = None) -> bool:
-        """Build the vector index (HNSW) of a version's large segments now (a server does it by
+        """Index a version's segments now (their int8 copy, `types.DenseIndex`; a server does it by
         itself); True when anything was rebuilt."""
 
     def query(

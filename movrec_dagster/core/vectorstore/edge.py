@@ -202,7 +202,7 @@ class EdgeStore(VersionedStore):
             return bool(shard.optimize())
 
     def indexed_vectors(self, version: str | None = None) -> int:
-        """How many vectors are in segments with an HNSW graph (the rest are scanned exactly)."""
+        """How many vectors are in optimized segments (with their int8 copy; the rest are scanned as written)."""
         with self._shard(version) as shard:
             return int(shard.info().indexed_vectors_count)
 

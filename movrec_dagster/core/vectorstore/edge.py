@@ -123,7 +123,9 @@ class EdgeStore(VersionedStore):
                         ef_construct=types.DENSE_INDEX.ef_construct,
                         full_scan_threshold=types.DENSE_INDEX.threshold_kb,
                     ),
-                    quantization_config=ScalarQuantizationConfig(ScalarType.Int8, quantile=0.99, always_ram=True),
+                    quantization_config=ScalarQuantizationConfig(
+                        ScalarType.Int8, quantile=types.DENSE_INDEX.quantile, always_ram=True
+                    ),
                     optimizers=EdgeOptimizersConfig(indexing_threshold=types.DENSE_INDEX.threshold_kb),
                 ),
             )

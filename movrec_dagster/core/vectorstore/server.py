@@ -117,7 +117,9 @@ class QdrantServerStore(VersionedStore):
             # the int8 copy scanned first, as the embedded engine (types.DenseIndex); the server keeps
             # its own HNSW defaults and builds graphs in the background
             quantization_config=models.ScalarQuantization(
-                scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, quantile=0.99, always_ram=True)
+                scalar=models.ScalarQuantizationConfig(
+                    type=models.ScalarType.INT8, quantile=types.DENSE_INDEX.quantile, always_ram=True
+                )
             ),
             metadata=info.__dict__,
             **self.cluster,

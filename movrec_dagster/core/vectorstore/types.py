@@ -99,6 +99,7 @@ class DenseIndex:
     threshold_kb: int = 10
     ef: int = 512  # candidates kept while searching a graph (a server's)
     oversampling: float = 2.0
+    quantile: float = 0.99  # of the values the int8 range spans (outliers clipped)
 
 
 DENSE_INDEX = DenseIndex()

@@ -33,7 +33,7 @@ class EmbedderSettings:
     max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH
     # how texts are encoded on CPU: "onnx-int8" (onnx_encoder.py: 2.6x torch for passages, 5x for
     # queries, cosine to torch >= 0.99) or "torch"; like float16 on a GPU, no part of the fingerprint
-    backend: str = field(default_factory=lambda: _env_backend())
+    backend: str = field(default_factory=_env_backend)
 
     @property
     def fingerprint(self) -> str:

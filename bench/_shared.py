@@ -17,11 +17,17 @@ from movrec_dagster.core.vectorstore import EdgeStore
 
 
 class QueryCache:
-    """The real embedder, with query vectors computed once in a batch (the same model output)."""
+    """The real embedder, with query vectors computed once in a batch (the same model output), its
+    second model's too; `second=False`: as if no second model were configured."""
 
-    def __init__(self, embedder: Embedder, queries: list[str]) -> None:
-        self.embedder, self.settings = embedder, embedder.settings
+    def __init__(self, embedder: Embedder, queries: list[str], second: bool = True) -> None:
+        self.embedder = embedder
+        self.settings = embedder.settings if second else embedder.settings.only_first()
         self.vectors = dict(zip(queries, embedder.encode(queries, kind="query")))
+        self.second = QueryCache(embedder.second, queries) if second and embedder.second is not None else None
+
+    def layout(self) -> tuple[int, tuple[str, int] | None]:
+        return self.embedder.layout()
 
     def encode(self, texts: list[str], kind: str = "passage") -> np.ndarray:
         return np.array([self.vectors[t] for t in texts]) if kind == "query" else self.embedder.encode(texts, kind)
@@ -40,7 +46,8 @@ def build_index(movies: pl.DataFrame, embedder: Embedder, root: Path, cache: Pat
     """A real embedded collection of `movies` built by the product's own code, each language's
     embeddings cached as `cache`/embeddings_<language>.parquet (reused when the texts are the same)."""
     store = EdgeStore(root)
-    store.switch(store.create_version("movies__bench__1", embedder.dimension, embedder.settings.fingerprint).name)
+    dimension, second = embedder.layout()
+    store.switch(store.create_version("movies__bench__1", dimension, embedder.settings.fingerprint, second).name)
     cache.mkdir(parents=True, exist_ok=True)
     for language in sorted(movies["language"].unique().to_list()):
         members = movies.filter(pl.col("language") == language)

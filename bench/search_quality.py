@@ -137,10 +137,10 @@ def main() -> None:
     queries = query_sets(data, movies, firsts, args.per_set)
     print(queries.group_by("set").agg(pl.len(), pl.col("held_out").sum()).sort("set"))
 
-    e5 = Embedder(EmbedderSettings())  # movrec's: queries through its int8 ONNX encoder
+    e5 = Embedder(EmbedderSettings())  # movrec's (with its second model): queries through int8 ONNX
     # the plain libraries: sentence-transformers on torch, queries included
-    e5_plain = Embedder(EmbedderSettings(backend="torch"))
-    minilm = Embedder(EmbedderSettings(model="all-MiniLM-L6-v2", backend="torch"))
+    e5_plain = Embedder(EmbedderSettings(backend="torch", second_model=None))
+    minilm = Embedder(EmbedderSettings(model="all-MiniLM-L6-v2", backend="torch", second_model=None))
     ids = movies["movie_id"].to_list()
     texts = [f"{t}. {o or ''}".strip() for t, o in movies.select("title", "overview").iter_rows()]
     e5_docs = cached_vectors(e5_plain, "e5_docs", ids, texts)
@@ -152,6 +152,7 @@ def main() -> None:
     asked = list(dict.fromkeys(queries["query"].to_list()))
     started = time.perf_counter()
     e5_queries = QueryCache(e5, asked)
+    first_only = QueryCache(e5, asked, second=False)  # movrec as it was: e5 and BM25, two lists
     plain_queries = dict(zip(asked, e5_plain.encode(asked, kind="query")))
     minilm_queries = dict(zip(asked, minilm.encode(asked, kind="query")))
     print(f"  queries encoded in {time.perf_counter() - started:.0f} s", flush=True)
@@ -179,6 +180,7 @@ def main() -> None:
                 t0 = time.perf_counter()
                 got = [h.movie_id for h in search(store, e5_queries, text, top_k=K)]
                 timings.append(time.perf_counter() - t0)
+                two_lists = [h.movie_id for h in search(store, first_only, text, top_k=K)]
                 tried = {}
                 for depth, weight, *method in variants:
                     vtypes.FUSION = vtypes.Fusion(int(depth), float(weight), *method)
@@ -189,6 +191,7 @@ def main() -> None:
                 lexical = top((tfidf_docs @ tfidf.transform([text]).T).toarray().ravel(), DEPTH)
                 systems = {
                     "movrec": got,
+                    "movrec, e5 + BM25 only": two_lists,
                     "e5 dense": dense[:K],
                     "MiniLM dense": minilm_ranked[:K],
                     "TF-IDF": lexical[:K],

@@ -196,11 +196,12 @@ def create_app(home: MovrecHome | None = None, store: VectorStore | None = None)
             raise HTTPException(status_code=401, detail="missing or wrong X-API-Key")
 
     @lru_cache(maxsize=4)
-    def embedder_for(model: str) -> Embedder:
-        return Embedder(EmbedderSettings.from_fingerprint(model))
+    def embedder_for(model: str, second: str | None) -> Embedder:
+        return Embedder(EmbedderSettings.from_fingerprint(model, second))
 
     def serving_embedder() -> Embedder:
-        return embedder_for(store.serving_model())
+        info = store.serving_info()
+        return embedder_for(info.model, info.second)
 
     def filters(
         language: Annotated[list[str], Query(max_length=20)] = [],  # noqa: B006 - FastAPI reads defaults

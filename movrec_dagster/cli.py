@@ -51,7 +51,8 @@ def _embedder_for(store):  # noqa: ANN001, ANN202
 
     if store.serving_version() is None:
         raise click.ClickException("nothing is indexed yet: run `movrec ingest DIR` or `movrec demo` first")
-    return Embedder(EmbedderSettings.from_fingerprint(store.serving_model()))
+    info = store.serving_info()
+    return Embedder(EmbedderSettings.from_fingerprint(info.model, info.second))
 
 
 def _filters(language: tuple[str, ...], genre: tuple[str, ...], year_min: int | None, year_max: int | None):  # noqa: ANN202
@@ -561,6 +562,8 @@ def doctor(ctx: click.Context) -> None:
         f"whisper {WHISPER.model}": whisper_model_path(WHISPER.model),
         f"embedder {EMBEDDER.model}": embedder_model_path(EMBEDDER.model),
     }
+    if second := EMBEDDER.settings().second_model:
+        models[f"second embedder {second}"] = embedder_model_path(second)
     findings = diagnose(home, _store(home), EMBEDDER.settings().fingerprint, models, collect_failures(home))
     for finding in findings:
         click.echo(f"{'ok  ' if finding.ok else 'FAIL'}  {finding.check}: {finding.detail}")

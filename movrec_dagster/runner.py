@@ -18,6 +18,7 @@ from movrec_dagster.core.indexing import partitions_to_index
 from movrec_dagster.core.library import MEDIA_SUFFIXES
 from movrec_dagster.core.vectorstore import StoreSettings, open_store
 from movrec_dagster.defs.runs.sensors import fail_orphaned_runs, process_tags
+from movrec_dagster.defs.settings import EMBEDDER
 
 
 def instance_yaml() -> str:
@@ -161,7 +162,8 @@ def run_pipeline(home: MovrecHome, instance: DagsterInstance, run_config: dict |
             )
             result.runs[f"index_language[{language}]"] = run.success
         # a collection written by an older release is rebuilt blue/green (its vectors reused by text)
-        if outdated_format(open_store(home.qdrant, StoreSettings.from_env())):
+        second = EMBEDDER.settings().second_fingerprint
+        if outdated_format(open_store(home.qdrant, StoreSettings.from_env()), second):
             result.runs["rebuild_collection"] = rebuild(home, instance)[0]
     if scan.success and (any(home.ratings.glob("*.csv")) or any_events(home)):
         learn_users(home, instance, run_config, result)

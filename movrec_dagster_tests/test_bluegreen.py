@@ -18,12 +18,16 @@ from click.testing import CliRunner
 
 from movrec_dagster.cli import main
 from movrec_dagster.core.bluegreen import collect_garbage, outdated_format, promote, start_rebuild
+from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.home import MovrecHome, read_table, write_table
-from movrec_dagster.core.vectorstore import EdgeStore, PayloadFilter, VectorPoint, point_id
+from movrec_dagster.core.search import search
+from movrec_dagster.core.vectorstore import EdgeStore, PayloadFilter, VectorPoint, point_id, version_name
 from movrec_dagster.core.vectorstore.types import LEXICAL_VERSION
 from movrec_dagster.runner import QUIET, rebuild, run_pipeline
 
 MOVIES = ("the-martian", "coco", "amelie")
+SECOND = EmbedderSettings().second_fingerprint  # the second model this release configures
+MARTIAN = "an astronaut stranded alone on another planet"
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +126,8 @@ def test_live_writes_during_a_rebuild_reach_both_versions(library) -> None:  # n
     store = EdgeStore(home.qdrant)
     live = store.serving_version()
     info = next(v for v in store.versions() if v.name == live)
-    building = start_rebuild(store, info.dimension, info.model, "multilingual-e5-small")
+    second = (info.second, info.second_dimension) if info.second and info.second_dimension else None
+    building = start_rebuild(store, info.dimension, info.model, "multilingual-e5-small", second)
     config = {**QUIET, "resources": {"library": {"config": {"home": str(home.root)}}}}
     run = defs.resolve_job_def("index_language").execute_in_process(
         run_config=config, instance=instance, partition_key="fr"
@@ -138,7 +143,6 @@ def test_a_collection_of_an_older_lexical_format_is_rebuilt_blue_green(library, 
     """A collection written by the release before Qdrant's BM25 (no `lexical` in its metadata: format
     1) is noticed by the sensor and rebuilt by the next run, reusing every vector; reads go on."""
     from movrec_dagster.defs.index.sensors import outdated_collection_sensor
-    from movrec_dagster.defs.resources import LibraryResource, QdrantResource
 
     home, instance = library
     store = EdgeStore(home.qdrant)
@@ -146,8 +150,8 @@ def test_a_collection_of_an_older_lexical_format_is_rebuilt_blue_green(library, 
     meta = home.qdrant / "collections" / old / "movrec.json"
     written = json.loads(meta.read_text())
     meta.write_text(json.dumps({k: v for k, v in written.items() if k != "lexical"}))
-    assert outdated_format(store) == old
-    resources = {"library": LibraryResource(home=str(home.root)), "qdrant": QdrantResource()}
+    assert outdated_format(store, SECOND) == old
+    resources = _sensor_resources(home)
     asked = outdated_collection_sensor(dg.build_sensor_context(instance=instance, resources=resources))
     assert [r.job_name for r in asked.run_requests] == ["rebuild_collection"]
 
@@ -157,11 +161,64 @@ def test_a_collection_of_an_older_lexical_format_is_rebuilt_blue_green(library, 
     new = store.serving_version()
     assert new != old and store.pointer("previous") == old
     assert next(v for v in store.versions() if v.name == new).lexical == LEXICAL_VERSION
-    assert outdated_format(store) is None and store.count(version=new) == store.count(version=old)
+    assert outdated_format(store, SECOND) is None and store.count(version=new) == store.count(version=old)
     assert stats["errors"] == 0 and stats["empty"] == 0 and stats["queries"] > 10, stats
     skipped = outdated_collection_sensor(dg.build_sensor_context(instance=instance, resources=resources))
     assert not skipped.run_requests
     assert "rebuild_collection" not in run_pipeline(home, instance).runs  # current now: nothing to redo
+
+
+def _sensor_resources(home: MovrecHome) -> dict:
+    from movrec_dagster.defs.resources import EmbedderResource, LibraryResource, QdrantResource
+
+    return {"library": LibraryResource(home=str(home.root)), "qdrant": QdrantResource(), "embedder": EmbedderResource()}
+
+
+def test_a_collection_without_the_second_models_vectors_is_rebuilt_blue_green(
+    library,  # noqa: ANN001
+    tmp_path: Path,
+    embedder: Embedder,
+) -> None:
+    """A collection written before the second model (the release before it, or MOVREC_SECOND_MODEL=
+    none): live writes still land in it, search reads it as it was built (e5 and BM25), and the
+    sensor and the next run rebuild it with both models' vectors, encoding no text again."""
+    from movrec_dagster.definitions import defs
+    from movrec_dagster.defs.index.sensors import outdated_collection_sensor
+    from movrec_dagster.defs.partitions import language_partitions
+
+    home, instance = library
+    store = EdgeStore(home.qdrant)
+    live = store.serving_info()
+    assert live.second == SECOND and SECOND is not None
+    # the version as the release before wrote it: one dense vector, no record of a second model
+    old = store.create_version(version_name(store.alias, "e5"), live.dimension, live.model).name
+    store.set_pointers({"serving": old, "previous": live.name})
+    config = {**QUIET, "resources": {"library": {"config": {"home": str(home.root)}}}}
+    for language in instance.get_dynamic_partitions(language_partitions.name):
+        run = defs.resolve_job_def("index_language").execute_in_process(
+            run_config=config, instance=instance, partition_key=language
+        )
+        assert run.success, language  # written to, without the vectors it has no place for
+    assert store.count(version=old) == store.count(version=live.name) > 0
+    hits = search(store, embedder, MARTIAN, top_k=3)
+    assert hits[0].movie_id == "the-martian" and hits[0].relevance is not None and hits[0].relevance <= 1.0
+    assert outdated_format(store, SECOND) == old
+    asked = outdated_collection_sensor(dg.build_sensor_context(instance=instance, resources=_sensor_resources(home)))
+    assert [r.job_name for r in asked.run_requests] == ["rebuild_collection"]
+
+    with reading(home, tmp_path) as stats:
+        result = run_pipeline(home, instance)
+    assert result.runs["rebuild_collection"], result.runs
+    new = store.serving_info()
+    assert new.name not in (old, live.name) and new.second == SECOND and outdated_format(store, SECOND) is None
+    assert store.count(version=new.name) == store.count(version=old)
+    candidate = instance.get_latest_materialization_event(dg.AssetKey("collection_candidate"))
+    assert candidate is not None and candidate.asset_materialization is not None
+    assert candidate.asset_materialization.metadata["encoded_texts"].value == 0  # every vector reused
+    assert stats["errors"] == 0 and stats["empty"] == 0 and stats["queries"] > 10, stats
+    assert (
+        search(store, embedder, "an astronaut stranded alone on another planet", top_k=3)[0].movie_id == "the-martian"
+    )
 
 
 def test_garbage_collection_keeps_pointed_versions(tmp_path: Path) -> None:

@@ -14,13 +14,14 @@ from movrec_dagster.core.vectorstore import (
     NoServingCollection,
     PayloadFilter,
     QdrantServerStore,
+    Search,
     VectorPoint,
     point_id,
 )
 
 
-def _points(n: int = 60, dim: int = 16) -> list[VectorPoint]:
-    rng = np.random.default_rng(7)
+def _points(n: int = 60, dim: int = 16, seed: int = 7) -> list[VectorPoint]:
+    rng = np.random.default_rng(seed)
     return [
         VectorPoint(
             point_id(f"m{i % 12}", "transcript", i),
@@ -86,6 +87,26 @@ def test_engines_agree_on_hybrid_queries(tmp_path: Path) -> None:
         assert a == b and len(a) == 6
     for s in (edge, client):  # the languages facet, for the query's analyzers
         assert s.languages() == sorted({p.payload["language"] for p in points})
+
+    # a second dense vector per point (a second model's): three candidate lists fused alike
+    seconds = _points(40, dim=8, seed=11)
+    for p, other in zip(points, seconds):
+        p.second = other.vector
+    edge, client = EdgeStore(tmp_path / "q2"), QdrantServerStore(path=str(tmp_path / "c2"))
+    for s in (edge, client):
+        s.switch(s.create_version("movies__v1", 16, "m", second=("m2", 8)).name)
+        s.upsert(points)
+        assert s.serving_info().second == "m2" and s.serving_info().second_dimension == 8
+    for flt in (None, PayloadFilter(languages=("en", "fr"))):
+        search = Search(points[3].vector, flt, 6, sparse, 40, second=points[21].second)
+        a = [h.payload["movie_id"] for h in edge.query_batch([search])[0]]
+        b = [h.payload["movie_id"] for h in client.query_batch([search])[0]]
+        two = [h.payload["movie_id"] for h in edge.query(points[3].vector, flt, limit=6, sparse=sparse, candidates=40)]
+        assert a == b and len(a) == 6
+        assert a != two  # the second list moved the fusion
+    held = {h.id: h.vector for h in edge.scroll(with_vectors=True)}[points[3].id]
+    unit = points[3].vector / np.linalg.norm(points[3].vector)  # cosine: stored normalised
+    assert np.allclose(held, unit, atol=1e-5)  # a hit's vector is the first model's
 
 
 def test_engines_agree_on_recommend_queries(tmp_path: Path) -> None:

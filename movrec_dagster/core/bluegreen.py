@@ -17,12 +17,17 @@ class ModelMismatch(RuntimeError):
     pass
 
 
-def write_targets(store: VectorStore, model: str, dimension: Callable[[], int], slug: str) -> list[str]:
+Layout = tuple[int, tuple[str, int] | None]  # (dimension, (second model, its dimension) or None)
+
+
+def write_targets(store: VectorStore, model: str, layout: Callable[[], Layout], slug: str) -> list[str]:
     """Versions a live partition write goes to: the serving one and a rebuild in progress, if they hold
-    this model's vectors. The first write ever creates the first version."""
+    this model's vectors. The first write ever creates the first version (`layout`: its vectors' sizes,
+    asked only then, so a write that creates nothing never loads a model)."""
     serving, building = store.pointer("serving"), store.pointer("building")
     if serving is None and building is None:
-        name = store.create_version(version_name(store.alias, slug), dimension(), model).name
+        dimension, second = layout()
+        name = store.create_version(version_name(store.alias, slug), dimension, model, second).name
         store.switch(name)
         return [name]
     models = {v.name: v.model for v in store.versions(counts=False)}
@@ -35,20 +40,24 @@ def write_targets(store: VectorStore, model: str, dimension: Callable[[], int], 
     return list(dict.fromkeys(targets))
 
 
-def outdated_format(store: VectorStore) -> str | None:
+def outdated_format(store: VectorStore, second: str | None) -> str | None:
     """The serving version, when it needs a rebuild although its model is today's: its sparse vectors
-    are in an older lexical format (written by an older release). None when it is current, when
-    nothing serves yet, or when a rebuild is already under way."""
+    are in an older lexical format (written by an older release), or its second dense vector is not
+    the configured `second` model's (a release or a setting added, changed or removed it). None when
+    it is current, when nothing serves yet, or when a rebuild is already under way."""
     serving = store.serving_version()
     if serving is None or store.pointer("building") is not None:
         return None
     info = next((v for v in store.versions(counts=False) if v.name == serving), None)
-    return serving if info is not None and info.lexical < LEXICAL_VERSION else None
+    outdated = info is not None and (info.lexical < LEXICAL_VERSION or info.second != second)
+    return serving if outdated else None
 
 
-def start_rebuild(store: VectorStore, dimension: int, model: str, slug: str) -> str:
+def start_rebuild(
+    store: VectorStore, dimension: int, model: str, slug: str, second: tuple[str, int] | None = None
+) -> str:
     """A new empty version, marked as `building` so that live writes reach it from now on."""
-    name = store.create_version(version_name(store.alias, slug), dimension, model).name
+    name = store.create_version(version_name(store.alias, slug), dimension, model, second).name
     store.set_pointers({"building": name})
     return name
 
@@ -68,6 +77,7 @@ def verify(
     dimension: int,
     model: str,
     canary: tuple[str, np.ndarray] | None,
+    second: str | None = None,
 ) -> list[Check]:
     """What a swap depends on: every point there, the right model and size, full payloads, a known answer."""
     info = next(v for v in store.versions() if v.name == version)
@@ -77,9 +87,12 @@ def verify(
         Check("point_count", info.points == expected_points, f"{info.points} points, expected {expected_points}"),
         Check(
             "model_and_size",
-            info.model == model and info.dimension == dimension and info.lexical == LEXICAL_VERSION,
-            f"{info.model}/{info.dimension}/lexical {info.lexical}, "
-            f"configured {model}/{dimension}/lexical {LEXICAL_VERSION}",
+            info.model == model
+            and info.dimension == dimension
+            and info.lexical == LEXICAL_VERSION
+            and info.second == second,
+            f"{info.model}/{info.dimension}/lexical {info.lexical}/second {info.second}, "
+            f"configured {model}/{dimension}/lexical {LEXICAL_VERSION}/second {second}",
         ),
         Check("payload_complete", not missing, f"missing fields: {missing}" if missing else "all fields present"),
     ]

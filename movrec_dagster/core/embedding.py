@@ -13,7 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .models import DEFAULT_EMBEDDER, DEFAULT_MAX_SEQ_LENGTH, E5_PROMPTS, default_prompts, embedder_model_path
+from .models import (
+    DEFAULT_EMBEDDER,
+    DEFAULT_MAX_SEQ_LENGTH,
+    DEFAULT_SECOND_EMBEDDER,
+    E5_PROMPTS,
+    default_prompts,
+    embedder_model_path,
+)
 from .onnx_encoder import BACKENDS, OnnxEncoder, onnx_encoder
 from .speech import Segment
 
@@ -25,6 +32,22 @@ def _env_backend() -> str:
     return os.environ.get("MOVREC_EMBED_BACKEND") or os.environ.get("MOVREC_QUERY_BACKEND") or "onnx-int8"
 
 
+def _env_second() -> str | None:
+    # "" or "none" turns the second model off: one dense list, as before it existed
+    raw = os.environ.get("MOVREC_SECOND_MODEL", DEFAULT_SECOND_EMBEDDER).strip()
+    return None if raw.lower() in ("", "none") else raw
+
+
+def _fingerprint(model: str, max_seq_length: int) -> str:
+    return f"st:{model}:seq{max_seq_length}"
+
+
+def _model_of(fingerprint: str) -> tuple[str, int]:
+    _, rest = fingerprint.split(":", 1)
+    model, seq = rest.rsplit(":seq", 1)
+    return model, int(seq)
+
+
 @dataclass(frozen=True)
 class EmbedderSettings:
     model: str = DEFAULT_EMBEDDER
@@ -34,17 +57,34 @@ class EmbedderSettings:
     # how texts are encoded on CPU: "onnx-int8" (onnx_encoder.py: 2.6x torch for passages, 5x for
     # queries, cosine to torch >= 0.99) or "torch"; like float16 on a GPU, no part of the fingerprint
     backend: str = field(default_factory=_env_backend)
+    # a second model whose vectors are a third list in the hybrid fusion (`vectorstore.types.SECOND`):
+    # the English all-MiniLM-L6-v2 finds described movies the multilingual e5 misses (EVALUATION.md,
+    # bench/search_quality.py); None: e5 alone. Read at the same token limit as the first.
+    second_model: str | None = field(default_factory=_env_second)
 
     @property
     def fingerprint(self) -> str:
-        return f"st:{self.model}:seq{self.max_seq_length}"
+        """The (first) model's identity: what a collection's `model` and every text hash record."""
+        return _fingerprint(self.model, self.max_seq_length)
+
+    @property
+    def second_fingerprint(self) -> str | None:
+        return _fingerprint(self.second_model, self.max_seq_length) if self.second_model else None
+
+    @property
+    def vectors_version(self) -> str:
+        """Both models' identities: what changes every stored vector of a movie when it changes."""
+        return f"{self.fingerprint}+{self.second_fingerprint}" if self.second_model else self.fingerprint
 
     @classmethod
-    def from_fingerprint(cls, fingerprint: str) -> EmbedderSettings:
-        """The settings a collection was built with (recorded as its model), so queries use the same model."""
-        _, rest = fingerprint.split(":", 1)
-        model, seq = rest.rsplit(":seq", 1)
-        return cls(model=model, max_seq_length=int(seq))
+    def from_fingerprint(cls, fingerprint: str, second: str | None = None) -> EmbedderSettings:
+        """The settings a collection was built with (recorded as its `model` and `second`), so queries
+        use the same models."""
+        model, seq = _model_of(fingerprint)
+        return cls(model=model, max_seq_length=seq, second_model=_model_of(second)[0] if second else None)
+
+    def only_first(self) -> EmbedderSettings:
+        return replace(self, second_model=None)
 
 
 @dataclass(frozen=True)
@@ -98,6 +138,15 @@ class Embedder:
         self._onnx: OnnxEncoder | None = None
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        self._second: Embedder | None = None
+
+    @property
+    def second(self) -> Embedder | None:
+        """The second model (`EmbedderSettings.second_model`), with the same device and backend."""
+        if self._second is None and self.settings.second_model:
+            model = self.settings.second_model
+            self._second = Embedder(replace(self.settings, model=model, second_model=None))
+        return self._second
 
     @property
     def model(self) -> object:
@@ -123,6 +172,12 @@ class Embedder:
         if (onnx := self.onnx_encoder()) is not None:
             return onnx.dimension
         return int(self.model.get_embedding_dimension())
+
+    def layout(self) -> tuple[int, tuple[str, int] | None]:
+        """The vectors a collection of this embedder's holds: (dimension, (second model, dimension))."""
+        second = self.second
+        fingerprint = self.settings.second_fingerprint
+        return self.dimension, ((fingerprint, second.dimension) if second and fingerprint else None)
 
     @property
     def token_budget(self) -> int:

@@ -8,6 +8,8 @@ any known partition that was never indexed. The upload and index sensors, the CL
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import polars as pl
 
 from .entities import title_keys
@@ -104,8 +106,17 @@ def build_points(
         elif row["kind"] == "overview":  # the document (see `embed_partition`); catalogue text says its language
             text = document_text(title_text(movie), row["text"] or "")
             sparse = document_vector(text, text_language(text, language))
-        points.append(VectorPoint(row["point_id"], row["vector"], payload, sparse))
+        points.append(VectorPoint(row["point_id"], row["vector"], payload, sparse, row.get("vector2")))
     return points
+
+
+def fit_points(points: list[VectorPoint], version_second: str | None, second: str | None) -> list[VectorPoint]:
+    """The points as a version can hold them: without their second vectors where the version has
+    none, or another model's (a version written before the second model was configured, written to
+    until its blue/green rebuild is swapped in)."""
+    if version_second == second:
+        return points
+    return [replace(p, second=None) for p in points]
 
 
 def picture_video(movie: dict, kinds: dict[str, str]) -> str | None:

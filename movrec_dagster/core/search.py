@@ -16,7 +16,7 @@ from typing import Any
 from .embedding import Embedder
 from .entities import normal_title, title_keys
 from .lexical import query_vector
-from .vectorstore import Hit, PayloadFilter, Search, Sparse, VectorStore
+from .vectorstore import Hit, PayloadFilter, Search, VectorStore
 from .vectorstore import types as vtypes
 
 # what free text is searched over: a movie's document (its overview pieces headed by its title) and
@@ -158,26 +158,20 @@ def _depth(top_k: int) -> tuple[int, int]:
     return top_k * 2, vtypes.FUSION.prefetch(max(top_k * 8, 32))
 
 
-def best_per_movie(
-    store: VectorStore,
-    vector: Any,
-    flt: PayloadFilter,
-    top_k: int,
-    sparse: Sparse | None = None,
-    first: list[Hit] | None = None,
-) -> list[MovieHit]:
-    """Top chunks, grouped to one (best) hit per movie; widens the search until `top_k` movies are
-    found. `first`: the first round's hits, when a batch fetched them already."""
-    limit, candidates = _depth(top_k)
+def best_per_movie(store: VectorStore, search_: Search, top_k: int, first: list[Hit] | None = None) -> list[MovieHit]:
+    """Top chunks of `search_` (its first round; `_depth`), grouped to one (best) hit per movie;
+    widens the search until `top_k` movies are found. `first`: the first round's hits, when a batch
+    fetched them already."""
     while True:
-        hits = first if first is not None else store.query(vector, flt, limit, sparse=sparse, candidates=candidates)
-        first, candidates = None, max(candidates, limit * 4)
+        hits = first if first is not None else store.query_batch([search_])[0]
+        first = None
         movies: dict[str, MovieHit] = {}
         for hit in hits:  # hits come best first, so the first per movie is its best
             movies.setdefault(hit.payload["movie_id"], movie_hit(hit))
-        if len(movies) >= top_k or len(hits) < limit:
+        if len(movies) >= top_k or len(hits) < search_.limit:
             return list(movies.values())[:top_k]
-        limit *= 4
+        wider = search_.limit * 4
+        search_ = replace(search_, limit=wider, candidates=max(search_.candidates or 0, wider))
 
 
 def search(
@@ -211,6 +205,8 @@ def search_many(
         raise ValueError(f"search text is empty (query {empty[0]})")
     flt = flt or PayloadFilter()
     vectors = embedder.encode(list(texts), kind="query")
+    second = _second_model(store, embedder) if hybrid else None
+    seconds = second.encode(list(texts), kind="query") if second is not None else [None] * len(texts)
     # each query read by each searched language's analyzer (its stop words and stems)
     languages = (flt.languages or store.languages()) if hybrid else ()
     sparses = [query_vector(text, languages) if hybrid else None for text in texts]
@@ -218,21 +214,35 @@ def search_many(
     content = replace(flt, kinds=CONTENT_KINDS)
     wanted = [top_k + len(named) for named in titled]
     searches = []
-    for vector, want, sparse in zip(vectors, wanted, sparses):
+    for vector, want, sparse, other in zip(vectors, wanted, sparses, seconds):
         limit, candidates = _depth(want)
-        searches.append(Search(vector, content, limit, sparse, candidates))
+        searches.append(Search(vector, content, limit, sparse, candidates, second=other))
     firsts = store.query_batch(searches)
     out = []
-    for vector, sparse, named, want, first in zip(vectors, sparses, titled, wanted, firsts):
-        hits = best_per_movie(store, vector, content, want, sparse, first)
-        out.append(_titles_first(hits, named, top_k, hybrid=bool(sparse and sparse[0])))
+    for search_, named, first in zip(searches, titled, firsts):
+        hits = best_per_movie(store, search_, want, first)
+        out.append(_titles_first(hits, named, top_k, lists=_lists(search_)))
     return out
 
 
-def _titles_first(hits: list[MovieHit], titled: list[Hit], top_k: int, hybrid: bool) -> list[MovieHit]:
+def _second_model(store: VectorStore, embedder: Embedder) -> Embedder | None:
+    """The embedder's second model where the serving version holds that model's vectors."""
+    wanted = embedder.settings.second_fingerprint
+    return embedder.second if wanted is not None and store.serving_info().second == wanted else None
+
+
+def _lists(search_: Search) -> int:
+    """How many candidate lists the engine fused for `search_` (1: dense only)."""
+    if not (search_.sparse and search_.sparse[0]):
+        return 1
+    return 3 if search_.second is not None else 2
+
+
+def _titles_first(hits: list[MovieHit], titled: list[Hit], top_k: int, lists: int) -> list[MovieHit]:
     """Each hit's 0-1 relevance, and the exact titles first, scored just above the best hybrid hit so
     the order reads as ranked."""
-    readable = vtypes.FUSION.relevance if hybrid else (lambda score: score)
+    fusion = vtypes.FUSION
+    readable = (lambda score: fusion.relevance(score, lists)) if lists > 1 else (lambda score: score)
     hits = [replace(h, relevance=round(min(max(readable(h.score), 0.0), 1.0), 3)) for h in hits]
     if not titled:
         return hits[:top_k]
@@ -251,7 +261,9 @@ def similar(store: VectorStore, movie_id: str, top_k: int = 10, flt: PayloadFilt
         raise MovieNotFound(f"movie '{movie_id}' is not in the index")
     base = flt or PayloadFilter()
     query = replace(base, kinds=("profile",), exclude_movie_ids=(*base.exclude_movie_ids, movie_id))
-    return with_evidence(store, profile[0].vector, best_per_movie(store, profile[0].vector, query, top_k))
+    limit, candidates = _depth(top_k)
+    hits = best_per_movie(store, Search(profile[0].vector, query, limit, candidates=candidates), top_k)
+    return with_evidence(store, profile[0].vector, hits)
 
 
 def with_evidence(store: VectorStore, vector: Any, hits: list[MovieHit]) -> list[MovieHit]:

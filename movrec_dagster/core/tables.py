@@ -83,8 +83,9 @@ SENTIMENT_SCHEMA = {
 }
 
 
-def embedding_schema(dimension: int) -> dict[str, Any]:
-    return {
+def embedding_schema(dimension: int, second_dimension: int | None = None) -> dict[str, Any]:
+    """`second_dimension`: the second model's vectors too (`EmbedderSettings.second_model`)."""
+    schema = {
         "point_id": pl.String,
         "movie_id": pl.String,
         "video_id": pl.String,
@@ -97,6 +98,9 @@ def embedding_schema(dimension: int) -> dict[str, Any]:
         "text_hash": pl.String,  # model + text: a vector is never computed twice for the same text
         "vector": pl.Array(pl.Float32, dimension),
     }
+    if second_dimension:
+        schema |= {"text_hash2": pl.String, "vector2": pl.Array(pl.Float32, second_dimension)}
+    return schema
 
 
 def conform(frame: pl.DataFrame | None, schema: dict[str, Any]) -> pl.DataFrame | None:

@@ -82,9 +82,17 @@ class EmbedderResource(dg.ConfigurableResource):
         description="on CPU: 'onnx-int8' (2.6-5x faster, cosine >= 0.99 to torch) or 'torch'; "
         "unset: $MOVREC_EMBED_BACKEND, else 'onnx-int8'",
     )
+    second_model: str | None = Field(
+        default=None,
+        description="a second model whose vectors are a third list in hybrid search; 'none' turns it off; "
+        "unset: $MOVREC_SECOND_MODEL, else 'all-MiniLM-L6-v2'",
+    )
 
     def settings(self) -> EmbedderSettings:
         settings = EmbedderSettings(self.model, self.device, self.batch_size, self.max_seq_length)
+        if self.second_model is not None:
+            second = self.second_model.strip()
+            settings = replace(settings, second_model=None if second.lower() in ("", "none") else second)
         return replace(settings, backend=self.backend) if self.backend else settings
 
     def embedder(self) -> Embedder:

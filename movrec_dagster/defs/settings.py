@@ -18,7 +18,7 @@ LANGUAGE_ROUTING_VERSION = (
 )
 TRANSCRIPT_VERSION = WHISPER.settings().fingerprint
 SENTIMENT_VERSION = SENTIMENT.settings().fingerprint
-EMBEDDING_VERSION = EMBEDDER.settings().fingerprint
+EMBEDDING_VERSION = EMBEDDER.settings().vectors_version
 
 # Steps that run whisper share this concurrency pool: a deployment limits it (docker/dagster.yaml:
 # one at a time) so that transcriptions queue for the CPU/GPU instead of fighting over it.

@@ -21,15 +21,25 @@ class FakeEmbedder:
 
     dimension = 8
 
-    def __init__(self) -> None:
-        self.settings = EmbedderSettings(model="fake")
+    def __init__(self, second: bool = False) -> None:
+        """`second`: with a second fake model (another seed), as `Embedder.second`."""
+        self.settings = EmbedderSettings(model="fake", second_model="fake-second" if second else None)
         self.encoded: list[str] = []
+        self.second: FakeEmbedder | None = None
+        if second:
+            self.second = FakeEmbedder()
+            self.second.settings = EmbedderSettings(model="fake-second", second_model=None)
+
+    def layout(self) -> tuple[int, tuple[str, int] | None]:
+        fingerprint = self.settings.second_fingerprint
+        return self.dimension, ((fingerprint, self.dimension) if self.second and fingerprint else None)
 
     def encode(self, texts: list[str], kind: str = "passage") -> np.ndarray:
         self.encoded += texts
         out = []
         for text in texts:
-            seed = int.from_bytes(hashlib.sha256(f"{kind}:{text}".encode()).digest()[:4], "little")
+            key = f"{self.settings.model}:{kind}:{text}"
+            seed = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "little")
             vector = np.random.default_rng(seed).normal(size=self.dimension).astype(np.float32)
             out.append(vector / np.linalg.norm(vector))
         return np.array(out, dtype=np.float32)

@@ -116,3 +116,33 @@ def test_points_carry_title_keys_aliases_and_the_video() -> None:
         ("any", "title_keys", ["casablanca"]),
         ("any", "aliases", ["x"]),
     ]
+
+
+def test_a_second_model_adds_its_vectors_and_reuses_the_first_models() -> None:
+    """Turning the second model on re-encodes each text by the second model only; its vectors reach
+    the points (and a profile of their own); a version without the second vector gets none."""
+    from movrec_dagster.core.indexing import fit_points
+    from movrec_dagster.core.stages.embeddings import known_vectors
+
+    movies = resolve_movies(videos(), {}, catalogue((1, "Alpha", 2000, "en", 1.0), (2, "Beta", 2001, "en", 2.0))).movies
+    one = FakeEmbedder()
+    before, _ = embed_partition(movies, None, None, one)
+    assert "vector2" not in before.columns
+    two = FakeEmbedder(second=True)
+    assert two.second is not None
+    after, report = embed_partition(movies, None, before, two, known_vectors([before]))
+    assert two.encoded == [] and len(two.second.encoded) == 2  # the first model's vectors reused
+    assert report.notes["encoded_texts"] == "0" and report.notes["encoded_texts_second"] == "2"
+    assert after["vector"].to_list() == before["vector"].to_list()
+    assert after["vector2"].null_count() == 0 and after["vector2"].to_list() != after["vector"].to_list()
+    profile = after.filter(pl.col("kind") == "profile")["vector2"].to_numpy()
+    assert abs(float((profile[0] ** 2).sum()) - 1.0) < 1e-5  # a unit mean, like the first model's
+    points = build_points("en", after, movies, None, "fake")
+    assert all(p.second is not None for p in points)
+    assert all(p.second is None for p in fit_points(points, None, two.settings.second_fingerprint))
+    assert fit_points(points, two.settings.second_fingerprint, two.settings.second_fingerprint) is points
+    # unchanged since: nothing is encoded by either model
+    two.encoded.clear()
+    two.second.encoded.clear()
+    again, _ = embed_partition(movies, None, after, two)
+    assert two.encoded == [] and two.second.encoded == [] and again.equals(after)

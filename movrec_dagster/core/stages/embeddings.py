@@ -55,15 +55,18 @@ def _source_key(movie: dict[str, Any], trs: list[dict[str, Any]], model: str) ->
 
 
 def known_vectors(frames: list[pl.DataFrame]) -> dict[str, np.ndarray]:
-    """text_hash -> vector from every stored table that has them."""
+    """text_hash -> vector from every stored table that has them, both models' (a hash names its model)."""
     out: dict[str, np.ndarray] = {}
     for frame in frames:
-        if "text_hash" not in frame.columns or not len(frame):
+        if not len(frame):
             continue
         rows = frame.filter(pl.col("kind") != "profile") if "kind" in frame.columns else frame
-        rows = rows.drop_nulls("text_hash")
-        for key, vector in zip(rows["text_hash"], rows["vector"].to_numpy()):
-            out[key] = vector
+        for hashes, vectors in (("text_hash", "vector"), ("text_hash2", "vector2")):
+            if hashes not in rows.columns:
+                continue
+            known = rows.drop_nulls(hashes)
+            for key, vector in zip(known[hashes], known[vectors].to_numpy()):
+                out[key] = vector
     return out
 
 
@@ -80,7 +83,8 @@ def embed_partition(
     catalogue or a sidecar gave it an overview."""
     started = time.perf_counter()
     report = StageReport()
-    fingerprint = embedder.settings.fingerprint
+    fingerprint, second_fingerprint = embedder.settings.fingerprint, embedder.settings.second_fingerprint
+    second = embedder.second
     vectors = {**(known_vectors([previous]) if previous is not None else {}), **(vectors or {})}
     heard: dict[str, list[dict[str, Any]]] = {}
     for tr in ok_rows(transcripts):
@@ -94,7 +98,7 @@ def embed_partition(
         trs = sorted(heard.get(movie["movie_id"], []), key=lambda t: t["video_id"])
         if movie["video_ids"] and not trs and not movie["overview"]:
             continue  # its videos are not transcribed (yet), and there is nothing else to say
-        key = _source_key(movie, trs, fingerprint)
+        key = _source_key(movie, trs, embedder.settings.vectors_version)
         old = prior.get((movie["movie_id"],))
         if old is not None and old["source_key"][0] == key:
             kept.append(old)
@@ -103,6 +107,7 @@ def embed_partition(
             todo.append((movie, trs, key))
     rows: list[dict[str, Any]] = []
     encode: dict[str, str] = {}  # text hash -> the text the model reads
+    encode2: dict[str, str] = {}  # the same for the second model
     pieces = embedder.split_texts([m["overview"] or "" for m, _, _ in todo]) if todo else []
     for (movie, trs, key), overview in zip(todo, pieces):
         title = title_text(movie)
@@ -134,25 +139,52 @@ def embed_partition(
                 }
             )
             encode[rows[-1]["text_hash"]] = encoded
+            if second is not None and second_fingerprint is not None:
+                rows[-1]["text_hash2"] = text_hash(second_fingerprint, encoded)
+                encode2[rows[-1]["text_hash2"]] = encoded
         report.processed += 1
+    missing = _encode_missing(embedder, encode, vectors, "embedding", log)
+    report.notes["encoded_texts"] = str(len(missing))
+    report.notes["reused_texts"] = str(len(encode) - len(missing))
+    if second is not None:
+        report.notes["encoded_texts_second"] = str(len(_encode_missing(second, encode2, vectors, "second", log)))
+    for row in rows:
+        row["vector"] = vectors[row["text_hash"]]
+        if second is not None:
+            row["vector2"] = vectors[row["text_hash2"]]
+    rows += _profiles(rows)
+    if rows:
+        dims = (len(rows[0]["vector"]), len(rows[0]["vector2"]) if second is not None else None)
+        fresh = [pl.DataFrame(rows, schema=embedding_schema(*dims))]
+    else:  # nothing new: the schema from what is kept (the model is not loaded for nothing)
+        dims = (embedder.dimension, second.dimension if second is not None else None)
+        fresh = [] if kept else [pl.DataFrame(schema=embedding_schema(*dims))]
+    frame = pl.concat([*kept, *fresh])
+    return frame.sort("movie_id", "kind", "video_id", "chunk", nulls_last=True), timed(report, started)
+
+
+def _encode_missing(
+    embedder: Embedder,
+    encode: dict[str, str],
+    vectors: dict[str, np.ndarray],
+    label: str,
+    log: Callable[[str], None] | None,
+) -> list[str]:
+    """Encode the texts of `encode` (hash -> text) whose vectors are not known yet into `vectors`,
+    batched across every changed movie; the hashes encoded."""
     missing = [k for k in encode if k not in vectors]
-    track = Tracker("embedding", f"{len(missing)} texts", log)
-    for i in range(0, len(missing), PROGRESS_STEP):  # batched across every changed movie
+    track = Tracker(label, f"{len(missing)} texts", log)
+    for i in range(0, len(missing), PROGRESS_STEP):
         part = missing[i : i + PROGRESS_STEP]
         for key, vector in zip(part, embedder.encode([encode[k] for k in part])):
             vectors[key] = vector
         track(i + len(part), len(missing))
-    report.notes["encoded_texts"] = str(len(missing))
-    report.notes["reused_texts"] = str(len(encode) - len(missing))
-    for row in rows:
-        row["vector"] = vectors[row["text_hash"]]
-    rows += _profiles(rows)
-    if rows:
-        fresh = [pl.DataFrame(rows, schema=embedding_schema(len(rows[0]["vector"])))]
-    else:  # nothing new: the schema from what is kept (the model is not loaded for nothing)
-        fresh = [] if kept else [pl.DataFrame(schema=embedding_schema(embedder.dimension))]
-    frame = pl.concat([*kept, *fresh])
-    return frame.sort("movie_id", "kind", "video_id", "chunk", nulls_last=True), timed(report, started)
+    return missing
+
+
+def _unit_mean(vectors: list[np.ndarray]) -> np.ndarray:
+    mean = np.mean(vectors, axis=0)
+    return (mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32)
 
 
 def _profiles(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -162,7 +194,9 @@ def _profiles(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     profiles = []
     for movie, items in by_movie.items():
         content = [r for r in items if r["kind"] in PROFILE_KINDS] or items
-        mean = np.mean([r["vector"] for r in content], axis=0)
+        second = {}
+        if "vector2" in items[0]:
+            second = {"text_hash2": None, "vector2": _unit_mean([r["vector2"] for r in content])}
         profiles.append(
             {
                 "point_id": point_id(movie, "profile", 0),
@@ -175,7 +209,8 @@ def _profiles(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "end": None,
                 "source_key": items[0]["source_key"],
                 "text_hash": None,
-                "vector": (mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32),
+                "vector": _unit_mean([r["vector"] for r in content]),
+                **second,
             }
         )
     return profiles

@@ -25,6 +25,7 @@ from .types import (
     INDEXED_FIELDS,
     POINT_NAMESPACE,
     RRF_K,
+    SECOND,
     SPARSE,
     Examples,
     Hit,
@@ -54,11 +55,19 @@ class VectorStore(Protocol):
     def serving_model(self) -> str:
         """The model (embedder fingerprint) the serving version was built with."""
 
+    def serving_info(self) -> VersionInfo:
+        """The serving version's record: its models (`model`, `second`), sizes and formats."""
+
     def versions(self, counts: bool = True) -> list[VersionInfo]:
         """This alias's versions; `counts`: with their point counts (which opens every embedded shard:
         0.3 s each at 30k points, more than a small partition's whole write)."""
 
-    def create_version(self, name: str, dimension: int, model: str) -> VersionInfo: ...
+    def create_version(
+        self, name: str, dimension: int, model: str, second: tuple[str, int] | None = None
+    ) -> VersionInfo:
+        """An empty version for `model`'s vectors; `second`: (fingerprint, dimension) of a second
+        dense vector (`types.SECOND`)."""
+
     def switch(self, name: str) -> None: ...
     def drop_version(self, name: str) -> None: ...
     def session(self, version: str | None = None) -> contextlib.AbstractContextManager[VectorStore]:
@@ -171,6 +180,7 @@ __all__ = [
     "POINT_NAMESPACE",
     "RRF_K",
     "ROLES",
+    "SECOND",
     "SPARSE",
     "EdgeStore",
     "Examples",

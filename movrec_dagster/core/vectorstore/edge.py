@@ -19,6 +19,7 @@ from .edge_lock import exclusive, held_reader, store_lock
 from .types import (
     INDEXED_FIELDS,
     RRF_K,
+    SECOND,
     SPARSE,
     Hit,
     PayloadFilter,
@@ -85,7 +86,9 @@ class EdgeStore(VersionedStore):
             infos.append(info)
         return infos
 
-    def create_version(self, name: str, dimension: int, model: str) -> VersionInfo:
+    def create_version(
+        self, name: str, dimension: int, model: str, second: tuple[str, int] | None = None
+    ) -> VersionInfo:
         from qdrant_edge import (
             Distance,
             EdgeConfig,
@@ -106,7 +109,10 @@ class EdgeStore(VersionedStore):
             "integer": PayloadSchemaType.Integer,
             "float": PayloadSchemaType.Float,
         }
-        info = VersionInfo(name=name, dimension=dimension, model=model, lexical=types.LEXICAL_VERSION)
+        info = types.new_version(name, dimension, model, second)
+        dense = EdgeVectorParams(size=dimension, distance=Distance.Cosine)
+        if second is not None:
+            dense = {"": dense, SECOND: EdgeVectorParams(size=second[1], distance=Distance.Cosine)}
         with self._guard():
             target = self._dir(name)
             if target.exists():
@@ -116,7 +122,7 @@ class EdgeStore(VersionedStore):
             shard = EdgeShard.create(
                 str(staging / "shard"),
                 EdgeConfig(
-                    vectors=EdgeVectorParams(size=dimension, distance=Distance.Cosine),
+                    vectors=dense,
                     sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
                     hnsw_config=HnswIndexConfig(
                         m=types.DENSE_INDEX.m,
@@ -188,6 +194,8 @@ class EdgeStore(VersionedStore):
             named: dict[str, Any] = {"": as_list(p.vector)}
             if p.sparse and p.sparse[0]:
                 named[SPARSE] = SparseVector(*p.sparse)
+            if p.second is not None:
+                named[SECOND] = as_list(p.second)
             return named
 
         with self._writable(version) as shard:
@@ -244,18 +252,20 @@ class EdgeStore(VersionedStore):
         dense = Query.Nearest(as_list(search.vector))
         params = _search_params()
         flt_, sparse = edge_filter(search.flt), search.sparse
-        if sparse and sparse[0]:  # hybrid: dense and BM25 candidates, fused (types.Fusion)
+        if sparse and sparse[0]:  # hybrid: dense (one or two models) and BM25 candidates, fused (types.Fusion)
             fusion = types.FUSION
             depth = search.candidates or fusion.prefetch(search.limit)
+            prefetches = [
+                Prefetch(limit=depth, query=dense, filter=flt_, params=params),
+                Prefetch(limit=depth, query=Query.Nearest(SparseVector(*sparse), using=SPARSE), filter=flt_),
+            ]
+            if search.second is not None:
+                second = Query.Nearest(as_list(search.second), using=SECOND)
+                prefetches.append(Prefetch(limit=depth, query=second, filter=flt_, params=params))
             return QueryRequest(
                 limit=search.limit,
-                prefetches=[
-                    Prefetch(limit=depth, query=dense, filter=flt_, params=params),
-                    Prefetch(limit=depth, query=Query.Nearest(SparseVector(*sparse), using=SPARSE), filter=flt_),
-                ],
-                query=Fusion.Dbsf()
-                if fusion.method == "dbsf"
-                else Fusion.Rrf(k=RRF_K, weights=[fusion.dense_weight, 1.0]),
+                prefetches=prefetches,
+                query=Fusion.Dbsf() if fusion.method == "dbsf" else Fusion.Rrf(k=RRF_K, weights=fusion.weights(search)),
                 with_payload=True,
                 with_vector=search.with_vectors,
             )

@@ -12,6 +12,7 @@ from . import types
 from .types import (
     INDEXED_FIELDS,
     RRF_K,
+    SECOND,
     SPARSE,
     Hit,
     PayloadFilter,
@@ -102,17 +103,24 @@ class QdrantServerStore(VersionedStore):
                     points=self.count(version=c.name) if counts else None,
                     created_at=float(meta.get("created_at", 0)),
                     lexical=int(meta.get("lexical", 1)),
+                    second=meta.get("second"),
+                    second_dimension=meta.get("second_dimension"),
                 )
             )
         return sorted(out, key=lambda v: v.name)
 
-    def create_version(self, name: str, dimension: int, model: str) -> VersionInfo:
+    def create_version(
+        self, name: str, dimension: int, model: str, second: tuple[str, int] | None = None
+    ) -> VersionInfo:
         from qdrant_client import models
 
-        info = VersionInfo(name=name, dimension=dimension, model=model, lexical=types.LEXICAL_VERSION)
+        info = types.new_version(name, dimension, model, second)
+        dense: Any = models.VectorParams(size=dimension, distance=models.Distance.COSINE)
+        if second is not None:  # "" is the unnamed vector's own name in Qdrant's named-vector map
+            dense = {"": dense, SECOND: models.VectorParams(size=second[1], distance=models.Distance.COSINE)}
         self.client.create_collection(
             name,
-            vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
+            vectors_config=dense,
             sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
             # the int8 copy scanned first, as the embedded engine (types.DenseIndex); the server keeps
             # its own HNSW defaults and builds graphs in the background
@@ -157,6 +165,8 @@ class QdrantServerStore(VersionedStore):
         named: dict[str, Any] = {"": as_list(p.vector)}
         if p.sparse and p.sparse[0]:
             named[SPARSE] = models.SparseVector(indices=p.sparse[0], values=p.sparse[1])
+        if p.second is not None:
+            named[SECOND] = as_list(p.second)
         return named
 
     def optimize(self, version: str | None = None) -> bool:
@@ -194,22 +204,27 @@ class QdrantServerStore(VersionedStore):
         flt_, sparse = client_filter(search.flt), search.sparse
         params = _search_params()
         common = {"limit": search.limit, "with_payload": True, "with_vector": search.with_vectors}
-        if sparse and sparse[0]:  # hybrid: dense and BM25 candidates, fused (types.Fusion)
+        if sparse and sparse[0]:  # hybrid: dense (one or two models) and BM25 candidates, fused (types.Fusion)
             fusion = types.FUSION
             depth = search.candidates or fusion.prefetch(search.limit)
+            prefetch = [
+                models.Prefetch(query=as_list(search.vector), filter=flt_, limit=depth, params=params),
+                models.Prefetch(
+                    query=models.SparseVector(indices=sparse[0], values=sparse[1]),
+                    using=SPARSE,
+                    filter=flt_,
+                    limit=depth,
+                ),
+            ]
+            if search.second is not None:
+                prefetch.append(
+                    models.Prefetch(query=as_list(search.second), using=SECOND, filter=flt_, limit=depth, params=params)
+                )
             return models.QueryRequest(
                 query=models.FusionQuery(fusion=models.Fusion.DBSF)
                 if fusion.method == "dbsf"
-                else models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=[fusion.dense_weight, 1.0])),
-                prefetch=[
-                    models.Prefetch(query=as_list(search.vector), filter=flt_, limit=depth, params=params),
-                    models.Prefetch(
-                        query=models.SparseVector(indices=sparse[0], values=sparse[1]),
-                        using=SPARSE,
-                        filter=flt_,
-                        limit=depth,
-                    ),
-                ],
+                else models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=fusion.weights(search))),
+                prefetch=prefetch,
                 **common,
             )
         return models.QueryRequest(query=as_list(search.vector), filter=flt_, params=params, **common)

@@ -39,6 +39,7 @@ class Search:
     sparse: tuple[list[int], list[float]] | None = None
     candidates: int | None = None
     with_vectors: bool = False
+    second: Sequence[float] | None = None  # the query by the second model (`SECOND`), hybrid only
 
 
 @dataclass(frozen=True)
@@ -67,13 +68,17 @@ class Fusion:
     dense_weight: float = 1.0
     method: str = "dbsf"
 
+    def weights(self, search: Search) -> list[float]:
+        """RRF weights in the order the engines prefetch: dense, lexical, then the second model's."""
+        return [self.dense_weight, 1.0] + ([self.dense_weight] if search.second is not None else [])
+
     def prefetch(self, limit: int) -> int:
         return max(limit * self.depth, limit)
 
-    def relevance(self, score: float) -> float:
-        """A fused score as a share of the best one possible: DBSF adds two scores each normalised
-        to 0-1; RRF at best ranks first on both sides."""
-        best = 2.0 if self.method == "dbsf" else (self.dense_weight + 1.0) / (RRF_K + 1)
+    def relevance(self, score: float, lists: int = 2) -> float:
+        """A fused score as a share of the best one possible: DBSF adds `lists` scores each
+        normalised to 0-1; RRF at best ranks first on every side."""
+        best = float(lists) if self.method == "dbsf" else (self.dense_weight + lists - 1.0) / (RRF_K + 1)
         return score / best
 
 
@@ -104,6 +109,10 @@ class DenseIndex:
 
 DENSE_INDEX = DenseIndex()
 SPARSE = "bm25"  # the sparse (lexical) vector's name; the dense vector is the unnamed one
+# The second dense vector's name: a second embedding model's reading of the same text (an English
+# one beside the multilingual one), a third candidate list in the hybrid fusion. Versions record
+# its model (`VersionInfo.second`); versions without one have no such vector.
+SECOND = "second"
 # The format of the sparse vectors this release writes (core/lexical.py); each version records the
 # format it was built with. 1: a hand-written hashed BM25; 2: Qdrant's Bm25, per-language analyzers.
 LEXICAL_VERSION = 2
@@ -121,6 +130,7 @@ class VectorPoint:
     vector: Sequence[float]
     payload: dict[str, Any]
     sparse: Sparse | None = None
+    second: Sequence[float] | None = None  # the second model's vector (`SECOND`)
 
 
 @dataclass
@@ -183,6 +193,21 @@ class VersionInfo:
     points: int | None = None  # None: not counted (`versions(counts=False)`)
     created_at: float = field(default_factory=time.time)
     lexical: int = 1  # versions written before formats were recorded hold format 1
+    second: str | None = None  # the second dense vector's model (fingerprint); None: no such vector
+    second_dimension: int | None = None
+
+
+def new_version(name: str, dimension: int, model: str, second: tuple[str, int] | None) -> VersionInfo:
+    """What a version records of itself when created: its vectors' models and sizes, this release's
+    lexical format. `second`: (fingerprint, dimension) of the second dense vector's model."""
+    return VersionInfo(
+        name=name,
+        dimension=dimension,
+        model=model,
+        lexical=LEXICAL_VERSION,
+        second=second[0] if second else None,
+        second_dimension=second[1] if second else None,
+    )
 
 
 def translate(flt: PayloadFilter | None, condition: Any, combine: Any) -> Any:
@@ -205,8 +230,8 @@ def vector_of(vector: Any) -> list[float] | None:
     """A point's dense vector as a list, from either engine's shape of it."""
     if vector is None:
         return None
-    if isinstance(vector, dict):  # {"": [...]} for the unnamed vector
-        vector = next(iter(vector.values()), None)
+    if isinstance(vector, dict):  # {"": [...], SECOND: [...]}: the unnamed one is movrec's vector
+        vector = vector.get("")
     return list(vector) if vector is not None else None
 
 

@@ -11,7 +11,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 
-from .types import NoServingCollection
+from .types import NoServingCollection, VersionInfo
 
 ROLES = ("serving", "previous", "building")
 
@@ -60,14 +60,18 @@ class VersionedStore:
         return self.pointer("serving")
 
     def serving_model(self) -> str:
-        """The model the serving version was built with. A version's model never changes, so it is
-        remembered per version: listing versions counts every version's points (opening each
-        embedded shard), which costs more than a search when asked per query."""
+        """The model the serving version was built with."""
+        return self.serving_info().model
+
+    def serving_info(self) -> VersionInfo:
+        """The serving version's record (its models, sizes and formats). A version's record never
+        changes, so it is remembered per version: listing versions reads every version's metadata,
+        which costs more than a search when asked per query."""
         name = self._resolve(None)
-        models: dict[str, str] = self.__dict__.setdefault("_models", {})
-        if name not in models:
-            models[name] = next(v.model for v in self.versions(counts=False) if v.name == name)
-        return models[name]
+        infos: dict[str, VersionInfo] = self.__dict__.setdefault("_infos", {})
+        if name not in infos:
+            infos[name] = next(v for v in self.versions(counts=False) if v.name == name)
+        return infos[name]
 
     def _resolve(self, version: str | None) -> str:
         name = version or self.serving_version()

@@ -48,8 +48,9 @@ def evaluation_index(
     write_table(frame, table)
     write_table(movies, home.data / "evaluation" / "movies.parquet")
     store = evaluation_store(home)
+    dimension, second = model.layout()
     version = store.create_version(
-        version_name(store.alias, model.settings.model), model.dimension, model.settings.fingerprint
+        version_name(store.alias, model.settings.model), dimension, model.settings.fingerprint, second
     ).name
     no_sentiment = pl.DataFrame(schema={"movie_id": pl.String, "sentiment": pl.Float64})
     points = 0

@@ -4,7 +4,7 @@ import dagster as dg
 
 from movrec_dagster.core.bluegreen import write_targets
 from movrec_dagster.core.home import read_table
-from movrec_dagster.core.indexing import build_points, sync_partition
+from movrec_dagster.core.indexing import build_points, fit_points, sync_partition
 from movrec_dagster.core.pending import clear_pending
 from movrec_dagster.core.vectorstore import PayloadFilter
 from movrec_dagster.defs.library.assets import movies, partition_movies, video_kinds
@@ -25,7 +25,7 @@ def qdrant_collection(
     store = qdrant.store(home)
     model = embedder.embedder()
     # resolve the targets before reading the tables: a rebuild that starts later reads newer tables
-    targets = write_targets(store, model.settings.fingerprint, lambda: model.dimension, model.settings.model)
+    targets = write_targets(store, model.settings.fingerprint, model.layout, model.settings.model)
     points = build_points(
         language,
         read_table(home.table("embeddings", language)),
@@ -35,10 +35,12 @@ def qdrant_collection(
         read_table(home.table("aliases")),
         video_kinds(home),
     )
+    seconds = {v.name: v.second for v in store.versions(counts=False)}
     for version in targets:
+        fitted = fit_points(points, seconds.get(version), model.settings.second_fingerprint)
         # one open shard per version for the whole sync (an embedded shard costs ~30 ms to open)
         with store.session(version):
-            sync_partition(store, language, points, version=version)
+            sync_partition(store, language, fitted, version=version)
             if version == targets[0]:  # the serving version's counts go in the metadata
                 stored = store.count(PayloadFilter(languages=(language,)), version=version)
                 total = store.count(version=version)

@@ -34,7 +34,8 @@ def collection_candidate(
     """
     home, store, model = library.paths(), qdrant.store(library.paths()), embedder.embedder()
     fingerprint = model.settings.fingerprint
-    version = start_rebuild(store, model.dimension, fingerprint, model.settings.model)
+    dimension, second = model.layout()
+    version = start_rebuild(store, dimension, fingerprint, model.settings.model, second)
     loaded, reembedded, canary_text = {}, 0, None
     known, aliases, kinds = stored_vectors(home), read_table(home.table("aliases")), video_kinds(home)
     for language in sorted(context.instance.get_dynamic_partitions(language_partitions.name)):
@@ -57,7 +58,13 @@ def collection_candidate(
     expected = _expected_points(home)
     canary = (canary_text[0], model.encode([canary_text[1]], kind="query")[0]) if canary_text else None
     checks = verify(
-        store, version, expected_points=expected, dimension=model.dimension, model=fingerprint, canary=canary
+        store,
+        version,
+        expected_points=expected,
+        dimension=dimension,
+        model=fingerprint,
+        canary=canary,
+        second=model.settings.second_fingerprint,
     )
     passed = all(c.passed for c in checks)
     if not passed:

@@ -119,7 +119,8 @@ def sentiment(
 def embeddings(
     context: dg.AssetExecutionContext, library: LibraryResource, embedder: EmbedderResource
 ) -> dg.MaterializeResult:
-    """L2-normalised sentence-transformers vectors of transcript chunks, overviews and a per-movie profile."""
+    """L2-normalised sentence-transformers vectors of transcript chunks, overviews and a per-movie
+    profile, by the embedder's model and its second model (`EmbedderSettings.second_model`)."""
     home = library.paths()
     language = context.partition_key
     path = home.table("embeddings", language)
@@ -138,9 +139,11 @@ def embeddings(
             report,
             encoded_texts=dg.MetadataValue.int(int(report.notes.get("encoded_texts", 0))),
             reused_texts=dg.MetadataValue.int(int(report.notes.get("reused_texts", 0))),
+            encoded_texts_second_model=dg.MetadataValue.int(int(report.notes.get("encoded_texts_second", 0))),
             vectors=dg.MetadataValue.int(len(frame)),
             by_kind=dg.MetadataValue.json(dict(zip(kinds["kind"], kinds["len"]))),
             model=embedder.settings().fingerprint,
+            second_model=embedder.settings().second_fingerprint or "none",
         )
     )
 

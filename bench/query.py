@@ -1,15 +1,16 @@
 """Query latency (p50/p99) and recall@10 of the embedded engine vs exact search in numpy, with a payload filter.
 
 The engine is measured twice per size: before `optimize()` (every point scanned exactly) and after it
-(segments above the indexing threshold searched through their HNSW graph, payload-aware), with the
-time the index takes to build.
+(segments above the indexing threshold get their index: movrec's int8 copy, scanned and rescored,
+`types.DenseIndex`; with `--m` > 0 also an HNSW graph), with the time the index takes to build.
 
 Synthetic clustered unit vectors of the real dimension (384) at 10k, 100k and 1M points, four languages; each query
 filters one language (a quarter of the points), as a language-filtered search does. Recall@10 is against
 exact cosine top-10 over the same filtered points. Timings are per query through `EdgeStore` inside one
 `session()` (the shard held open, as the API and batch jobs hold it), and through a bare open-query-close
 per call (what a CLI process pays).
-Usage: python bench/query.py [--sizes 10000,100000,1000000] [--queries 200] [--threshold-kb N] [--smoke]
+Usage: python bench/query.py [--sizes 10000,100000,1000000] [--queries 200] [--threshold-kb N] [--m M]
+       [--ef-construct N] [--ef N] [--smoke]
 """
 
 from __future__ import annotations
@@ -114,9 +115,21 @@ def main() -> None:
     parser.add_argument(
         "--threshold-kb", type=int, default=0, help="index segments above this size (default: movrec's setting)"
     )
+    parser.add_argument(
+        "--m", type=int, default=-1, help="HNSW graph links per point (default: movrec's, 0: no graph, the int8 scan)"
+    )
+    parser.add_argument("--ef-construct", type=int, default=0, help="HNSW build beam (default: movrec's)")
+    parser.add_argument("--ef", type=int, default=0, help="HNSW search beam (default: movrec's)")
     args = parser.parse_args()
     if args.threshold_kb:
         types.DENSE_INDEX = replace(types.DENSE_INDEX, threshold_kb=args.threshold_kb)
+    if args.m >= 0:
+        types.DENSE_INDEX = replace(types.DENSE_INDEX, m=args.m)
+    if args.ef_construct:
+        types.DENSE_INDEX = replace(types.DENSE_INDEX, ef_construct=args.ef_construct)
+    if args.ef:
+        types.DENSE_INDEX = replace(types.DENSE_INDEX, ef=args.ef)
+    print(f"dense index: {types.DENSE_INDEX}", flush=True)
     sizes = [200] if args.smoke else [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:

@@ -24,6 +24,10 @@ PACKAGED_EMBEDDERS = {
 
 DEFAULT_EMBEDDER = "multilingual-e5-small"
 DEFAULT_SECOND_EMBEDDER = "all-MiniLM-L6-v2"  # English; its vectors are a second dense list in search
+# The languages a packaged embedder reads (absent: multilingual). Search asks a second model only
+# about queries in its languages: MiniLM's list, fused into Spanish, French, German or Chinese
+# queries, cost them a quarter of their answers (EVALUATION.md, bench/search_quality.py).
+MODEL_LANGUAGES = {"all-MiniLM-L6-v2": ("en",)}
 DEFAULT_MAX_SEQ_LENGTH = 256  # shorter than e5's 512: trailer lines are short, attention is O(n^2)
 # e5 models are trained with these prefixes; other models get none (unless their folder names some)
 E5_PROMPTS = {"query": "query: ", "passage": "passage: "}

@@ -15,7 +15,8 @@ from typing import Any
 
 from .embedding import Embedder
 from .entities import normal_title, title_keys
-from .lexical import query_vector
+from .lexical import query_vector, written_in
+from .models import MODEL_LANGUAGES
 from .vectorstore import Hit, PayloadFilter, Search, VectorStore
 from .vectorstore import types as vtypes
 
@@ -205,8 +206,7 @@ def search_many(
         raise ValueError(f"search text is empty (query {empty[0]})")
     flt = flt or PayloadFilter()
     vectors = embedder.encode(list(texts), kind="query")
-    second = _second_model(store, embedder) if hybrid else None
-    seconds = second.encode(list(texts), kind="query") if second is not None else [None] * len(texts)
+    seconds = _second_queries(store, embedder, texts) if hybrid else [None] * len(texts)
     # each query read by each searched language's analyzer (its stop words and stems)
     languages = (flt.languages or store.languages()) if hybrid else ()
     sparses = [query_vector(text, languages) if hybrid else None for text in texts]
@@ -225,10 +225,17 @@ def search_many(
     return out
 
 
-def _second_model(store: VectorStore, embedder: Embedder) -> Embedder | None:
-    """The embedder's second model where the serving version holds that model's vectors."""
+def _second_queries(store: VectorStore, embedder: Embedder, texts: list[str]) -> list[Any]:
+    """Each query's vector by the embedder's second model, where the serving version holds that
+    model's vectors and the query is in a language the model reads (`models.MODEL_LANGUAGES`); else None."""
     wanted = embedder.settings.second_fingerprint
-    return embedder.second if wanted is not None and store.serving_info().second == wanted else None
+    second = embedder.second if wanted is not None and store.serving_info().second == wanted else None
+    if second is None:
+        return [None] * len(texts)
+    languages = MODEL_LANGUAGES.get(second.settings.model)
+    asked = [text for text in texts if languages is None or written_in(text, languages)]
+    vectors = dict(zip(asked, second.encode(asked, kind="query"))) if asked else {}
+    return [vectors.get(text) for text in texts]
 
 
 def _lists(search_: Search) -> int:

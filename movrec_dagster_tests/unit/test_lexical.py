@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from movrec_dagster.core.lexical import document_vector, query_vector, text_language
+from movrec_dagster.core.lexical import document_vector, query_vector, text_language, written_in
 from movrec_dagster.core.vectorstore import EdgeStore, VectorPoint, point_id
 
 SPANISH = {
@@ -29,6 +29,15 @@ def test_a_text_is_filed_under_the_language_of_its_stop_words() -> None:
     assert text_language("A boy dreams of becoming a musician although his family bans music.", "es") == "en"
     assert text_language("Im Herbst läuft ein deutsches U-Boot in den Atlantik aus.", "en") == "de"
     assert text_language("Coco", "es") == "es"  # too short to tell: the partition's language
+
+
+def test_a_query_reads_as_its_language_for_a_one_language_model() -> None:
+    """What decides whether search asks the English second model about a query."""
+    assert written_in("An astronaut is stranded on Mars and has to survive", ("en",))
+    assert written_in("mars, space, survival, nasa", ("en",))  # no stop words, Latin letters: a tag list
+    assert not written_in(SPANISH["musica"], ("en",)) and written_in(SPANISH["musica"], ("es",))
+    assert not written_in("Ein Hacker erfährt, dass die Welt eine Simulation ist", ("en",))
+    assert not written_in("一个黑客发现他生活的世界是机器制造的虚拟现实", ("en",))
 
 
 def test_the_engine_finds_a_spanish_overview_through_its_stem(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from movrec_dagster.core.entities import resolve_movies
 from movrec_dagster.core.indexing import build_points, sync_partition
-from movrec_dagster.core.search import MovieNotFound, find_movie, resolve_ids, search, title_matches
+from movrec_dagster.core.search import MovieNotFound, find_movie, resolve_ids, search, search_many, title_matches
 from movrec_dagster.core.stages import embed_partition
 from movrec_dagster.core.vectorstore import EdgeStore, PayloadFilter
 
@@ -76,3 +76,33 @@ def test_ids_resolve_through_aliases(store: EdgeStore) -> None:
     assert find_movie(store, "godfather part ii") == "tmdb-240"
     with pytest.raises(MovieNotFound):
         find_movie(store, "zzzzzzzz")
+
+
+def test_the_second_model_is_asked_about_queries_in_its_language_only(tmp_path) -> None:  # noqa: ANN001
+    """Three lists (e5, BM25, the English second model) for an English query or a tag list; two for
+    a Spanish or Chinese one (the fake second model plays the English one). Relevance stays 0-1."""
+    from movrec_dagster.core import models
+
+    res = resolve_movies(videos(), {}, catalogue(*MOVIES))
+    embedder = FakeEmbedder(second=True)
+    assert embedder.second is not None
+    store = EdgeStore(tmp_path)
+    dimension, second = embedder.layout()
+    store.switch(store.create_version("movies__fake__1", dimension, "fake", second).name)
+    for language in ("en", "fr"):
+        movies = res.movies.filter(res.movies["language"] == language)
+        frame, _ = embed_partition(movies, None, None, embedder)
+        sync_partition(store, language, build_points(language, frame, movies, None, "fake"))
+    models.MODEL_LANGUAGES["fake-second"] = ("en",)
+    try:
+        english = ["a desert planet where spice is mined", "desert, spice, worms"]
+        foreign = ["un planeta desierto donde se extrae la especia", "一个沙漠星球"]
+        embedder.second.encoded.clear()
+        for hits in search_many(store, embedder, english + foreign, top_k=3):
+            assert hits and all(0.0 <= h.relevance <= 1.0 for h in hits if h.relevance is not None)
+        assert embedder.second.encoded == english
+    finally:
+        del models.MODEL_LANGUAGES["fake-second"]
+    embedder.second.encoded.clear()
+    search(store, embedder, foreign[0], top_k=3)
+    assert embedder.second.encoded == [foreign[0]]  # a multilingual second model reads every query

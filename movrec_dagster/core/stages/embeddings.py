@@ -1,5 +1,8 @@
 """The `embeddings` stage: per movie, its title, overview pieces and every video's transcript chunks
 as L2-normalised vectors, plus a `profile` point (the mean of its overview and transcript vectors).
+Each text has a vector by the embedder's model (`vector`) and, where one is configured, by its
+second model (`vector2`, the search's third list); chunks are cut to the first model's token limit
+(the second reads at most as many of its own tokens, and truncates the rare longer one).
 
 Two caches keep work from being done twice. A movie whose inputs (title, year, overview, videos and
 their transcripts, model) are unchanged keeps its rows as they are (`source_key`). Within a changed

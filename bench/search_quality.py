@@ -10,7 +10,9 @@ answer's own text is never simply copied into the index. Query sets with known a
   Spanish, French, German and Chinese (88 queries; not translations of the overviews).
 Systems, all over the same texts (title + overview without its first sentence):
 * movrec: the product's `search()` over a real embedded collection (title, overview chunks and
-  profile points, hybrid dense + lexical, built by `embed_partition` / `build_points`);
+  profile points, built by `embed_partition` / `build_points`): e5, BM25 and, for English queries,
+  the second model's vectors fused in the engine;
+* movrec, e5 + BM25 only: the same search over the same collection without the second model;
 * e5 dense: multilingual-e5-small (the model movrec embeds with), one vector per movie, numpy cosine;
 * MiniLM dense: all-MiniLM-L6-v2, the same way;
 * TF-IDF: scikit-learn, English stop words, sublinear tf;

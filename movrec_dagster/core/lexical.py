@@ -130,7 +130,9 @@ def query_vector(text: str, languages: Iterable[str]) -> Vector:
     """Each term of each language's reading of `text`, once. A stop word of one language kept by
     another's analyzer matches only the few documents of that other language holding it."""
     terms: set[int] = set()
-    for code in sorted(set(languages)) or ["en"]:
-        terms.update(analyzer(code).embed_query(text).indices)
+    # languages without stop words or a stemmer here read text alike: once for all of them
+    codes = {code if code in ANALYZERS else "" for code in languages}
+    for code in sorted(codes) or ["en"]:
+        terms.update(analyzer(code or None).embed_query(text).indices)
     ordered = sorted(terms)
     return ordered, [1.0] * len(ordered)

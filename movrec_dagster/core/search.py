@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -205,8 +206,14 @@ def search_many(
     if empty:
         raise ValueError(f"search text is empty (query {empty[0]})")
     flt = flt or PayloadFilter()
-    vectors = embedder.encode(list(texts), kind="query")
-    seconds = _second_queries(store, embedder, texts) if hybrid else [None] * len(texts)
+    second, asked = _second_asked(store, embedder, texts) if hybrid else (None, [])
+    if second is not None and asked:
+        with ThreadPoolExecutor(1) as pool:  # the second model encodes beside the first (a text per core)
+            later = pool.submit(_second_queries, second, asked, texts)
+            vectors = embedder.encode(list(texts), kind="query")
+            seconds = later.result()
+    else:
+        vectors, seconds = embedder.encode(list(texts), kind="query"), [None] * len(texts)
     # each query read by each searched language's analyzer (its stop words and stems)
     languages = (flt.languages or store.languages()) if hybrid else ()
     sparses = [query_vector(text, languages) if hybrid else None for text in texts]
@@ -219,22 +226,26 @@ def search_many(
         searches.append(Search(vector, content, limit, sparse, candidates, second=other))
     firsts = store.query_batch(searches)
     out = []
-    for search_, named, first in zip(searches, titled, firsts):
+    for search_, named, want, first in zip(searches, titled, wanted, firsts):
         hits = best_per_movie(store, search_, want, first)
         out.append(_titles_first(hits, named, top_k, lists=_lists(search_)))
     return out
 
 
-def _second_queries(store: VectorStore, embedder: Embedder, texts: list[str]) -> list[Any]:
-    """Each query's vector by the embedder's second model, where the serving version holds that
-    model's vectors and the query is in a language the model reads (`models.MODEL_LANGUAGES`); else None."""
+def _second_asked(store: VectorStore, embedder: Embedder, texts: list[str]) -> tuple[Embedder | None, list[str]]:
+    """(the embedder's second model, the queries to ask it): the model where the serving version
+    holds its vectors, the queries in a language it reads (`models.MODEL_LANGUAGES`)."""
     wanted = embedder.settings.second_fingerprint
     second = embedder.second if wanted is not None and store.serving_info().second == wanted else None
     if second is None:
-        return [None] * len(texts)
+        return None, []
     languages = MODEL_LANGUAGES.get(second.settings.model)
-    asked = [text for text in texts if languages is None or written_in(text, languages)]
-    vectors = dict(zip(asked, second.encode(asked, kind="query"))) if asked else {}
+    return second, [text for text in texts if languages is None or written_in(text, languages)]
+
+
+def _second_queries(second: Embedder, asked: list[str], texts: list[str]) -> list[Any]:
+    """Each query's vector by the second model, None where it is not asked."""
+    vectors = dict(zip(asked, second.encode(asked, kind="query")))
     return [vectors.get(text) for text in texts]
 
 

@@ -207,17 +207,17 @@ def search_many(
         raise ValueError(f"search text is empty (query {empty[0]})")
     flt = flt or PayloadFilter()
     second, asked = _second_asked(store, embedder, texts) if hybrid else (None, [])
-    if second is not None and asked:
-        with ThreadPoolExecutor(1) as pool:  # the second model encodes beside the first (a text per core)
-            later = pool.submit(_second_queries, second, asked, texts)
-            vectors = embedder.encode(list(texts), kind="query")
-            seconds = later.result()
-    else:
-        vectors, seconds = embedder.encode(list(texts), kind="query"), [None] * len(texts)
-    # each query read by each searched language's analyzer (its stop words and stems)
-    languages = (flt.languages or store.languages()) if hybrid else ()
-    sparses = [query_vector(text, languages) if hybrid else None for text in texts]
-    titled = [title_matches(store, text, flt)[:top_k] for text in texts]
+    # the encoders run on their own threads (ONNX Runtime lets go of the GIL, each text on one core)
+    # while this one reads the query for the lexical side and the title lookup
+    with ThreadPoolExecutor(2) as pool:
+        encoded = pool.submit(embedder.encode, list(texts), "query")
+        later = pool.submit(_second_queries, second, asked, texts) if second is not None and asked else None
+        # each query read by each searched language's analyzer (its stop words and stems)
+        languages = (flt.languages or store.languages()) if hybrid else ()
+        sparses = [query_vector(text, languages) if hybrid else None for text in texts]
+        titled = [title_matches(store, text, flt)[:top_k] for text in texts]
+        vectors = encoded.result()
+        seconds = later.result() if later is not None else [None] * len(texts)
     content = replace(flt, kinds=CONTENT_KINDS)
     wanted = [top_k + len(named) for named in titled]
     searches = []

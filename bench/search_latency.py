@@ -47,8 +47,6 @@ from search_quality import CACHE, HERE, benchmark_movies, mrr_interval, query_se
 
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.home import MovrecHome
-from movrec_dagster.core.lexical import written_in
-from movrec_dagster.core.models import MODEL_LANGUAGES
 
 BACKENDS = ("torch", "onnx-int8")
 
@@ -121,12 +119,11 @@ def main() -> None:
             embedder.encode(texts[:4], kind="query")  # load (and for ONNX, export once) before timing
             if second is not None:
                 second.encode(texts[:4], kind="query")
-            reads = MODEL_LANGUAGES.get(second.settings.model) if second is not None else None
             encode_ms = []
             for text in texts:  # what a search encodes: e5, and the second model for an English query
                 started = time.perf_counter()
                 embedder.encode([text], kind="query")
-                if second is not None and (reads is None or written_in(text, reads)):
+                if second is not None and second.reads(text):
                     second.encode([text], kind="query")
                 encode_ms.append((time.perf_counter() - started) * 1000)
             vectors[backend] = embedder.encode(texts, kind="query")

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .lexical import written_in
 from .models import (
     DEFAULT_EMBEDDER,
     DEFAULT_MAX_SEQ_LENGTH,
     DEFAULT_SECOND_EMBEDDER,
     E5_PROMPTS,
+    MODEL_LANGUAGES,
     default_prompts,
     embedder_model_path,
 )
@@ -172,6 +174,12 @@ class Embedder:
         if (onnx := self.onnx_encoder()) is not None:
             return onnx.dimension
         return int(self.model.get_embedding_dimension())
+
+    def reads(self, text: str) -> bool:
+        """Whether `text` is in a language this model reads (`models.MODEL_LANGUAGES`; a model not
+        listed there is taken as multilingual)."""
+        languages = MODEL_LANGUAGES.get(self.settings.model)
+        return languages is None or written_in(text, languages)
 
     def layout(self) -> tuple[int, tuple[str, int] | None]:
         """The vectors a collection of this embedder's holds: (dimension, (second model, dimension))."""

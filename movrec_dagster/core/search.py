@@ -16,8 +16,7 @@ from typing import Any
 
 from .embedding import Embedder
 from .entities import normal_title, title_keys
-from .lexical import query_vector, written_in
-from .models import MODEL_LANGUAGES
+from .lexical import query_vector
 from .vectorstore import Hit, PayloadFilter, Search, VectorStore
 from .vectorstore import types as vtypes
 
@@ -234,13 +233,10 @@ def search_many(
 
 def _second_asked(store: VectorStore, embedder: Embedder, texts: list[str]) -> tuple[Embedder | None, list[str]]:
     """(the embedder's second model, the queries to ask it): the model where the serving version
-    holds its vectors, the queries in a language it reads (`models.MODEL_LANGUAGES`)."""
+    holds its vectors, the queries in a language it reads (`Embedder.reads`)."""
     wanted = embedder.settings.second_fingerprint
     second = embedder.second if wanted is not None and store.serving_info().second == wanted else None
-    if second is None:
-        return None, []
-    languages = MODEL_LANGUAGES.get(second.settings.model)
-    return second, [text for text in texts if languages is None or written_in(text, languages)]
+    return (second, [text for text in texts if second.reads(text)]) if second is not None else (None, [])
 
 
 def _second_queries(second: Embedder, asked: list[str], texts: list[str]) -> list[Any]:

@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 
 from movrec_dagster.core.catalogue import CATALOGUE_SCHEMA
-from movrec_dagster.core.embedding import Chunk, EmbedderSettings
+from movrec_dagster.core.embedding import Chunk, Embedder, EmbedderSettings
 from movrec_dagster.core.home import MovrecHome
 from movrec_dagster.core.tables import VIDEO_SCHEMA
 from movrec_dagster.core.vectorstore import EdgeStore
@@ -29,6 +29,8 @@ class FakeEmbedder:
         if second:
             self.second = FakeEmbedder()
             self.second.settings = EmbedderSettings(model="fake-second", second_model=None)
+
+    reads = Embedder.reads  # the real language check: it reads only the settings' model name
 
     def layout(self) -> tuple[int, tuple[str, int] | None]:
         fingerprint = self.settings.second_fingerprint

@@ -1,8 +1,10 @@
 """Query latency (p50/p99) and recall@10 of the embedded engine vs exact search in numpy, with a payload filter.
 
 The engine is measured twice per size: before `optimize()` (every point scanned exactly) and after it
-(segments above the indexing threshold get their index: movrec's int8 copy, scanned and rescored,
-`types.DenseIndex`; with `--m` > 0 also an HNSW graph), with the time the index takes to build.
+(segments above the indexing threshold get their index: movrec's int8 copy, scanned and rescored, and
+for a version of `DenseIndex.graph_points` points or more an HNSW graph, walked with ACORN under a
+filter: `types.DenseIndex`), with the time the index takes to build. After it, unfiltered queries
+are measured too (recall against the exact top 10 of all points).
 
 Synthetic clustered unit vectors of the real dimension (384) at 10k, 100k and 1M points, four languages; each query
 filters one language (a quarter of the points), as a language-filtered search does. Recall@10 is against
@@ -10,7 +12,7 @@ exact cosine top-10 over the same filtered points. Timings are per query through
 `session()` (the shard held open, as the API and batch jobs hold it), and through a bare open-query-close
 per call (what a CLI process pays).
 Usage: python bench/query.py [--sizes 10000,100000,1000000] [--queries 200] [--threshold-kb N] [--m M]
-       [--ef-construct N] [--ef N] [--smoke]
+       [--payload-m M] [--ef-construct N] [--ef N] [--graph-points N] [--no-acorn] [--smoke]
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ def build(root: Path, size: int, rng: np.random.Generator) -> tuple[EdgeStore, n
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     languages = [LANGUAGES[i % 4] for i in range(size)]
     store = EdgeStore(root)
-    version = store.create_version(f"bench-{size}", DIM, "bench").name
+    graph = types.DENSE_INDEX.wants_graph(size)  # as a blue/green rebuild of this size decides
+    version = store.create_version(f"bench-{size}", DIM, "bench", graph=graph).name
     points = [
         VectorPoint(
             point_id(f"m{i}", "profile", 0),
@@ -48,7 +51,8 @@ def build(root: Path, size: int, rng: np.random.Generator) -> tuple[EdgeStore, n
         )
         for i in range(size)
     ]
-    store.upsert(points, version=version)
+    for start in range(0, size, 100_000):  # the bench's own point objects are most of its memory
+        store.upsert(points[start : start + 100_000], version=version)
     store.switch(version)
     return store, vectors, languages
 
@@ -65,17 +69,18 @@ def run(size: int, queries: int, root: Path) -> dict:
     qs = vectors[picks] + 0.5 * rng.standard_normal((queries, DIM)).astype(np.float32) / np.sqrt(DIM)
     qs /= np.linalg.norm(qs, axis=1, keepdims=True)
 
-    def measure() -> tuple[list[float], list[float], list[float]]:
+    def measure(filtered: bool = True) -> tuple[list[float], list[float], list[float]]:
         edge_ms, exact_ms, recalls = [], [], []
         with store.session():
             for q, pick in zip(qs, picks):
                 lang = languages[pick]
+                members = mask[lang] if filtered else slice(None)
                 t = time.perf_counter()
-                hits = store.query(q, PayloadFilter(languages=(lang,)), limit=10)
+                hits = store.query(q, PayloadFilter(languages=(lang,)) if filtered else None, limit=10)
                 edge_ms.append(1000 * (time.perf_counter() - t))
                 t = time.perf_counter()
-                scores = vectors[mask[lang]] @ q
-                top = ids[mask[lang]][np.argpartition(-scores, 10)[:10]]
+                scores = vectors[members] @ q
+                top = ids[members][np.argpartition(-scores, 10)[:10]]
                 exact_ms.append(1000 * (time.perf_counter() - t))
                 recalls.append(len({h.payload["movie_id"] for h in hits} & set(top)) / 10)
         return edge_ms, exact_ms, recalls
@@ -85,6 +90,7 @@ def run(size: int, queries: int, root: Path) -> dict:
     store.optimize()
     index_s = time.perf_counter() - started
     edge_ms, exact_ms, recalls = measure()
+    all_ms, _, all_recalls = measure(filtered=False)
     cold_ms = []
     for q, pick in list(zip(qs, picks))[:20]:  # open, query, close: what one CLI call pays
         t = time.perf_counter()
@@ -92,6 +98,7 @@ def run(size: int, queries: int, root: Path) -> dict:
         cold_ms.append(1000 * (time.perf_counter() - t))
     row = {
         "points": size,
+        "graph": types.DENSE_INDEX.wants_graph(size),
         "build_s": round(build_s, 1),
         "scan_p50_ms": round(float(np.percentile(scan_ms, 50)), 2),
         "scan_recall_at_10": round(float(np.mean(scan_recalls)), 3),
@@ -101,6 +108,8 @@ def run(size: int, queries: int, root: Path) -> dict:
         "numpy_exact_p50_ms": round(float(np.percentile(exact_ms, 50)), 2),
         "numpy_exact_p99_ms": round(float(np.percentile(exact_ms, 99)), 2),
         "recall_at_10": round(float(np.mean(recalls)), 3),
+        "unfiltered_p50_ms": round(float(np.percentile(all_ms, 50)), 2),
+        "unfiltered_recall_at_10": round(float(np.mean(all_recalls)), 3),
         "open_query_close_p50_ms": round(float(np.percentile(cold_ms, 50)), 1),
     }
     print(json.dumps(row), flush=True)
@@ -118,17 +127,26 @@ def main() -> None:
     parser.add_argument(
         "--m", type=int, default=-1, help="HNSW graph links per point (default: movrec's, 0: no graph, the int8 scan)"
     )
+    parser.add_argument("--payload-m", type=int, default=-1, help="links of the per-language graph (default: movrec's)")
     parser.add_argument("--ef-construct", type=int, default=0, help="HNSW build beam (default: movrec's)")
     parser.add_argument("--ef", type=int, default=0, help="HNSW search beam (default: movrec's)")
+    parser.add_argument("--graph-points", type=int, default=0, help="versions of this size get a graph (movrec's)")
+    parser.add_argument("--no-acorn", action="store_true", help="walk the graph under a filter without ACORN")
     args = parser.parse_args()
     if args.threshold_kb:
         types.DENSE_INDEX = replace(types.DENSE_INDEX, threshold_kb=args.threshold_kb)
     if args.m >= 0:
         types.DENSE_INDEX = replace(types.DENSE_INDEX, m=args.m)
+    if args.payload_m >= 0:
+        types.DENSE_INDEX = replace(types.DENSE_INDEX, payload_m=args.payload_m)
     if args.ef_construct:
         types.DENSE_INDEX = replace(types.DENSE_INDEX, ef_construct=args.ef_construct)
     if args.ef:
         types.DENSE_INDEX = replace(types.DENSE_INDEX, ef=args.ef)
+    if args.graph_points:
+        types.DENSE_INDEX = replace(types.DENSE_INDEX, graph_points=args.graph_points)
+    if args.no_acorn:
+        types.DENSE_INDEX = replace(types.DENSE_INDEX, acorn_selectivity=0.0)
     print(f"dense index: {types.DENSE_INDEX}", flush=True)
     sizes = [200] if args.smoke else [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory() as tmp:

@@ -221,6 +221,34 @@ def test_a_collection_without_the_second_models_vectors_is_rebuilt_blue_green(
     )
 
 
+def test_a_collection_that_outgrew_its_scan_is_rebuilt_with_a_graph(
+    library,  # noqa: ANN001
+    tmp_path: Path,
+    embedder: Embedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Versions are built without a graph until they are large (`DenseIndex.graph_points`); one that
+    grew past it is noticed by the sensor and rebuilt blue/green with its graph, reads going on."""
+    from dataclasses import replace
+
+    from movrec_dagster.core.vectorstore import types
+
+    home, instance = library
+    store = EdgeStore(home.qdrant)
+    old = store.serving_info()
+    assert not old.graph and outdated_format(store, SECOND) is None
+    monkeypatch.setattr(types, "DENSE_INDEX", replace(types.DENSE_INDEX, graph_points=store.count(version=old.name)))
+    assert outdated_format(store, SECOND) == old.name
+    with reading(home, tmp_path) as stats:
+        result = run_pipeline(home, instance)
+    assert result.runs["rebuild_collection"], result.runs
+    new = store.serving_info()
+    assert new.name != old.name and new.graph and outdated_format(store, SECOND) is None
+    assert store.count(version=new.name) == store.count(version=old.name)
+    assert stats["errors"] == 0 and stats["empty"] == 0 and stats["queries"] > 10, stats
+    assert search(store, embedder, MARTIAN, top_k=3)[0].movie_id == "the-martian"
+
+
 def test_garbage_collection_keeps_pointed_versions(tmp_path: Path) -> None:
     store = EdgeStore(tmp_path)
     names = []

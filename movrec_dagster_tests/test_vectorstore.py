@@ -241,3 +241,59 @@ def test_the_embedded_engine_quantizes_and_keeps_recall(tmp_path: Path) -> None:
         assert all(abs(h.score - float(vectors[int(h.payload["movie_id"][1:])] @ query)) < 1e-4 for h in hits)
         found.append(len({h.payload["movie_id"] for h in hits} & exact) / 10)
     assert np.mean(found) >= 0.98
+
+
+def test_large_versions_get_a_graph_that_filtered_queries_walk_too(tmp_path: Path) -> None:
+    """HNSW in the embedded engine (`DenseIndex`): a version built with a graph answers unfiltered
+    queries and language-filtered ones (the graph walked with ACORN, two links ahead, past points of
+    other languages) with what exact search finds. A version without a graph scans its int8 copy
+    whatever the beam."""
+    from qdrant_edge import QuantizationSearchParams, Query, QueryRequest, SearchParams
+
+    from movrec_dagster.core.vectorstore.edge import edge_filter
+
+    dim, n = 384, 8_000
+    rng = np.random.default_rng(5)
+    centres = rng.standard_normal((n // 50, dim)).astype(np.float32)  # clustered, as embeddings are
+    vectors = centres[rng.integers(0, len(centres), n)] + 0.6 * rng.standard_normal((n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    languages = ("en", "es", "fr", "de")
+    payloads = [{"movie_id": f"m{i}", "language": languages[i % 4], "kind": "profile"} for i in range(n)]
+    points = [VectorPoint(point_id(f"m{i}", "profile", 0), vectors[i], payloads[i]) for i in range(n)]
+    queries = vectors[:60] + 0.5 * rng.standard_normal((60, dim)).astype(np.float32) / np.sqrt(dim)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    narrow = SearchParams(hnsw_ef=1, quantization=QuantizationSearchParams(rescore=False))
+
+    def recall(store: EdgeStore, params: SearchParams | None, filtered: bool = True) -> float:
+        found = []
+        with store.session(), store._shard(None) as shard:
+            for k, query in enumerate(queries):
+                members = np.arange(k % 4, n, 4) if filtered else np.arange(n)
+                exact = {f"m{i}" for i in members[np.argsort(-(vectors[members] @ query))[:10]]}
+                flt = PayloadFilter(languages=(languages[k % 4],)) if filtered else None
+                if params is None:  # movrec's own query
+                    hits = store.query(query, flt, limit=10)
+                else:
+                    request = QueryRequest(
+                        limit=10,
+                        query=Query.Nearest(query.tolist()),
+                        filter=edge_filter(flt),
+                        params=params,
+                        with_payload=True,
+                    )
+                    hits = shard.query(request)
+                found.append(len({h.payload["movie_id"] for h in hits} & exact) / 10)
+        return float(np.mean(found))
+
+    large = EdgeStore(tmp_path / "large")
+    large.switch(large.create_version("movies__m__1", dim, "m", graph=True).name)
+    large.upsert(points)
+    assert large.optimize() and large.versions()[0].graph
+    assert recall(large, None) >= 0.98  # filtered, movrec's query
+    assert recall(large, None, filtered=False) >= 0.98
+    assert recall(large, narrow) < 0.9  # a beam of one, no ACORN: a graph is what answered
+    small = EdgeStore(tmp_path / "small")
+    small.switch(small.create_version("movies__m__1", dim, "m").name)
+    small.upsert(points)
+    assert small.optimize() and not small.versions()[0].graph
+    assert recall(small, narrow) >= 0.9  # no graph: the int8 copy is scanned whatever the beam

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .vectorstore import PayloadFilter, VectorPoint, VectorStore, version_name
-from .vectorstore.types import LEXICAL_VERSION
+from .vectorstore import PayloadFilter, VectorPoint, VectorStore, types, version_name
+from .vectorstore.types import LEXICAL_VERSION, VersionInfo
 
 REQUIRED_PAYLOAD = ("movie_id", "title", "language", "genres", "sentiment", "kind", "text", "content_hash", "model")
 
@@ -42,22 +42,32 @@ def write_targets(store: VectorStore, model: str, layout: Callable[[], Layout], 
 
 def outdated_format(store: VectorStore, second: str | None) -> str | None:
     """The serving version, when it needs a rebuild although its model is today's: its sparse vectors
-    are in an older lexical format (written by an older release), or its second dense vector is not
-    the configured `second` model's (a release or a setting added, changed or removed it). None when
-    it is current, when nothing serves yet, or when a rebuild is already under way."""
+    are in an older lexical format (written by an older release), its second dense vector is not
+    the configured `second` model's (a release or a setting added, changed or removed it), or it
+    grew large enough for graphs without having them (`DenseIndex.wants_graph`). None when it is
+    current, when nothing serves yet, or when a rebuild is already under way."""
     serving = store.serving_version()
     if serving is None or store.pointer("building") is not None:
         return None
     info = next((v for v in store.versions(counts=False) if v.name == serving), None)
-    outdated = info is not None and (info.lexical < LEXICAL_VERSION or info.second != second)
+    if info is None:
+        return None
+    outdated = info.lexical < LEXICAL_VERSION or info.second != second or _outgrown(store, info)
     return serving if outdated else None
+
+
+def _outgrown(store: VectorStore, info: VersionInfo) -> bool:
+    return not info.graph and types.DENSE_INDEX.wants_graph(store.count(version=info.name))
 
 
 def start_rebuild(
     store: VectorStore, dimension: int, model: str, slug: str, second: tuple[str, int] | None = None
 ) -> str:
-    """A new empty version, marked as `building` so that live writes reach it from now on."""
-    name = store.create_version(version_name(store.alias, slug), dimension, model, second).name
+    """A new empty version, marked as `building` so that live writes reach it from now on; with
+    graphs when the version it replaces is large enough for them (`DenseIndex.wants_graph`)."""
+    serving = store.serving_version()
+    graph = serving is not None and types.DENSE_INDEX.wants_graph(store.count(version=serving))
+    name = store.create_version(version_name(store.alias, slug), dimension, model, second, graph).name
     store.set_pointers({"building": name})
     return name
 

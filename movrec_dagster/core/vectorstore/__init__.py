@@ -63,10 +63,11 @@ class VectorStore(Protocol):
         0.3 s each at 30k points, more than a small partition's whole write)."""
 
     def create_version(
-        self, name: str, dimension: int, model: str, second: tuple[str, int] | None = None
+        self, name: str, dimension: int, model: str, second: tuple[str, int] | None = None, graph: bool = False
     ) -> VersionInfo:
         """An empty version for `model`'s vectors; `second`: (fingerprint, dimension) of a second
-        dense vector (`types.SECOND`)."""
+        dense vector (`types.SECOND`); `graph`: built with HNSW graphs (`types.DenseIndex`, for a
+        large version; a server builds them always)."""
 
     def switch(self, name: str) -> None: ...
     def drop_version(self, name: str) -> None: ...

@@ -87,7 +87,7 @@ class EdgeStore(VersionedStore):
         return infos
 
     def create_version(
-        self, name: str, dimension: int, model: str, second: tuple[str, int] | None = None
+        self, name: str, dimension: int, model: str, second: tuple[str, int] | None = None, graph: bool = False
     ) -> VersionInfo:
         from qdrant_edge import (
             Distance,
@@ -98,18 +98,13 @@ class EdgeStore(VersionedStore):
             EdgeVectorParams,
             HnswIndexConfig,
             Modifier,
-            PayloadSchemaType,
             ScalarQuantizationConfig,
             ScalarType,
             UpdateOperation,
         )
 
-        schema = {
-            "keyword": PayloadSchemaType.Keyword,
-            "integer": PayloadSchemaType.Integer,
-            "float": PayloadSchemaType.Float,
-        }
-        info = types.new_version(name, dimension, model, second)
+        info = types.new_version(name, dimension, model, second, graph)
+        index = types.DENSE_INDEX
         dense = EdgeVectorParams(size=dimension, distance=Distance.Cosine)
         if second is not None:
             dense = {"": dense, SECOND: EdgeVectorParams(size=second[1], distance=Distance.Cosine)}
@@ -124,19 +119,20 @@ class EdgeStore(VersionedStore):
                 EdgeConfig(
                     vectors=dense,
                     sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
-                    hnsw_config=HnswIndexConfig(
-                        m=types.DENSE_INDEX.m,
-                        ef_construct=types.DENSE_INDEX.ef_construct,
-                        full_scan_threshold=types.DENSE_INDEX.threshold_kb,
+                    hnsw_config=HnswIndexConfig(  # m 0, no payload_m: no graph, the int8 copy is scanned
+                        m=index.m if graph else 0,
+                        ef_construct=index.ef_construct,
+                        full_scan_threshold=index.threshold_kb,
+                        payload_m=index.payload_m if graph else None,
                     ),
                     quantization_config=ScalarQuantizationConfig(
-                        ScalarType.Int8, quantile=types.DENSE_INDEX.quantile, always_ram=True
+                        ScalarType.Int8, quantile=index.quantile, always_ram=True
                     ),
-                    optimizers=EdgeOptimizersConfig(indexing_threshold=types.DENSE_INDEX.threshold_kb),
+                    optimizers=EdgeOptimizersConfig(indexing_threshold=index.threshold_kb),
                 ),
             )
             for key, kind in INDEXED_FIELDS.items():
-                shard.update(UpdateOperation.create_field_index(key, schema[kind]))
+                shard.update(UpdateOperation.create_field_index(key, _field_index(key, kind)))
             shard.flush()
             shard.close()
             (staging / "movrec.json").write_text(json.dumps(info.__dict__))
@@ -339,11 +335,29 @@ def edge_filter(flt: PayloadFilter | None) -> Any:
     return translate(flt, condition, lambda must, must_not: Filter(must=must, must_not=must_not))
 
 
-def _search_params() -> Any:
-    """Dense search: the int8 copy scanned, the best candidates rescored by the original vectors
-    (`types.DenseIndex`); a version built before quantization was configured has no copy and is
-    scanned as it is."""
-    from qdrant_edge import QuantizationSearchParams, SearchParams
+def _field_index(key: str, kind: str) -> Any:
+    """A payload index; only the language (`types.TENANT_FIELD`) gets graph links of its own
+    (`DenseIndex.payload_m`): a graph per genre, kind or movie would multiply the build for filters
+    no query leans on."""
+    from qdrant_edge import FloatIndexParams, IntegerIndexParams, KeywordIndexParams
 
-    rescored = QuantizationSearchParams(rescore=True, oversampling=types.DENSE_INDEX.oversampling)
-    return SearchParams(hnsw_ef=types.DENSE_INDEX.ef, quantization=rescored)
+    if key == types.TENANT_FIELD:
+        return KeywordIndexParams(is_tenant=True, enable_hnsw=True)
+    if kind == "keyword":
+        return KeywordIndexParams(enable_hnsw=False)
+    if kind == "integer":
+        return IntegerIndexParams(lookup=True, range=True, enable_hnsw=False)
+    return FloatIndexParams(enable_hnsw=False)
+
+
+def _search_params() -> Any:
+    """Dense search: the int8 copy scanned (or a version's graph walked), the best candidates
+    rescored by the original vectors (`types.DenseIndex`); a filtered walk of a graph looks two links
+    ahead (Qdrant's ACORN) where the filter keeps few points. A version built before quantization was
+    configured has no copy and is scanned as it is."""
+    from qdrant_edge import AcornSearchParams, QuantizationSearchParams, SearchParams
+
+    index = types.DENSE_INDEX
+    rescored = QuantizationSearchParams(rescore=True, oversampling=index.oversampling)
+    acorn = AcornSearchParams(enable=True, max_selectivity=index.acorn_selectivity)
+    return SearchParams(hnsw_ef=index.ef, quantization=rescored, acorn=acorn)

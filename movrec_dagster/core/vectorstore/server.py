@@ -105,16 +105,17 @@ class QdrantServerStore(VersionedStore):
                     lexical=int(meta.get("lexical", 1)),
                     second=meta.get("second"),
                     second_dimension=meta.get("second_dimension"),
+                    graph=bool(meta.get("graph", False)),
                 )
             )
         return sorted(out, key=lambda v: v.name)
 
     def create_version(
-        self, name: str, dimension: int, model: str, second: tuple[str, int] | None = None
+        self, name: str, dimension: int, model: str, second: tuple[str, int] | None = None, graph: bool = False
     ) -> VersionInfo:
         from qdrant_client import models
 
-        info = types.new_version(name, dimension, model, second)
+        info = types.new_version(name, dimension, model, second, graph=True)  # a server always builds its graphs
         dense: Any = models.VectorParams(size=dimension, distance=models.Distance.COSINE)
         if second is not None:  # "" is the unnamed vector's own name in Qdrant's named-vector map
             dense = {"": dense, SECOND: models.VectorParams(size=second[1], distance=models.Distance.COSINE)}
@@ -122,8 +123,13 @@ class QdrantServerStore(VersionedStore):
             name,
             vectors_config=dense,
             sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-            # the int8 copy scanned first, as the embedded engine (types.DenseIndex); the server keeps
-            # its own HNSW defaults and builds graphs in the background
+            # the int8 copy scanned first and graphs, as the embedded engine builds them for a large
+            # version (types.DenseIndex); a server builds them in the background at any size
+            hnsw_config=models.HnswConfigDiff(
+                m=types.DENSE_INDEX.m,
+                ef_construct=types.DENSE_INDEX.ef_construct,
+                payload_m=types.DENSE_INDEX.payload_m,
+            ),
             quantization_config=models.ScalarQuantization(
                 scalar=models.ScalarQuantizationConfig(
                     type=models.ScalarType.INT8, quantile=types.DENSE_INDEX.quantile, always_ram=True
@@ -132,16 +138,8 @@ class QdrantServerStore(VersionedStore):
             metadata=info.__dict__,
             **self.cluster,
         )
-        schema = {
-            "keyword": models.PayloadSchemaType.KEYWORD,
-            "integer": models.PayloadSchemaType.INTEGER,
-            "float": models.PayloadSchemaType.FLOAT,
-        }
         for key, kind in INDEXED_FIELDS.items():
-            index: Any = schema[kind]
-            if key == "language":
-                index = models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=True)
-            self.client.create_payload_index(name, key, field_schema=index)
+            self.client.create_payload_index(name, key, field_schema=_field_index(key, kind))
         return info
 
     def upsert(self, points: list[VectorPoint], version: str | None = None, batch: int = 512) -> None:
@@ -287,8 +285,25 @@ def client_filter(flt: PayloadFilter | None) -> Any:
     return translate(flt, condition, lambda must, must_not: models.Filter(must=must, must_not=must_not))
 
 
+def _field_index(key: str, kind: str) -> Any:
+    """A payload index, as the embedded engine's (`edge._field_index`): the language is the tenant."""
+    from qdrant_client import models
+
+    if key == types.TENANT_FIELD:
+        return models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=True, enable_hnsw=True)
+    if kind == "keyword":
+        return models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, enable_hnsw=False)
+    if kind == "integer":
+        return models.IntegerIndexParams(
+            type=models.IntegerIndexType.INTEGER, lookup=True, range=True, enable_hnsw=False
+        )
+    return models.FloatIndexParams(type=models.FloatIndexType.FLOAT, enable_hnsw=False)
+
+
 def _search_params() -> Any:
     from qdrant_client import models
 
-    rescored = models.QuantizationSearchParams(rescore=True, oversampling=types.DENSE_INDEX.oversampling)
-    return models.SearchParams(hnsw_ef=types.DENSE_INDEX.ef, quantization=rescored)
+    index = types.DENSE_INDEX
+    rescored = models.QuantizationSearchParams(rescore=True, oversampling=index.oversampling)
+    acorn = models.AcornSearchParams(enable=True, max_selectivity=index.acorn_selectivity)
+    return models.SearchParams(hnsw_ef=index.ef, quantization=rescored, acorn=acorn)

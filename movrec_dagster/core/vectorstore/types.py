@@ -90,24 +90,39 @@ class DenseIndex:
     """How new collection versions index their dense vectors: segments of more than `threshold_kb`
     of vectors get an int8 copy (Qdrant's scalar quantization, in RAM) when the store is optimized,
     scanned first; the best `oversampling` x limit candidates are rescored with the original vectors.
-    `m` 0: no HNSW graph in the embedded engine (a Qdrant server builds its own in the background).
+    A version built for `graph_points` points or more (`wants_graph`) also gets HNSW graphs: one over
+    all points (`m` links each) and one per language (`payload_m`, the tenant field's own links, so
+    that a language-filtered query walks a graph of that language's points only).
 
-    Measured (BENCHMARKS.md, bench/quantized_scan.py, the real vectors of the 10k-movie index): at
-    30k points the rescored int8 scan takes 0.9 ms p50 against 2.8 ms for the exact float scan, the
-    same recall; at 100k, 2.5 ms at recall 1.000 against 6.4 ms at 0.993 for the HNSW graph movrec
-    built before (m 32, ef_construct 256, search ef 512: two minutes to build on 2 cores, against
-    under a second for the int8 copy). The graph had also cost search quality on the 10k index
-    (descriptions Recall@10 0.451 -> 0.426), which is why it was kept to collections over 100 MB."""
+    Measured (BENCHMARKS.md; bench/quantized_scan.py on the real vectors of the 10k-movie index,
+    bench/query.py on clustered synthetic ones): at 30k points the rescored int8 scan takes 0.9 ms
+    p50 against 2.8 ms for the exact float scan, the same recall; at 100k, 2.5 ms at recall 1.000
+    against 6.4 ms at 0.993 for a graph (m 32, ef_construct 256: two minutes to build on 2 cores,
+    against under a second for the int8 copy), and the graph cost search quality on the 10k index
+    (descriptions Recall@10 0.451 -> 0.426). At 1M points a scan of one language's quarter takes
+    about 100 ms, and the per-language graph answers in a few: hence graphs from `graph_points` up.
+    One graph per language alone (m 0) is not enough: the embedded engine walks it for unfiltered
+    queries too, and they found a quarter of their neighbours (a test checks both)."""
 
-    m: int = 0
+    m: int = 16
+    payload_m: int = 16
     ef_construct: int = 100
+    graph_points: int = 200_000
     threshold_kb: int = 10
-    ef: int = 512  # candidates kept while searching a graph (a server's)
+    ef: int = 128  # candidates kept while walking a graph
+    acorn_selectivity: float = 0.4  # filters keeping less than this share walk the graph with ACORN
     oversampling: float = 2.0
     quantile: float = 0.99  # of the values the int8 range spans (outliers clipped)
 
+    def wants_graph(self, points: int) -> bool:
+        """Whether a version of `points` points is built with graphs (else its int8 copy is scanned)."""
+        return points >= self.graph_points
+
 
 DENSE_INDEX = DenseIndex()
+# the payload field a language-partitioned query filters on: a tenant of the collection, with its
+# own graph links where `DenseIndex.payload_m` asks for them
+TENANT_FIELD = "language"
 SPARSE = "bm25"  # the sparse (lexical) vector's name; the dense vector is the unnamed one
 # The second dense vector's name: a second embedding model's reading of the same text (an English
 # one beside the multilingual one), a third candidate list in the hybrid fusion. Versions record
@@ -195,11 +210,15 @@ class VersionInfo:
     lexical: int = 1  # versions written before formats were recorded hold format 1
     second: str | None = None  # the second dense vector's model (fingerprint); None: no such vector
     second_dimension: int | None = None
+    graph: bool = False  # built with HNSW graphs (`DenseIndex.wants_graph`); else its int8 copy is scanned
 
 
-def new_version(name: str, dimension: int, model: str, second: tuple[str, int] | None) -> VersionInfo:
+def new_version(
+    name: str, dimension: int, model: str, second: tuple[str, int] | None, graph: bool = False
+) -> VersionInfo:
     """What a version records of itself when created: its vectors' models and sizes, this release's
-    lexical format. `second`: (fingerprint, dimension) of the second dense vector's model."""
+    lexical format, whether it has graphs. `second`: (fingerprint, dimension) of the second dense
+    vector's model."""
     return VersionInfo(
         name=name,
         dimension=dimension,
@@ -207,6 +226,7 @@ def new_version(name: str, dimension: int, model: str, second: tuple[str, int] |
         lexical=LEXICAL_VERSION,
         second=second[0] if second else None,
         second_dimension=second[1] if second else None,
+        graph=graph,
     )
 
 

@@ -70,19 +70,23 @@ def run(size: int, queries: int, root: Path) -> dict:
     qs /= np.linalg.norm(qs, axis=1, keepdims=True)
 
     def measure(filtered: bool = True) -> tuple[list[float], list[float], list[float]]:
-        edge_ms, exact_ms, recalls = [], [], []
+        # the engine's queries back to back, then numpy's: interleaved, numpy's pass over every vector
+        # evicted the engine's from the CPU caches before each query (11 ms instead of 1.7 at 1M)
+        edge_ms, exact_ms, recalls, found = [], [], [], []
         with store.session():
             for q, pick in zip(qs, picks):
-                lang = languages[pick]
-                members = mask[lang] if filtered else slice(None)
+                flt = PayloadFilter(languages=(languages[pick],)) if filtered else None
                 t = time.perf_counter()
-                hits = store.query(q, PayloadFilter(languages=(lang,)) if filtered else None, limit=10)
+                hits = store.query(q, flt, limit=10)
                 edge_ms.append(1000 * (time.perf_counter() - t))
-                t = time.perf_counter()
-                scores = vectors[members] @ q
-                top = ids[members][np.argpartition(-scores, 10)[:10]]
-                exact_ms.append(1000 * (time.perf_counter() - t))
-                recalls.append(len({h.payload["movie_id"] for h in hits} & set(top)) / 10)
+                found.append({h.payload["movie_id"] for h in hits})
+        for q, pick, got in zip(qs, picks, found):
+            members = mask[languages[pick]] if filtered else slice(None)
+            t = time.perf_counter()
+            scores = vectors[members] @ q
+            top = ids[members][np.argpartition(-scores, 10)[:10]]
+            exact_ms.append(1000 * (time.perf_counter() - t))
+            recalls.append(len(got & set(top)) / 10)
         return edge_ms, exact_ms, recalls
 
     scan_ms, _, scan_recalls = measure()

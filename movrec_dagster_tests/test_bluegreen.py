@@ -237,6 +237,7 @@ def test_a_collection_that_outgrew_its_scan_is_rebuilt_with_a_graph(
     store = EdgeStore(home.qdrant)
     old = store.serving_info()
     assert not old.graph and outdated_format(store, SECOND) is None
+    assert store.size(version=old.name) == store.count(version=old.name) > 0  # as of its last optimize()
     monkeypatch.setattr(types, "DENSE_INDEX", replace(types.DENSE_INDEX, graph_points=store.count(version=old.name)))
     assert outdated_format(store, SECOND) == old.name
     with reading(home, tmp_path) as stats:

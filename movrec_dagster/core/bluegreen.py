@@ -57,7 +57,7 @@ def outdated_format(store: VectorStore, second: str | None) -> str | None:
 
 
 def _outgrown(store: VectorStore, info: VersionInfo) -> bool:
-    return not info.graph and types.DENSE_INDEX.wants_graph(store.count(version=info.name))
+    return not info.graph and types.DENSE_INDEX.wants_graph(store.size(version=info.name))
 
 
 def start_rebuild(
@@ -66,7 +66,7 @@ def start_rebuild(
     """A new empty version, marked as `building` so that live writes reach it from now on; with
     graphs when the version it replaces is large enough for them (`DenseIndex.wants_graph`)."""
     serving = store.serving_version()
-    graph = serving is not None and types.DENSE_INDEX.wants_graph(store.count(version=serving))
+    graph = serving is not None and types.DENSE_INDEX.wants_graph(store.size(version=serving))
     name = store.create_version(version_name(store.alias, slug), dimension, model, second, graph).name
     store.set_pointers({"building": name})
     return name

@@ -80,6 +80,10 @@ class VectorStore(Protocol):
         """Index a version's segments now (their int8 copy, `types.DenseIndex`; a server does it by
         itself); True when anything was rebuilt."""
 
+    def size(self, version: str | None = None) -> int:
+        """A version's points as of its last `optimize()`, read without opening it where that is
+        costly (the embedded engine); a server counts."""
+
     def query(
         self,
         vector: Sequence[float],

@@ -119,7 +119,7 @@ class EdgeStore(VersionedStore):
                 EdgeConfig(
                     vectors=dense,
                     sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
-                    hnsw_config=HnswIndexConfig(  # m 0, no payload_m: no graph, the int8 copy is scanned
+                    hnsw_config=HnswIndexConfig(  # m 0: no graph, the int8 copy is scanned
                         m=index.m if graph else 0,
                         ef_construct=index.ef_construct,
                         full_scan_threshold=index.threshold_kb,
@@ -205,7 +205,22 @@ class EdgeStore(VersionedStore):
         # qdrant-edge never optimizes by itself (no background optimizer in-process): without this
         # call every query scans every point (measured: 11 ms at 100k, bench/query.py)
         with self._writable(version) as shard:
-            return bool(shard.optimize())
+            changed = bool(shard.optimize())
+            size = {"points": int(shard.info().points_count)}
+        sidecar = self._dir(self._resolve(version)) / "size.json"
+        partial = sidecar.with_name(f".size.{os.getpid()}.json")
+        partial.write_text(json.dumps(size))
+        partial.replace(sidecar)
+        return changed
+
+    def size(self, version: str | None = None) -> int:
+        # recorded by the last optimize(): counting would open the shard, and take it from the API
+        # process that holds it, on every tick of the sensor that asks (a version from before this
+        # record is counted)
+        sidecar = self._dir(self._resolve(version)) / "size.json"
+        if sidecar.exists():
+            return int(json.loads(sidecar.read_text())["points"])
+        return self.count(version=version)
 
     def indexed_vectors(self, version: str | None = None) -> int:
         """How many vectors are in optimized segments (with their int8 copy; the rest are scanned as written)."""
@@ -336,9 +351,9 @@ def edge_filter(flt: PayloadFilter | None) -> Any:
 
 
 def _field_index(key: str, kind: str) -> Any:
-    """A payload index; only the language (`types.TENANT_FIELD`) gets graph links of its own
-    (`DenseIndex.payload_m`): a graph per genre, kind or movie would multiply the build for filters
-    no query leans on."""
+    """A payload index. The language (`types.TENANT_FIELD`) is the tenant, stored by value, and the
+    only field that may get graph links of its own (`DenseIndex.payload_m`); links per genre, kind or
+    movie would multiply the build for filters no query leans on."""
     from qdrant_edge import FloatIndexParams, IntegerIndexParams, KeywordIndexParams
 
     if key == types.TENANT_FIELD:

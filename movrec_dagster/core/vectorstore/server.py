@@ -123,13 +123,10 @@ class QdrantServerStore(VersionedStore):
             name,
             vectors_config=dense,
             sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-            # the int8 copy scanned first and graphs, as the embedded engine builds them for a large
-            # version (types.DenseIndex); a server builds them in the background at any size
-            hnsw_config=models.HnswConfigDiff(
-                m=types.DENSE_INDEX.m,
-                ef_construct=types.DENSE_INDEX.ef_construct,
-                payload_m=types.DENSE_INDEX.payload_m,
-            ),
+            # the int8 copy and the graph, as the embedded engine builds them for a large version
+            # (types.DenseIndex); a server builds its graph in the background at any size, and keeps
+            # its own payload links (`payload_m`: its default, unmeasured here)
+            hnsw_config=models.HnswConfigDiff(m=types.DENSE_INDEX.m, ef_construct=types.DENSE_INDEX.ef_construct),
             quantization_config=models.ScalarQuantization(
                 scalar=models.ScalarQuantizationConfig(
                     type=models.ScalarType.INT8, quantile=types.DENSE_INDEX.quantile, always_ram=True
@@ -169,6 +166,9 @@ class QdrantServerStore(VersionedStore):
 
     def optimize(self, version: str | None = None) -> bool:
         return False  # the server's optimizer builds the index in the background
+
+    def size(self, version: str | None = None) -> int:
+        return self.count(version=version)
 
     def delete(self, flt: PayloadFilter, version: str | None = None) -> None:
         from qdrant_client import models

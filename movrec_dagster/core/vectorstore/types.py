@@ -90,22 +90,24 @@ class DenseIndex:
     """How new collection versions index their dense vectors: segments of more than `threshold_kb`
     of vectors get an int8 copy (Qdrant's scalar quantization, in RAM) when the store is optimized,
     scanned first; the best `oversampling` x limit candidates are rescored with the original vectors.
-    A version built for `graph_points` points or more (`wants_graph`) also gets HNSW graphs: one over
-    all points (`m` links each) and one per language (`payload_m`, the tenant field's own links, so
-    that a language-filtered query walks a graph of that language's points only).
+    A version built for `graph_points` points or more (`wants_graph`) also gets an HNSW graph over
+    all its points, which a filtered query walks with Qdrant's ACORN (two links ahead, past points
+    the filter drops) when the filter keeps under `acorn_selectivity` of them.
 
     Measured (BENCHMARKS.md; bench/quantized_scan.py on the real vectors of the 10k-movie index,
     bench/query.py on clustered synthetic ones): at 30k points the rescored int8 scan takes 0.9 ms
     p50 against 2.8 ms for the exact float scan, the same recall; at 100k, 2.5 ms at recall 1.000
-    against 6.4 ms at 0.993 for a graph (m 32, ef_construct 256: two minutes to build on 2 cores,
-    against under a second for the int8 copy), and the graph cost search quality on the 10k index
-    (descriptions Recall@10 0.451 -> 0.426). At 1M points a scan of one language's quarter takes
-    about 100 ms, and the per-language graph answers in a few: hence graphs from `graph_points` up.
-    One graph per language alone (m 0) is not enough: the embedded engine walks it for unfiltered
-    queries too, and they found a quarter of their neighbours (a test checks both)."""
+    against 6.4 ms at 0.993 for a graph (m 32, ef_construct 256: two minutes to build on 2 cores),
+    and a graph cost search quality on the 10k index (descriptions Recall@10 0.451 -> 0.426). At 1M
+    points the scan of one language's quarter takes about 100 ms; the graph answers an unfiltered
+    query in 1.7 ms (recall 0.995) and a language-filtered one in 20 ms with ACORN (0.990; without
+    it 0.55). Not chosen: graphs per language only (m 0, `payload_m` 16), 2.3 ms filtered, but the
+    engine walks them for unfiltered queries too, which then found a quarter of their neighbours
+    (Qdrant documents that layout as filtered-only); with m 16 as well, `payload_m` changed nothing
+    measurable (the engine adds no links for blocks as large as a language's)."""
 
     m: int = 16
-    payload_m: int = 16
+    payload_m: int = 0  # extra links among a language's points (`TENANT_FIELD`): measured no gain, above
     ef_construct: int = 100
     graph_points: int = 200_000
     threshold_kb: int = 10

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from movrec_dagster.core.bluegreen import outdated_format
+from movrec_dagster.core.vectorstore import types
 from movrec_dagster.core.vectorstore.types import LEXICAL_VERSION
 from movrec_dagster.defs.jobs import rebuild_collection_job
 from movrec_dagster.defs.resources import EmbedderResource, LibraryResource, QdrantResource
@@ -12,15 +13,19 @@ from movrec_dagster.defs.resources import EmbedderResource, LibraryResource, Qdr
 def outdated_collection_sensor(
     context: dg.SensorEvaluationContext, library: LibraryResource, qdrant: QdrantResource, embedder: EmbedderResource
 ) -> dg.SensorResult:
-    """The serving collection's sparse vectors are in an older lexical format, or its second dense
-    vector is not the configured second model's: rebuild it beside the live one (re-embedding only
-    what a model never read: vectors are reused by text) and swap when its checks pass. Search keeps
-    answering from the old version meanwhile, as that version was built to answer."""
+    """The serving collection's sparse vectors are in an older lexical format, its second dense
+    vector is not the configured second model's, or it grew large enough for an HNSW graph it lacks
+    (`DenseIndex.graph_points`): rebuild it beside the live one (re-embedding only what a model never
+    read: vectors are reused by text) and swap when its checks pass. Search keeps answering from the
+    old version meanwhile, as that version was built to answer."""
     second = embedder.settings().second_fingerprint
     serving = outdated_format(qdrant.store(library.paths()), second)
     if serving is None:
         return dg.SensorResult(skip_reason="the serving collection is in this release's format")
-    context.log.info(f"{serving} is not in this release's format (lexical {LEXICAL_VERSION}, second {second})")
+    context.log.info(
+        f"{serving} is not in this release's format (lexical {LEXICAL_VERSION}, second {second}, "
+        f"a graph from {types.DENSE_INDEX.graph_points} points)"
+    )
     # one request per outdated version: a rebuild that fails its checks is not retried in a loop
     key = f"format-upgrade:{serving}:{LEXICAL_VERSION}:{second}"
     return dg.SensorResult(run_requests=[dg.RunRequest(run_key=key, job_name=rebuild_collection_job.name)])

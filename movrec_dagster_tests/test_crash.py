@@ -172,7 +172,13 @@ def test_kill_9_of_dagster_dev_mid_run_then_restart(
             dev.kill()
         record = instance.get_run_records(dg.RunsFilter(run_ids=[orphan.run_id]))[0]
         worker = run_worker(instance, record)
-        assert worker is not None and not process_alive(*worker)
+        assert worker is not None
+        # SIGKILL takes a process down when it next leaves the kernel: on a loaded machine a worker
+        # inside a long system call was seen alive just after the group was signalled
+        deadline = time.monotonic() + 10
+        while process_alive(*worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not process_alive(*worker)
         assert record.dagster_run.status == dg.DagsterRunStatus.STARTED  # what the crash leaves behind
         assert not _searchable(EdgeStore(home.qdrant), "coco")
 

@@ -101,9 +101,10 @@ class DenseIndex:
     and a graph cost search quality on the 10k index (descriptions Recall@10 0.451 -> 0.426). At 1M
     points the graph answers an unfiltered query in 2.1 ms against 42.7 ms for the scan (recall
     1.000 both); a language-filtered one takes 22.6 ms walking it with ACORN (recall 0.989; 0.56
-    without ACORN) and 21.3 ms scanning (1.000), so the graph is for unfiltered queries. Not chosen: graphs per language only (m 0, `payload_m` 16), 2.3 ms filtered, but the
-    engine walks them for unfiltered queries too, which then found a quarter of their neighbours
-    (Qdrant documents that layout as filtered-only); with m 16 as well, `payload_m` changed nothing
+    without ACORN) and 21.3 ms scanning (1.000), so the graph is for unfiltered queries. Not
+    chosen: graphs per language only (m 0, `payload_m` 16), 2.3 ms filtered, but the engine walks
+    them for unfiltered queries too, which then found a quarter of their neighbours (Qdrant
+    documents that layout as filtered-only); with m 16 as well, `payload_m` changed nothing
     measurable (the engine adds no links for blocks as large as a language's)."""
 
     m: int = 16

@@ -297,3 +297,27 @@ def test_large_versions_get_a_graph_that_filtered_queries_walk_too(tmp_path: Pat
     small.upsert(points)
     assert small.optimize() and not small.versions()[0].graph
     assert recall(small, narrow) >= 0.9  # no graph: the int8 copy is scanned whatever the beam
+
+
+def test_a_sync_optimizes_once_enough_was_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`optimize(due_only=True)` (what a partition sync asks) rebuilds segments only once
+    `DenseIndex.defer_points` points were written since the last optimization; until then the new
+    points are found as written. A plain `optimize()` (before a blue/green swap) always runs."""
+    from movrec_dagster.core.vectorstore import types
+
+    monkeypatch.setattr(types, "DENSE_INDEX", types.DenseIndex(defer_points=100))
+    dim = 64
+    vectors = np.random.default_rng(9).standard_normal((180, dim)).astype(np.float32)
+    points = [VectorPoint(point_id(f"m{i}", "profile", 0), vectors[i], {"movie_id": f"m{i}"}) for i in range(180)]
+    store = EdgeStore(tmp_path)
+    store.switch(store.create_version("movies__m__1", dim, "m").name)
+    store.upsert(points[:60])
+    assert not store.optimize(due_only=True) and store.indexed_vectors() == 0  # 60 written: not due
+    assert store.query(vectors[5], limit=1)[0].payload["movie_id"] == "m5"  # found as written
+    store.upsert(points[60:120])
+    assert store.optimize(due_only=True) and store.indexed_vectors() >= 120  # 120 written: due
+    assert store.size() == 120
+    store.upsert(points[120:])
+    assert not store.optimize(due_only=True)  # the count starts again after an optimization
+    assert store.query(vectors[130], limit=1)[0].payload["movie_id"] == "m130"
+    assert store.optimize() and store.size() == 180  # a plain optimize() always runs

@@ -135,5 +135,5 @@ def sync_partition(store: VectorStore, language: str, points: list[VectorPoint],
     store.upsert(points, version=version)
     keep = tuple(p.id for p in points)
     store.delete(PayloadFilter(languages=(language,), exclude_point_ids=keep), version=version)
-    store.optimize(version)  # segments get their int8 copy (types.DenseIndex)
+    store.optimize(version, due_only=True)  # the int8 copy, once enough was written (types.DenseIndex)
     return len(points)

@@ -114,7 +114,7 @@ def sync_segment(home: MovrecHome, users: VectorStore, segment: str, model: str,
         if not incremental:
             users.delete(PayloadFilter(languages=(segment,), exclude_point_ids=tuple(p.id for p in points)))
             compact(home)  # the batch path rewrites the directory once; serving only appends
-            users.optimize()  # the int8 copy similar-user queries scan (types.DenseIndex)
+            users.optimize(due_only=True)  # the int8 copy similar-user queries scan (types.DenseIndex)
         in_segment = users.count(PayloadFilter(languages=(segment,)))
     _record_synced(home, segment, through, model, in_segment)
     return {

@@ -76,9 +76,10 @@ class VectorStore(Protocol):
 
     def upsert(self, points: list[VectorPoint], version: str | None = None) -> None: ...
     def delete(self, flt: PayloadFilter, version: str | None = None) -> None: ...
-    def optimize(self, version: str | None = None) -> bool:
+    def optimize(self, version: str | None = None, due_only: bool = False) -> bool:
         """Index a version's segments now (their int8 copy, `types.DenseIndex`; a server does it by
-        itself); True when anything was rebuilt."""
+        itself); True when anything was rebuilt. `due_only`: only once `DenseIndex.defer_points`
+        points were written since the last time."""
 
     def size(self, version: str | None = None) -> int:
         """A version's points as of its last `optimize()`, read without opening it where that is

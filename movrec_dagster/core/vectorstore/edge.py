@@ -200,27 +200,37 @@ class EdgeStore(VersionedStore):
                     UpdateOperation.upsert_points([Point(p.id, vectors(p), p.payload) for p in points[i : i + batch]])
                 )
             shard.flush()
+            self._write_record(version, written=self._record(version).get("written", 0) + len(points))
 
-    def optimize(self, version: str | None = None) -> bool:
+    def optimize(self, version: str | None = None, due_only: bool = False) -> bool:
         # qdrant-edge never optimizes by itself (no background optimizer in-process): without this
         # call every query scans every point (measured: 11 ms at 100k, bench/query.py)
+        if due_only and self._record(version).get("written", 0) < types.DENSE_INDEX.defer_points:
+            return False
         with self._writable(version) as shard:
             changed = bool(shard.optimize())
-            size = {"points": int(shard.info().points_count)}
+            self._write_record(version, points=int(shard.info().points_count), written=0)
+        return changed
+
+    def _record(self, version: str | None) -> dict[str, int]:
+        """The version's `size.json`: its points as of the last optimize() ("points") and the points
+        written since ("written")."""
+        sidecar = self._dir(self._resolve(version)) / "size.json"
+        return json.loads(sidecar.read_text()) if sidecar.exists() else {}
+
+    def _write_record(self, version: str | None, **changes: int) -> None:
+        # called with the shard held for writing: no other process updates the record meanwhile
         sidecar = self._dir(self._resolve(version)) / "size.json"
         partial = sidecar.with_name(f".size.{os.getpid()}.json")
-        partial.write_text(json.dumps(size))
+        partial.write_text(json.dumps(self._record(version) | changes))
         partial.replace(sidecar)
-        return changed
 
     def size(self, version: str | None = None) -> int:
         # recorded by the last optimize(): counting would open the shard, and take it from the API
         # process that holds it, on every tick of the sensor that asks (a version from before this
         # record is counted)
-        sidecar = self._dir(self._resolve(version)) / "size.json"
-        if sidecar.exists():
-            return int(json.loads(sidecar.read_text())["points"])
-        return self.count(version=version)
+        points = self._record(version).get("points")
+        return int(points) if points is not None else self.count(version=version)
 
     def indexed_vectors(self, version: str | None = None) -> int:
         """How many vectors are in optimized segments (with their int8 copy; the rest are scanned as written)."""

@@ -164,7 +164,7 @@ class QdrantServerStore(VersionedStore):
             named[SECOND] = as_list(p.second)
         return named
 
-    def optimize(self, version: str | None = None) -> bool:
+    def optimize(self, version: str | None = None, due_only: bool = False) -> bool:
         return False  # the server's optimizer builds the index in the background
 
     def size(self, version: str | None = None) -> int:

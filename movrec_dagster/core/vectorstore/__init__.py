@@ -113,8 +113,13 @@ class VectorStore(Protocol):
         at 10k movies, the estimate 0.1 ms)."""
 
     def scroll(
-        self, flt: PayloadFilter | None = None, version: str | None = None, with_vectors: bool = False
-    ) -> list[Hit]: ...
+        self,
+        flt: PayloadFilter | None = None,
+        version: str | None = None,
+        with_vectors: bool = False,
+        fields: list[str] | None = None,
+    ) -> list[Hit]:
+        """The points matching `flt`, with the payload `fields` only where given."""
 
 
 # setting -> environment variable: the one list both `from_env` and the Dagster definitions read

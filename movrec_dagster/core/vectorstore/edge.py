@@ -329,7 +329,11 @@ class EdgeStore(VersionedStore):
         return sorted(str(hit.value) for hit in found.hits)
 
     def scroll(
-        self, flt: PayloadFilter | None = None, version: str | None = None, with_vectors: bool = False
+        self,
+        flt: PayloadFilter | None = None,
+        version: str | None = None,
+        with_vectors: bool = False,
+        fields: list[str] | None = None,
     ) -> list[Hit]:
         from qdrant_edge import ScrollRequest
 
@@ -339,7 +343,11 @@ class EdgeStore(VersionedStore):
             while True:
                 records, offset = shard.scroll(
                     ScrollRequest(
-                        offset=offset, limit=1024, filter=edge_filter(flt), with_payload=True, with_vector=with_vectors
+                        offset=offset,
+                        limit=1024,
+                        filter=edge_filter(flt),
+                        with_payload=fields or True,
+                        with_vector=with_vectors,
                     )
                 )
                 hits += [hit_of(r) for r in records]

@@ -254,7 +254,11 @@ class QdrantServerStore(VersionedStore):
         return sorted(str(hit.value) for hit in found.hits)
 
     def scroll(
-        self, flt: PayloadFilter | None = None, version: str | None = None, with_vectors: bool = False
+        self,
+        flt: PayloadFilter | None = None,
+        version: str | None = None,
+        with_vectors: bool = False,
+        fields: list[str] | None = None,
     ) -> list[Hit]:
         hits: list[Hit] = []
         offset = None
@@ -264,7 +268,7 @@ class QdrantServerStore(VersionedStore):
                 scroll_filter=client_filter(flt),
                 limit=1024,
                 offset=offset,
-                with_payload=True,
+                with_payload=fields or True,
                 with_vectors=with_vectors,
             )
             hits += [hit_of(r) for r in records]

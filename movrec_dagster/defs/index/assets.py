@@ -40,8 +40,9 @@ def qdrant_collection(
         fitted = fit_points(points, seconds.get(version), model.settings.second_fingerprint)
         # one open shard per version for the whole sync (an embedded shard costs ~30 ms to open)
         with store.session(version):
-            sync_partition(store, language, fitted, version=version)
+            written = sync_partition(store, language, fitted, version=version)
             if version == targets[0]:  # the serving version's counts go in the metadata
+                changed = written
                 stored = store.count(PayloadFilter(languages=(language,)), version=version)
                 total = store.count(version=version)
     clear_pending(home, language)  # only now: a run killed before this leaves the partition to redo
@@ -51,6 +52,7 @@ def qdrant_collection(
             "written_to": dg.MetadataValue.json(targets),
             "alias": store.alias,
             "points": dg.MetadataValue.int(stored),
+            "points_written": dg.MetadataValue.int(changed),  # the rest were stored already, unchanged
             "movies": dg.MetadataValue.int(len({p.payload["movie_id"] for p in points})),
             "total_points": dg.MetadataValue.int(total),
         }

@@ -134,7 +134,8 @@ def point_digest(point: VectorPoint) -> str:
     digest = hashlib.blake2b(digest_size=16)
     for vector in (point.vector, point.second):
         digest.update(b"-" if vector is None else np.asarray(vector, dtype=np.float32).tobytes())
-    digest.update(json.dumps([point.sparse, point.payload], sort_keys=True, default=str).encode())
+    payload = {key: value for key, value in point.payload.items() if key != "digest"}  # a copied point's own
+    digest.update(json.dumps([point.sparse, payload], sort_keys=True, default=str).encode())
     return digest.hexdigest()
 
 
@@ -153,7 +154,8 @@ def sync_partition(store: VectorStore, language: str, points: list[VectorPoint],
     held = store.scroll(PayloadFilter(languages=(language,)), version, fields=["digest"])
     stored = {h.id: h.payload.get("digest") for h in held}
     changed = [p for p in points if stored.get(p.id) != p.payload["digest"]]
-    store.upsert(changed, version=version)
+    if changed:
+        store.upsert(changed, version=version)
     keep = tuple(p.id for p in points)
     if set(stored) - set(keep):
         store.delete(PayloadFilter(languages=(language,), exclude_point_ids=keep), version=version)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 
 from movrec_dagster.core.entities import resolve_movies
 from movrec_dagster.core.home import MovrecHome, write_table
@@ -148,11 +149,13 @@ def test_a_second_model_adds_its_vectors_and_reuses_the_first_models() -> None:
     assert two.encoded == [] and two.second.encoded == [] and again.equals(after)
 
 
-def test_a_sync_writes_only_the_points_that_changed(tmp_path) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("engine", ["edge", "server"])
+def test_a_sync_writes_only_the_points_that_changed(tmp_path, engine: str) -> None:  # noqa: ANN001
     """A partition synced again writes nothing it already holds: a changed movie's points, a new
-    movie's, and the deletion of a movie gone; the store then holds exactly the new points."""
+    movie's, and the deletion of a movie gone; the store then holds exactly the new points. Both
+    engines (the server's API through qdrant-client's local mode)."""
     from movrec_dagster.core.indexing import sync_partition
-    from movrec_dagster.core.vectorstore import EdgeStore
+    from movrec_dagster.core.vectorstore import EdgeStore, QdrantServerStore
 
     def points(*rows: tuple[int, str, int, str, float]) -> list:
         res = resolve_movies(videos(), {}, catalogue(*rows))
@@ -160,7 +163,7 @@ def test_a_sync_writes_only_the_points_that_changed(tmp_path) -> None:  # noqa: 
         return build_points("en", frame, res.movies, None, "fake")
 
     rows = [(i, f"Movie {i}", 2000 + i, "en", 1.0) for i in range(1, 6)]
-    store = EdgeStore(tmp_path)
+    store = EdgeStore(tmp_path) if engine == "edge" else QdrantServerStore(path=str(tmp_path))
     store.switch(store.create_version("movies__fake__1", FakeEmbedder.dimension, "fake").name)
     first = points(*rows)
     assert sync_partition(store, "en", first) == len(first)

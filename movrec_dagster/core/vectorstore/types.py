@@ -111,9 +111,10 @@ class DenseIndex:
     (`VectorStore.optimize(due_only=True)`): the engine folds the new points into the segment they
     merge with and rebuilds it, 4.5-5 s at 30k points however few were written (0.65 s per small
     partition of the 10k catalogue's first ingest, 42 of them), while until then the new points are
-    scanned as written, exactly: about 0.2 ms for 2,000 points. More target segments (4 or 8, so a
-    small write merges with a small segment) cut that rebuild to 1.1-1.4 s but cost every search
-    0.3-0.9 ms (5.2/5.8 vs 4.9 ms p50 at 10k movies), so the engine's default is kept."""
+    scanned as written, exactly: 2,000 of them cost a search 0.1-0.5 ms at 10k movies (`search()`
+    p50 5.2-5.3 vs 4.8-5.1 ms). More target segments (4 or 8, so a small write merges with a small
+    segment) cut that rebuild to 1.1-1.4 s but cost every search 0.3-0.9 ms (5.2/5.8 vs 4.9 ms p50
+    at 10k movies), so the engine's default is kept."""
 
     m: int = 16
     payload_m: int = 0  # extra links among a language's points (`TENANT_FIELD`): measured no gain, above

@@ -228,7 +228,9 @@ def test_a_collection_that_outgrew_its_scan_is_rebuilt_with_a_graph(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Versions are built without a graph until they are large (`DenseIndex.graph_points`); one that
-    grew past it is noticed by the sensor and rebuilt blue/green with its graph, reads going on."""
+    grew past it is noticed by the sensor and rebuilt blue/green with its graphs, reads going on. A
+    version with graphs from before the per-language copies (`VersionInfo.language_graphs`) counts as
+    one without."""
     from dataclasses import replace
 
     from movrec_dagster.core.vectorstore import types
@@ -244,10 +246,16 @@ def test_a_collection_that_outgrew_its_scan_is_rebuilt_with_a_graph(
         result = run_pipeline(home, instance)
     assert result.runs["rebuild_collection"], result.runs
     new = store.serving_info()
-    assert new.name != old.name and new.graph and outdated_format(store, SECOND) is None
+    assert new.name != old.name and new.graph and new.language_graphs and outdated_format(store, SECOND) is None
     assert store.count(version=new.name) == store.count(version=old.name)
     assert stats["errors"] == 0 and stats["empty"] == 0 and stats["queries"] > 10, stats
     assert search(store, embedder, MARTIAN, top_k=3)[0].movie_id == "the-martian"
+    english = PayloadFilter(languages=("en",))  # through the English graph of the per-language copies
+    assert search(store, embedder, MARTIAN, top_k=3, flt=english)[0].movie_id == "the-martian"
+
+    record = home.qdrant / "collections" / new.name / "movrec.json"  # as the release before wrote it
+    record.write_text(json.dumps({k: v for k, v in json.loads(record.read_text()).items() if k != "language_graphs"}))
+    assert outdated_format(EdgeStore(home.qdrant), SECOND) == new.name
 
 
 def test_garbage_collection_keeps_pointed_versions(tmp_path: Path) -> None:

@@ -108,6 +108,26 @@ def test_engines_agree_on_hybrid_queries(tmp_path: Path) -> None:
     unit = points[3].vector / np.linalg.norm(points[3].vector)  # cosine: stored normalised
     assert np.allclose(held, unit, atol=1e-5)  # a hit's vector is the first model's
 
+    # a version with graphs holds per-language copies of both dense vectors, which a query filtered
+    # to one language reads; too small for any graph, it answers exactly what the version without
+    # does (so the copies hold the same vectors)
+    for s in (edge, client):
+        s.switch(s.create_version("movies__v2", 16, "m", second=("m2", 8), graph=True).name)
+        s.upsert(points)
+        assert s.serving_info().language_graphs
+    for flt in (PayloadFilter(languages=("es",)), PayloadFilter(languages=("es",), genres=("Comedy",))):
+        search = Search(points[3].vector, flt, 6, sparse, 40, second=points[21].second)
+        a, b = (s.query_batch([search])[0] for s in (edge, client))
+        before = edge.query_batch([search], version="movies__v1")[0]
+        assert (
+            [h.payload["movie_id"] for h in a]
+            == [h.payload["movie_id"] for h in b]
+            == [h.payload["movie_id"] for h in before]
+        )
+        assert a and all(h.payload["language"] == "es" for h in a)
+        dense = [h.id for h in edge.query(points[3].vector, flt, limit=5)]
+        assert dense == [h.id for h in client.query(points[3].vector, flt, limit=5)] and len(dense) == 5
+
 
 def test_engines_agree_on_recommend_queries(tmp_path: Path) -> None:
     """The engine's recommend query ("best score"), the same on both engines: near a liked example
@@ -244,12 +264,14 @@ def test_the_embedded_engine_quantizes_and_keeps_recall(tmp_path: Path) -> None:
 
 
 def test_large_versions_get_a_graph_that_filtered_queries_walk_too(tmp_path: Path) -> None:
-    """HNSW in the embedded engine (`DenseIndex`): a version built with a graph answers unfiltered
-    queries and language-filtered ones (the graph walked with ACORN, two links ahead, past points of
-    other languages) with what exact search finds. A version without a graph scans its int8 copy
+    """HNSW in the embedded engine (`DenseIndex`): a version built with graphs answers unfiltered
+    queries (its main graph), queries filtered to one language (the graph of that language, in the
+    per-language copy) and to several (the main graph walked with ACORN, two links ahead, past points
+    of other languages) with what exact search finds. A version without graphs scans its int8 copy
     whatever the beam."""
     from qdrant_edge import QuantizationSearchParams, Query, QueryRequest, SearchParams
 
+    from movrec_dagster.core.vectorstore import types
     from movrec_dagster.core.vectorstore.edge import edge_filter
 
     dim, n = 384, 8_000
@@ -264,19 +286,21 @@ def test_large_versions_get_a_graph_that_filtered_queries_walk_too(tmp_path: Pat
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     narrow = SearchParams(hnsw_ef=1, quantization=QuantizationSearchParams(rescore=False))
 
-    def recall(store: EdgeStore, params: SearchParams | None, filtered: bool = True) -> float:
+    def recall(store: EdgeStore, params: SearchParams | None, filtered: int = 1, using: str | None = None) -> float:
+        """`filtered`: how many languages the filter keeps (0: no filter)."""
         found = []
         with store.session(), store._shard(None) as shard:
             for k, query in enumerate(queries):
-                members = np.arange(k % 4, n, 4) if filtered else np.arange(n)
+                kept = [languages[(k + j) % 4] for j in range(filtered)]
+                members = np.flatnonzero([languages[i % 4] in kept for i in range(n)]) if filtered else np.arange(n)
                 exact = {f"m{i}" for i in members[np.argsort(-(vectors[members] @ query))[:10]]}
-                flt = PayloadFilter(languages=(languages[k % 4],)) if filtered else None
+                flt = PayloadFilter(languages=tuple(kept)) if filtered else None
                 if params is None:  # movrec's own query
                     hits = store.query(query, flt, limit=10)
                 else:
                     request = QueryRequest(
                         limit=10,
-                        query=Query.Nearest(query.tolist()),
+                        query=Query.Nearest(query.tolist(), using=using),
                         filter=edge_filter(flt),
                         params=params,
                         with_payload=True,
@@ -288,10 +312,14 @@ def test_large_versions_get_a_graph_that_filtered_queries_walk_too(tmp_path: Pat
     large = EdgeStore(tmp_path / "large")
     large.switch(large.create_version("movies__m__1", dim, "m", graph=True).name)
     large.upsert(points)
-    assert large.optimize() and large.versions()[0].graph
-    assert recall(large, None) >= 0.98  # filtered, movrec's query
-    assert recall(large, None, filtered=False) >= 0.98
-    assert recall(large, narrow) < 0.9  # a beam of one, no ACORN: a graph is what answered
+    assert large.optimize() and large.versions()[0].graph and large.versions()[0].language_graphs
+    assert recall(large, None) >= 0.98  # one language, movrec's query
+    assert recall(large, None, filtered=2) >= 0.98
+    assert recall(large, None, filtered=0) >= 0.98
+    assert recall(large, narrow) < 0.9  # a beam of one, no ACORN: the main graph is what answered
+    # the copy has graphs, one per language: walked without a filter they stay in the language they
+    # start in (a quarter of the neighbours), which is why only a query kept to one language reads it
+    assert recall(large, narrow, filtered=0, using=types.by_language("")) < 0.5
     small = EdgeStore(tmp_path / "small")
     small.switch(small.create_version("movies__m__1", dim, "m").name)
     small.upsert(points)

@@ -44,7 +44,8 @@ def outdated_format(store: VectorStore, second: str | None) -> str | None:
     """The serving version, when it needs a rebuild although its model is today's: its sparse vectors
     are in an older lexical format (written by an older release), its second dense vector is not
     the configured `second` model's (a release or a setting added, changed or removed it), or it
-    grew large enough for graphs without having them (`DenseIndex.wants_graph`). None when it is
+    grew large enough for graphs without having them (`DenseIndex.wants_graph`; a version built before
+    the per-language copies, `VersionInfo.language_graphs`, lacks some). None when it is
     current, when nothing serves yet, or when a rebuild is already under way."""
     serving = store.serving_version()
     if serving is None or store.pointer("building") is not None:
@@ -57,7 +58,8 @@ def outdated_format(store: VectorStore, second: str | None) -> str | None:
 
 
 def _outgrown(store: VectorStore, info: VersionInfo) -> bool:
-    return not info.graph and types.DENSE_INDEX.wants_graph(store.size(version=info.name))
+    # a version with graphs from before the per-language copies counts as without
+    return not info.language_graphs and types.DENSE_INDEX.wants_graph(store.size(version=info.name))
 
 
 def start_rebuild(

@@ -58,6 +58,9 @@ class VectorStore(Protocol):
     def serving_info(self) -> VersionInfo:
         """The serving version's record: its models (`model`, `second`), sizes and formats."""
 
+    def version_info(self, version: str | None) -> VersionInfo:
+        """A version's record (None: the serving one's)."""
+
     def versions(self, counts: bool = True) -> list[VersionInfo]:
         """This alias's versions; `counts`: with their point counts (which opens every embedded shard:
         0.3 s each at 30k points, more than a small partition's whole write)."""

@@ -81,10 +81,13 @@ class EdgeStore(VersionedStore):
     def versions(self, counts: bool = True) -> list[VersionInfo]:
         infos = []  # this alias's versions only: one root can hold several collections (movies, users)
         for meta in sorted((self.root / "collections").glob(f"{self.alias}__*/movrec.json")):
-            info = VersionInfo(**json.loads(meta.read_text()))
+            info = self._info(meta.parent.name)
             info.points = self.count(version=info.name) if counts else None
             infos.append(info)
         return infos
+
+    def _info(self, name: str) -> VersionInfo:
+        return VersionInfo(**json.loads((self._dir(name) / "movrec.json").read_text()))
 
     def create_version(
         self, name: str, dimension: int, model: str, second: tuple[str, int] | None = None, graph: bool = False
@@ -105,9 +108,19 @@ class EdgeStore(VersionedStore):
 
         info = types.new_version(name, dimension, model, second, graph)
         index = types.DENSE_INDEX
-        dense = EdgeVectorParams(size=dimension, distance=Distance.Cosine)
-        if second is not None:
-            dense = {"": dense, SECOND: EdgeVectorParams(size=second[1], distance=Distance.Cosine)}
+        sizes = {"": dimension} | ({SECOND: second[1]} if second is not None else {})
+        dense = {name_: EdgeVectorParams(size=size, distance=Distance.Cosine) for name_, size in sizes.items()}
+        if info.language_graphs:  # the copies a query filtered to one language walks (types.DenseIndex)
+            per_language = HnswIndexConfig(
+                m=0,
+                payload_m=index.payload_m,
+                ef_construct=index.ef_construct,
+                full_scan_threshold=index.threshold_kb,
+            )
+            for name_, size in sizes.items():
+                dense[types.by_language(name_)] = EdgeVectorParams(
+                    size=size, distance=Distance.Cosine, hnsw_config=per_language, on_disk=index.copies_on_disk
+                )
         with self._guard():
             target = self._dir(name)
             if target.exists():
@@ -123,7 +136,7 @@ class EdgeStore(VersionedStore):
                         m=index.m if graph else 0,
                         ef_construct=index.ef_construct,
                         full_scan_threshold=index.threshold_kb,
-                        payload_m=index.payload_m if graph else None,
+                        payload_m=0,  # links per language are the copies' (above)
                     ),
                     quantization_config=ScalarQuantizationConfig(
                         ScalarType.Int8, quantile=index.quantile, always_ram=True
@@ -186,12 +199,12 @@ class EdgeStore(VersionedStore):
     def upsert(self, points: list[VectorPoint], version: str | None = None, batch: int = 512) -> None:
         from qdrant_edge import Point, SparseVector, UpdateOperation
 
+        copies = self.version_info(version).language_graphs
+
         def vectors(p: VectorPoint) -> dict[str, Any]:
-            named: dict[str, Any] = {"": as_list(p.vector)}
+            named = types.dense_vectors(p, copies)
             if p.sparse and p.sparse[0]:
                 named[SPARSE] = SparseVector(*p.sparse)
-            if p.second is not None:
-                named[SECOND] = as_list(p.second)
             return named
 
         with self._writable(version) as shard:
@@ -261,16 +274,23 @@ class EdgeStore(VersionedStore):
 
         if not searches:
             return []
-        requests = [self._request(search) for search in searches]
-        with self._shard(version) as shard:
+        name = self._resolve(version)  # once: the pointers are a file read
+        copies = self.version_info(name).language_graphs
+        requests = [self._request(search, copies) for search in searches]
+        with self._shard(name) as shard:
             found = [shard.query(requests[0])] if len(requests) == 1 else shard.query_batch(QueryBatchRequest(requests))
         return [[hit_of(p) for p in hits] for hits in found]
 
     @staticmethod
-    def _request(search: types.Search) -> Any:
+    def _request(search: types.Search, copies: bool = False) -> Any:
+        """`copies`: the version has per-language copies of its dense vectors, which a query filtered
+        to one language walks instead (`types.by_language`)."""
         from qdrant_edge import Fusion, Prefetch, Query, QueryRequest, SparseVector
 
-        dense = Query.Nearest(as_list(search.vector))
+        def named(name: str) -> str | None:  # None: the unnamed vector
+            return types.by_language(name) if copies and types.one_language(search.flt) else (name or None)
+
+        dense = Query.Nearest(as_list(search.vector), using=named(""))
         params = _search_params()
         flt_, sparse = edge_filter(search.flt), search.sparse
         if sparse and sparse[0]:  # hybrid: dense (one or two models) and BM25 candidates, fused (types.Fusion)
@@ -281,7 +301,7 @@ class EdgeStore(VersionedStore):
                 Prefetch(limit=depth, query=Query.Nearest(SparseVector(*sparse), using=SPARSE), filter=flt_),
             ]
             if search.second is not None:
-                second = Query.Nearest(as_list(search.second), using=SECOND)
+                second = Query.Nearest(as_list(search.second), using=named(SECOND))
                 prefetches.append(Prefetch(limit=depth, query=second, filter=flt_, params=params))
             return QueryRequest(
                 limit=search.limit,

@@ -93,32 +93,45 @@ class QdrantServerStore(VersionedStore):
         for c in self.client.get_collections().collections:
             if not c.name.startswith(f"{self.alias}__"):
                 continue
-            info = self.client.get_collection(c.name)
-            meta = info.config.metadata or {}
-            out.append(
-                VersionInfo(
-                    name=c.name,
-                    dimension=int(meta.get("dimension", 0)),
-                    model=str(meta.get("model", "")),
-                    points=self.count(version=c.name) if counts else None,
-                    created_at=float(meta.get("created_at", 0)),
-                    lexical=int(meta.get("lexical", 1)),
-                    second=meta.get("second"),
-                    second_dimension=meta.get("second_dimension"),
-                    graph=bool(meta.get("graph", False)),
-                )
-            )
+            info = self._info(c.name)
+            info.points = self.count(version=c.name) if counts else None
+            out.append(info)
         return sorted(out, key=lambda v: v.name)
+
+    def _info(self, name: str) -> VersionInfo:
+        meta = self.client.get_collection(name).config.metadata or {}
+        return VersionInfo(
+            name=name,
+            dimension=int(meta.get("dimension", 0)),
+            model=str(meta.get("model", "")),
+            created_at=float(meta.get("created_at", 0)),
+            lexical=int(meta.get("lexical", 1)),
+            second=meta.get("second"),
+            second_dimension=meta.get("second_dimension"),
+            graph=bool(meta.get("graph", False)),
+            language_graphs=bool(meta.get("language_graphs", False)),
+        )
 
     def create_version(
         self, name: str, dimension: int, model: str, second: tuple[str, int] | None = None, graph: bool = False
     ) -> VersionInfo:
         from qdrant_client import models
 
-        info = types.new_version(name, dimension, model, second, graph=True)  # a server always builds its graphs
-        dense: Any = models.VectorParams(size=dimension, distance=models.Distance.COSINE)
-        if second is not None:  # "" is the unnamed vector's own name in Qdrant's named-vector map
-            dense = {"": dense, SECOND: models.VectorParams(size=second[1], distance=models.Distance.COSINE)}
+        # a server always builds its main graphs; the per-language copies only for a large version, as
+        # the embedded engine does (types.DenseIndex)
+        info = types.new_version(name, dimension, model, second, graph=True)
+        info.language_graphs = graph
+        index = types.DENSE_INDEX
+        # "" is the unnamed vector's own name in Qdrant's named-vector map
+        sizes = {"": dimension} | ({SECOND: second[1]} if second is not None else {})
+        cosine = models.Distance.COSINE
+        dense = {name_: models.VectorParams(size=size, distance=cosine) for name_, size in sizes.items()}
+        if graph:
+            per_language = models.HnswConfigDiff(m=0, payload_m=index.payload_m, ef_construct=index.ef_construct)
+            for name_, size in sizes.items():
+                dense[types.by_language(name_)] = models.VectorParams(
+                    size=size, distance=cosine, hnsw_config=per_language, on_disk=index.copies_on_disk
+                )
         self.client.create_collection(
             name,
             vectors_config=dense,
@@ -126,10 +139,10 @@ class QdrantServerStore(VersionedStore):
             # the int8 copy and the graph, as the embedded engine builds them for a large version
             # (types.DenseIndex); a server builds its graph in the background at any size, and keeps
             # its own payload links (`payload_m`: its default, unmeasured here)
-            hnsw_config=models.HnswConfigDiff(m=types.DENSE_INDEX.m, ef_construct=types.DENSE_INDEX.ef_construct),
+            hnsw_config=models.HnswConfigDiff(m=index.m, ef_construct=index.ef_construct),
             quantization_config=models.ScalarQuantization(
                 scalar=models.ScalarQuantizationConfig(
-                    type=models.ScalarType.INT8, quantile=types.DENSE_INDEX.quantile, always_ram=True
+                    type=models.ScalarType.INT8, quantile=index.quantile, always_ram=True
                 )
             ),
             metadata=info.__dict__,
@@ -143,25 +156,24 @@ class QdrantServerStore(VersionedStore):
         from qdrant_client import models
 
         name = self._resolve(version)
+        copies = self.version_info(name).language_graphs
         for i in range(0, len(points), batch):
             self.client.upsert(
                 name,
                 points=[
-                    models.PointStruct(id=p.id, vector=self._vectors(p), payload=p.payload)
+                    models.PointStruct(id=p.id, vector=self._vectors(p, copies), payload=p.payload)
                     for p in points[i : i + batch]
                 ],
                 wait=True,
             )
 
     @staticmethod
-    def _vectors(p: VectorPoint) -> dict[str, Any]:
+    def _vectors(p: VectorPoint, copies: bool) -> dict[str, Any]:
         from qdrant_client import models
 
-        named: dict[str, Any] = {"": as_list(p.vector)}
+        named: dict[str, Any] = types.dense_vectors(p, copies)
         if p.sparse and p.sparse[0]:
             named[SPARSE] = models.SparseVector(indices=p.sparse[0], values=p.sparse[1])
-        if p.second is not None:
-            named[SECOND] = as_list(p.second)
         return named
 
     def optimize(self, version: str | None = None, due_only: bool = False) -> bool:
@@ -192,12 +204,18 @@ class QdrantServerStore(VersionedStore):
     def query_batch(self, searches: list[types.Search], version: str | None = None) -> list[list[Hit]]:
         if not searches:
             return []
-        found = self.client.query_batch_points(self._resolve(version), [self._request(s) for s in searches])
+        name = self._resolve(version)
+        copies = self.version_info(name).language_graphs
+        found = self.client.query_batch_points(name, [self._request(s, copies) for s in searches])
         return [[hit_of(p) for p in response.points] for response in found]
 
     @staticmethod
-    def _request(search: types.Search) -> Any:
+    def _request(search: types.Search, copies: bool = False) -> Any:
+        """`copies`: as `EdgeStore._request`'s."""
         from qdrant_client import models
+
+        def named(name: str) -> str | None:  # None: the unnamed vector
+            return types.by_language(name) if copies and types.one_language(search.flt) else (name or None)
 
         flt_, sparse = client_filter(search.flt), search.sparse
         params = _search_params()
@@ -206,7 +224,7 @@ class QdrantServerStore(VersionedStore):
             fusion = types.FUSION
             depth = search.candidates or fusion.prefetch(search.limit)
             prefetch = [
-                models.Prefetch(query=as_list(search.vector), filter=flt_, limit=depth, params=params),
+                models.Prefetch(query=as_list(search.vector), using=named(""), filter=flt_, limit=depth, params=params),
                 models.Prefetch(
                     query=models.SparseVector(indices=sparse[0], values=sparse[1]),
                     using=SPARSE,
@@ -216,7 +234,9 @@ class QdrantServerStore(VersionedStore):
             ]
             if search.second is not None:
                 prefetch.append(
-                    models.Prefetch(query=as_list(search.second), using=SECOND, filter=flt_, limit=depth, params=params)
+                    models.Prefetch(
+                        query=as_list(search.second), using=named(SECOND), filter=flt_, limit=depth, params=params
+                    )
                 )
             return models.QueryRequest(
                 query=models.FusionQuery(fusion=models.Fusion.DBSF)
@@ -225,7 +245,7 @@ class QdrantServerStore(VersionedStore):
                 prefetch=prefetch,
                 **common,
             )
-        return models.QueryRequest(query=as_list(search.vector), filter=flt_, params=params, **common)
+        return models.QueryRequest(query=as_list(search.vector), using=named(""), filter=flt_, params=params, **common)
 
     def recommend(self, examples: types.Examples, version: str | None = None) -> list[Hit]:
         from qdrant_client import models

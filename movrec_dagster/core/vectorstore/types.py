@@ -91,21 +91,24 @@ class DenseIndex:
     of vectors get an int8 copy (Qdrant's scalar quantization, in RAM) when the store is optimized,
     scanned first; the best `oversampling` x limit candidates are rescored with the original vectors.
     A version built for `graph_points` points or more (`wants_graph`) also gets an HNSW graph over
-    all its points, which a filtered query walks with Qdrant's ACORN (two links ahead, past points
-    the filter drops) when the filter keeps under `acorn_selectivity` of them.
+    all its points, for queries across languages (and a filter keeping under `acorn_selectivity` of
+    the points walks it with Qdrant's ACORN, two links ahead, past the points it drops), and a copy
+    of each dense vector (`by_language`) whose graph links only points of the same language
+    (m 0, `payload_m`: Qdrant's multitenancy layout, per named vector), for queries kept to one
+    language (`one_language`).
 
     Measured (BENCHMARKS.md; bench/quantized_scan.py on the real vectors of the 10k-movie index,
     bench/query.py on clustered synthetic ones): at 30k points the rescored int8 scan takes 0.9 ms
-    p50 against 2.8 ms for the exact float scan, the same recall; at 100k, 2.5 ms at recall 1.000
-    against 6.4 ms at 0.993 for a graph (m 32, ef_construct 256: two minutes to build on 2 cores),
-    and a graph cost search quality on the 10k index (descriptions Recall@10 0.451 -> 0.426). At 1M
-    points the graph answers an unfiltered query in 2.1 ms against 42.7 ms for the scan (recall
-    1.000 both); a language-filtered one takes 22.6 ms walking it with ACORN (recall 0.989; 0.56
-    without ACORN) and 21.3 ms scanning (1.000), so the graph is for unfiltered queries. Not
-    chosen: graphs per language only (m 0, `payload_m` 16), 2.3 ms filtered, but the engine walks
-    them for unfiltered queries too, which then found a quarter of their neighbours (Qdrant
-    documents that layout as filtered-only); with m 16 as well, `payload_m` changed nothing
-    measurable (the engine adds no links for blocks as large as a language's).
+    p50 against 2.8 ms for the exact float scan, the same recall, and a graph cost search quality on
+    the 10k index (descriptions Recall@10 0.451 -> 0.426). At 1M points the main graph answers an
+    unfiltered query in 2.1 ms against 42.7 ms for the scan (recall 1.000 both), but a query
+    filtered to one language takes 22.6 ms walking it with ACORN (recall 0.989; 0.56 without ACORN)
+    and 21.3 ms scanning: a walk that may step on a quarter of the points loses its way. The
+    per-language graphs answer it in about 1 ms (recall 0.983 at ef 128), but alone they cannot
+    answer a query across languages (the engine walks them for it too and found a quarter of the
+    neighbours), and with m 16 as well `payload_m` adds no links (the engine skips blocks as large
+    as a language's), hence the copy: the vectors twice (the copy's originals memory-mapped,
+    `copies_on_disk`; its int8 copy in RAM) and the graphs' build about 1.8x as long.
 
     A sync asks for optimization only once `defer_points` points were written since the last one
     (`VectorStore.optimize(due_only=True)`): the engine folds the new points into the segment they
@@ -117,7 +120,8 @@ class DenseIndex:
     at 10k movies), so the engine's default is kept."""
 
     m: int = 16
-    payload_m: int = 0  # extra links among a language's points (`TENANT_FIELD`): measured no gain, above
+    payload_m: int = 16  # links among a language's points (`TENANT_FIELD`), in the per-language copies
+    copies_on_disk: bool = True  # the copies' original vectors memory-mapped; their int8 copy stays in RAM
     ef_construct: int = 100
     graph_points: int = 200_000
     threshold_kb: int = 10
@@ -141,6 +145,21 @@ SPARSE = "bm25"  # the sparse (lexical) vector's name; the dense vector is the u
 # one beside the multilingual one), a third candidate list in the hybrid fusion. Versions record
 # its model (`VersionInfo.second`); versions without one have no such vector.
 SECOND = "second"
+
+
+def by_language(name: str) -> str:
+    """The name of dense vector `name`'s copy in a version with graphs (`VersionInfo.language_graphs`):
+    the same vector, linked only among points of the same language (`DenseIndex.payload_m`)."""
+    return f"{name}_by_language" if name else "by_language"
+
+
+def one_language(flt: PayloadFilter | None) -> bool:
+    """Whether `flt` keeps a single language's points: what a per-language graph can answer. Other
+    filters walk the version's main graph; a walk of the per-language graphs would stay in the
+    language it started in."""
+    return flt is not None and len(flt.languages) == 1
+
+
 # The format of the sparse vectors this release writes (core/lexical.py); each version records the
 # format it was built with. 1: a hand-written hashed BM25; 2: Qdrant's Bm25, per-language analyzers.
 LEXICAL_VERSION = 2
@@ -159,6 +178,12 @@ class VectorPoint:
     payload: dict[str, Any]
     sparse: Sparse | None = None
     second: Sequence[float] | None = None  # the second model's vector (`SECOND`)
+
+
+def dense_vectors(point: VectorPoint, copies: bool) -> dict[str, list[float]]:
+    """A point's dense vectors by name, with their per-language copies when the version has them."""
+    named = {"": as_list(point.vector)} | ({SECOND: as_list(point.second)} if point.second is not None else {})
+    return named | ({by_language(name): vector for name, vector in named.items()} if copies else {})
 
 
 @dataclass
@@ -224,6 +249,9 @@ class VersionInfo:
     second: str | None = None  # the second dense vector's model (fingerprint); None: no such vector
     second_dimension: int | None = None
     graph: bool = False  # built with HNSW graphs (`DenseIndex.wants_graph`); else its int8 copy is scanned
+    # each dense vector also copied under `by_language(name)`, with a graph per language: what a
+    # query filtered to one language walks (`DenseIndex`); versions from before have none
+    language_graphs: bool = False
 
 
 def new_version(
@@ -240,6 +268,7 @@ def new_version(
         second=second[0] if second else None,
         second_dimension=second[1] if second else None,
         graph=graph,
+        language_graphs=graph,
     )
 
 

@@ -2,7 +2,8 @@
 
 "serving" is what queries read; "previous" is what `rollback` returns to; "building" is a rebuild in
 progress, which live writes also go to. An engine supplies four primitives (read the pointers, move
-several at once atomically, does a version exist, delete one); everything else is here.
+several at once atomically, does a version exist, delete one, read one's record); everything else is
+here.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ class VersionedStore:
     def _delete_version(self, name: str) -> None:
         raise NotImplementedError
 
+    def _info(self, name: str) -> VersionInfo:
+        """An existing version's record, as `create_version` wrote it (points not counted)."""
+        raise NotImplementedError
+
     @contextlib.contextmanager
     def _guard(self) -> Iterator[None]:
         """Held while pointers move or versions go (a cross-process lock for the embedded engine)."""
@@ -64,13 +69,17 @@ class VersionedStore:
         return self.serving_info().model
 
     def serving_info(self) -> VersionInfo:
-        """The serving version's record (its models, sizes and formats). A version's record never
-        changes, so it is remembered per version: listing versions reads every version's metadata,
-        which costs more than a search when asked per query."""
-        name = self._resolve(None)
+        """The serving version's record (its models, sizes and formats)."""
+        return self.version_info(None)
+
+    def version_info(self, version: str | None) -> VersionInfo:
+        """A version's record (None: the serving one's). A version's record never changes, so it is
+        remembered per version: listing versions reads every version's metadata, which costs more
+        than a search when asked per query."""
         infos: dict[str, VersionInfo] = self.__dict__.setdefault("_infos", {})
+        name = version if version in infos else self._resolve(version)
         if name not in infos:
-            infos[name] = next(v for v in self.versions(counts=False) if v.name == name)
+            infos[name] = self._info(name)
         return infos[name]
 
     def _resolve(self, version: str | None) -> str:
@@ -99,3 +108,4 @@ class VersionedStore:
             if held:
                 raise ValueError(f"'{name}' is the {held[0]} version of alias '{self.alias}'; switch first")
             self._delete_version(name)
+            self.__dict__.get("_infos", {}).pop(name, None)  # a later version may take the name

@@ -14,17 +14,18 @@ def outdated_collection_sensor(
     context: dg.SensorEvaluationContext, library: LibraryResource, qdrant: QdrantResource, embedder: EmbedderResource
 ) -> dg.SensorResult:
     """The serving collection's sparse vectors are in an older lexical format, its second dense
-    vector is not the configured second model's, or it grew large enough for an HNSW graph it lacks
-    (`DenseIndex.graph_points`): rebuild it beside the live one (re-embedding only what a model never
-    read: vectors are reused by text) and swap when its checks pass. Search keeps answering from the
-    old version meanwhile, as that version was built to answer."""
+    vector is not the configured second model's, or it grew large enough for graphs it lacks
+    (`DenseIndex.graph_points`; graphs from before the per-language copies count as lacking): rebuild
+    it beside the live one (re-embedding only what a model never read: vectors are reused by text)
+    and swap when its checks pass. Search keeps answering from the old version meanwhile, as that
+    version was built to answer."""
     second = embedder.settings().second_fingerprint
     serving = outdated_format(qdrant.store(library.paths()), second)
     if serving is None:
         return dg.SensorResult(skip_reason="the serving collection is in this release's format")
     context.log.info(
         f"{serving} is not in this release's format (lexical {LEXICAL_VERSION}, second {second}, "
-        f"a graph from {types.DENSE_INDEX.graph_points} points)"
+        f"graphs from {types.DENSE_INDEX.graph_points} points)"
     )
     # one request per outdated version: a rebuild that fails its checks is not retried in a loop
     key = f"format-upgrade:{serving}:{LEXICAL_VERSION}:{second}"

@@ -202,7 +202,7 @@ class EdgeStore(VersionedStore):
         copies = self.version_info(version).language_graphs
 
         def vectors(p: VectorPoint) -> dict[str, Any]:
-            named = types.dense_vectors(p, copies)
+            named: dict[str, Any] = types.dense_vectors(p, copies)
             if p.sparse and p.sparse[0]:
                 named[SPARSE] = SparseVector(*p.sparse)
             return named

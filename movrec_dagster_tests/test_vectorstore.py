@@ -137,17 +137,23 @@ def test_engines_agree_on_recommend_queries(tmp_path: Path) -> None:
     for s in (edge, client):
         s.switch(s.create_version("movies__v1", 16, "m").name)
         s.upsert(points)
+        s.upsert(points, version=s.create_version("movies__v2", 16, "m", graph=True).name)
     liked, disliked = [points[5].vector, points[17].vector], [points[30].vector]
     # the examples' own movies left out: the two liked examples would tie (cosine 1), in any order
     examples = tuple(points[i].payload["movie_id"] for i in (5, 17, 30))
     for flt in (
         PayloadFilter(exclude_movie_ids=examples),
         PayloadFilter(languages=("es", "fr"), exclude_movie_ids=examples),
+        PayloadFilter(languages=("es",), exclude_movie_ids=examples),
     ):
         a = edge.recommend(Examples(liked, disliked, flt, len(points)))
         b = client.recommend(Examples(liked, disliked, flt, len(points)))
         assert [h.id for h in a] == [h.id for h in b] and a
         assert np.allclose([h.score for h in a], [h.score for h in b], atol=1e-4)
+        # a version with per-language copies (which one language reads) recommends the same
+        for s in (edge, client):
+            copied = s.recommend(Examples(liked, disliked, flt, len(points)), version="movies__v2")
+            assert [h.id for h in copied] == [h.id for h in a]
     ranked = [h.id for h in edge.recommend(Examples(liked, disliked, limit=len(points)))]
     assert set(ranked[:2]) == {points[5].id, points[17].id}  # the examples themselves, when not excluded
     assert ranked[-1] == points[30].id  # the disliked example is the least recommended

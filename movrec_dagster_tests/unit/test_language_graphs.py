@@ -49,3 +49,12 @@ def test_a_point_carries_its_copies_only_where_the_version_has_them() -> None:
     assert set(both) == {"", types.SECOND, types.by_language(""), types.by_language(types.SECOND)}
     assert both[types.by_language(types.SECOND)] == both[types.SECOND]
     assert len({types.by_language(n) for n in ("", types.SECOND)} | {"", types.SECOND}) == 4
+
+
+def test_recommendations_read_the_copy_under_the_same_rule() -> None:
+    """`types.vector_for`, which both engines' recommend queries ask as their searches do."""
+    assert types.vector_for("", ONE, True) == types.by_language("")
+    assert types.vector_for(types.SECOND, ONE, True) == types.by_language(types.SECOND)
+    assert types.vector_for("", ONE, False) is None  # the unnamed vector
+    assert types.vector_for("", PayloadFilter(languages=("es", "fr")), True) is None
+    assert types.vector_for("", None, True) is None

@@ -287,8 +287,8 @@ class EdgeStore(VersionedStore):
         to one language walks instead (`types.by_language`)."""
         from qdrant_edge import Fusion, Prefetch, Query, QueryRequest, SparseVector
 
-        def named(name: str) -> str | None:  # None: the unnamed vector
-            return types.by_language(name) if copies and types.one_language(search.flt) else (name or None)
+        def named(name: str) -> str | None:
+            return types.vector_for(name, search.flt, copies)
 
         dense = Query.Nearest(as_list(search.vector), using=named(""))
         params = _search_params()
@@ -322,16 +322,18 @@ class EdgeStore(VersionedStore):
     def recommend(self, examples: types.Examples, version: str | None = None) -> list[Hit]:
         from qdrant_edge import Query, QueryRequest, RecommendQuery
 
+        name = self._resolve(version)
+        using = types.vector_for("", examples.flt, self.version_info(name).language_graphs)
         query = RecommendQuery([as_list(v) for v in examples.liked], [as_list(v) for v in examples.disliked])
         request = QueryRequest(
             limit=examples.limit,
-            query=Query.RecommendBestScore(query),
+            query=Query.RecommendBestScore(query, using=using),
             filter=edge_filter(examples.flt),
             params=_search_params(),
             with_payload=True,
             with_vector=examples.with_vectors,
         )
-        with self._shard(version) as shard:
+        with self._shard(name) as shard:
             found = shard.query(request)
         return [hit_of(p) for p in found]
 

@@ -214,8 +214,8 @@ class QdrantServerStore(VersionedStore):
         """`copies`: as `EdgeStore._request`'s."""
         from qdrant_client import models
 
-        def named(name: str) -> str | None:  # None: the unnamed vector
-            return types.by_language(name) if copies and types.one_language(search.flt) else (name or None)
+        def named(name: str) -> str | None:
+            return types.vector_for(name, search.flt, copies)
 
         flt_, sparse = client_filter(search.flt), search.sparse
         params = _search_params()
@@ -255,9 +255,11 @@ class QdrantServerStore(VersionedStore):
             negative=[as_list(v) for v in examples.disliked],
             strategy=models.RecommendStrategy.BEST_SCORE,
         )
+        name = self._resolve(version)
         found = self.client.query_points(
-            self._resolve(version),
+            name,
             query=models.RecommendQuery(recommend=query),
+            using=types.vector_for("", examples.flt, self.version_info(name).language_graphs),
             query_filter=client_filter(examples.flt),
             search_params=_search_params(),
             limit=examples.limit,

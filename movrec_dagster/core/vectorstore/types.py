@@ -163,6 +163,12 @@ def one_language(flt: PayloadFilter | None) -> bool:
     return flt is not None and len(flt.languages) == 1
 
 
+def vector_for(name: str, flt: PayloadFilter | None, copies: bool) -> str | None:
+    """The vector a query of dense vector `name` under `flt` reads, in a version with per-language
+    copies (`copies`) or without; None: the unnamed one."""
+    return by_language(name) if copies and one_language(flt) else (name or None)
+
+
 # The format of the sparse vectors this release writes (core/lexical.py); each version records the
 # format it was built with. 1: a hand-written hashed BM25; 2: Qdrant's Bm25, per-language analyzers.
 LEXICAL_VERSION = 2

@@ -105,7 +105,7 @@ class DenseIndex:
     filtered to one language takes 22.6 ms walking it with ACORN (recall 0.989; 0.56 without ACORN)
     and 21.3 ms scanning: a walk that may step on a quarter of the points loses its way. The
     per-language graphs answer it in 3.5 ms through `EdgeStore.query` (recall 0.994 at search
-    ef 256; 1.9 ms at 100k against 3.3 ms for the scan), but alone they cannot answer a query
+    ef 256; 1.9 ms at 100k against 2.8 ms for the scan), but alone they cannot answer a query
     across languages (the engine walks them for it too and found a quarter of the neighbours), and
     with m 16 as well `payload_m` adds no links (the engine skips blocks as large as a language's),
     hence the copy: the vectors twice (the copy's originals memory-mapped, `copies_on_disk`; its

@@ -25,7 +25,7 @@ def _edge_vectors(search: Search, copies: bool) -> list[str]:
 
 def _server_vectors(search: Search, copies: bool) -> list[str]:
     request = QdrantServerStore._request(search, copies)
-    dense = [p for p in request.prefetch or [] if p.using != types.SPARSE] if request.prefetch else [request]
+    dense = [p for p in request.prefetch if p.using != types.SPARSE] if request.prefetch else [request]
     return [p.using or "" for p in dense]
 
 

@@ -1,7 +1,7 @@
 """Collection versions behind named pointers: the blue/green logic, written once for both engines.
 
 "serving" is what queries read; "previous" is what `rollback` returns to; "building" is a rebuild in
-progress, which live writes also go to. An engine supplies four primitives (read the pointers, move
+progress, which live writes also go to. An engine supplies five primitives (read the pointers, move
 several at once atomically, does a version exist, delete one, read one's record); everything else is
 here.
 """

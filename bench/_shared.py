@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from movrec_dagster.core.embedding import Embedder
+from movrec_dagster.core.embedding import Embedder, SecondModels
 from movrec_dagster.core.home import read_table, write_table
 from movrec_dagster.core.indexing import build_points, sync_partition
 from movrec_dagster.core.stages import embed_partition
@@ -18,16 +18,24 @@ from movrec_dagster.core.vectorstore import EdgeStore
 
 class QueryCache:
     """The real embedder, with query vectors computed once in a batch (the same model output), its
-    second model's too; `second=False`: as if no second model were configured."""
+    second models' too; `second=False`: as if no second model were configured."""
 
     def __init__(self, embedder: Embedder, queries: list[str], second: bool = True) -> None:
         self.embedder = embedder
         self.settings = embedder.settings if second else embedder.settings.only_first()
         self.vectors = dict(zip(queries, embedder.encode(queries, kind="query")))
-        self.second = QueryCache(embedder.second, queries) if second and embedder.second is not None else None
+        models = embedder.second.models if second and embedder.second is not None else []
+        self.second = SecondModels([QueryCache(m, queries) for m in models]) if models else None  # type: ignore[misc]
 
-    def layout(self) -> tuple[int, tuple[str, int] | None]:
+    def layout(self) -> tuple[int, tuple[str, tuple[int, ...]] | None]:
         return self.embedder.layout()
+
+    @property
+    def dimension(self) -> int:
+        return self.embedder.dimension
+
+    def asked(self, text: str) -> bool:
+        return self.embedder.asked(text)
 
     def encode(self, texts: list[str], kind: str = "passage") -> np.ndarray:
         return np.array([self.vectors[t] for t in texts]) if kind == "query" else self.embedder.encode(texts, kind)

@@ -120,11 +120,12 @@ def main() -> None:
             if second is not None:
                 second.encode(texts[:4], kind="query")
             encode_ms = []
-            for text in texts:  # what a search encodes: e5, and the second model for an English query
+            for text in texts:  # what a search encodes: e5, and each second model asked about the query
                 started = time.perf_counter()
                 embedder.encode([text], kind="query")
-                if second is not None and second.reads(text):
-                    second.encode([text], kind="query")
+                for model in second.models if second is not None else []:
+                    if model.asked(text):
+                        model.encode([text], kind="query")
                 encode_ms.append((time.perf_counter() - started) * 1000)
             vectors[backend] = embedder.encode(texts, kind="query")
             search_ms, ranks = [], []

@@ -562,7 +562,7 @@ def doctor(ctx: click.Context) -> None:
         f"whisper {WHISPER.model}": whisper_model_path(WHISPER.model),
         f"embedder {EMBEDDER.model}": embedder_model_path(EMBEDDER.model),
     }
-    if second := EMBEDDER.settings().second_model:
+    for second in EMBEDDER.settings().second_models:
         models[f"second embedder {second}"] = embedder_model_path(second)
     findings = diagnose(home, _store(home), EMBEDDER.settings().fingerprint, models, collect_failures(home))
     for finding in findings:

@@ -126,7 +126,7 @@ def test_live_writes_during_a_rebuild_reach_both_versions(library) -> None:  # n
     store = EdgeStore(home.qdrant)
     live = store.serving_version()
     info = next(v for v in store.versions() if v.name == live)
-    second = (info.second, info.second_dimension) if info.second and info.second_dimension else None
+    second = (info.second, info.seconds) if info.second else None
     building = start_rebuild(store, info.dimension, info.model, "multilingual-e5-small", second)
     config = {**QUIET, "resources": {"library": {"config": {"home": str(home.root)}}}}
     run = defs.resolve_job_def("index_language").execute_in_process(

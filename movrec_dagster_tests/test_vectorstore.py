@@ -88,22 +88,27 @@ def test_engines_agree_on_hybrid_queries(tmp_path: Path) -> None:
     for s in (edge, client):  # the languages facet, for the query's analyzers
         assert s.languages() == sorted({p.payload["language"] for p in points})
 
-    # a second dense vector per point (a second model's): three candidate lists fused alike
-    seconds = _points(40, dim=8, seed=11)
-    for p, other in zip(points, seconds):
-        p.second = other.vector
+    # two second models' dense vectors per point (stored end to end, one named vector each): up to
+    # four candidate lists fused alike, each second list under its own model's name
+    seconds, thirds = _points(40, dim=8, seed=11), _points(40, dim=4, seed=12)
+    for p, other, third in zip(points, seconds, thirds):
+        p.second = np.concatenate([other.vector, third.vector])
     edge, client = EdgeStore(tmp_path / "q2"), QdrantServerStore(path=str(tmp_path / "c2"))
     for s in (edge, client):
-        s.switch(s.create_version("movies__v1", 16, "m", second=("m2", 8)).name)
+        s.switch(s.create_version("movies__v1", 16, "m", second=("m2+m3", (8, 4))).name)
         s.upsert(points)
-        assert s.serving_info().second == "m2" and s.serving_info().second_dimension == 8
+        assert s.serving_info().second == "m2+m3" and s.serving_info().seconds == [8, 4]
     for flt in (None, PayloadFilter(languages=("en", "fr"))):
-        search = Search(points[3].vector, flt, 6, sparse, 40, second=points[21].second)
-        a = [h.payload["movie_id"] for h in edge.query_batch([search])[0]]
-        b = [h.payload["movie_id"] for h in client.query_batch([search])[0]]
         two = [h.payload["movie_id"] for h in edge.query(points[3].vector, flt, limit=6, sparse=sparse, candidates=40)]
-        assert a == b and len(a) == 6
-        assert a != two  # the second list moved the fusion
+        fused = []
+        for asked in ((seconds[21].vector, None), (None, thirds[21].vector), (seconds[21].vector, thirds[21].vector)):
+            search = Search(points[3].vector, flt, 6, sparse, 40, seconds=asked)
+            a = [h.payload["movie_id"] for h in edge.query_batch([search])[0]]
+            b = [h.payload["movie_id"] for h in client.query_batch([search])[0]]
+            assert a == b and len(a) == 6
+            fused.append(a)
+        assert all(a != two for a in fused)  # each second list moved the fusion
+        assert len({tuple(a) for a in fused}) == 3  # and each is read from its own vector
     held = {h.id: h.vector for h in edge.scroll(with_vectors=True)}[points[3].id]
     unit = points[3].vector / np.linalg.norm(points[3].vector)  # cosine: stored normalised
     assert np.allclose(held, unit, atol=1e-5)  # a hit's vector is the first model's
@@ -112,11 +117,11 @@ def test_engines_agree_on_hybrid_queries(tmp_path: Path) -> None:
     # to one language reads; too small for any graph, it answers exactly what the version without
     # does (so the copies hold the same vectors)
     for s in (edge, client):
-        s.switch(s.create_version("movies__v2", 16, "m", second=("m2", 8), graph=True).name)
+        s.switch(s.create_version("movies__v2", 16, "m", second=("m2+m3", (8, 4)), graph=True).name)
         s.upsert(points)
         assert s.serving_info().language_graphs
     for flt in (PayloadFilter(languages=("es",)), PayloadFilter(languages=("es",), genres=("Comedy",))):
-        search = Search(points[3].vector, flt, 6, sparse, 40, second=points[21].second)
+        search = Search(points[3].vector, flt, 6, sparse, 40, seconds=(seconds[21].vector, thirds[21].vector))
         a, b = (s.query_batch([search])[0] for s in (edge, client))
         before = edge.query_batch([search], version="movies__v1")[0]
         assert (

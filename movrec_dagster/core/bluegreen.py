@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .vectorstore import PayloadFilter, VectorPoint, VectorStore, types, version_name
-from .vectorstore.types import LEXICAL_VERSION, VersionInfo
+from .vectorstore.types import LEXICAL_VERSION, SecondLayout, VersionInfo
 
 REQUIRED_PAYLOAD = ("movie_id", "title", "language", "genres", "sentiment", "kind", "text", "content_hash", "model")
 
@@ -17,7 +17,7 @@ class ModelMismatch(RuntimeError):
     pass
 
 
-Layout = tuple[int, tuple[str, int] | None]  # (dimension, (second model, its dimension) or None)
+Layout = tuple[int, SecondLayout | None]  # (dimension, (second models, their dimensions) or None)
 
 
 def write_targets(store: VectorStore, model: str, layout: Callable[[], Layout], slug: str) -> list[str]:
@@ -42,8 +42,8 @@ def write_targets(store: VectorStore, model: str, layout: Callable[[], Layout], 
 
 def outdated_format(store: VectorStore, second: str | None) -> str | None:
     """The serving version, when it needs a rebuild although its model is today's: its sparse vectors
-    are in an older lexical format (written by an older release), its second dense vector is not
-    the configured `second` model's (a release or a setting added, changed or removed it), or it
+    are in an older lexical format (written by an older release), its second dense vectors are not
+    the configured `second` models' (a release or a setting added, changed or removed one), or it
     grew large enough for graphs without having them (`DenseIndex.wants_graph`; a version built before
     the per-language copies, `VersionInfo.language_graphs`, lacks some). None when it is
     current, when nothing serves yet, or when a rebuild is already under way."""

@@ -20,11 +20,14 @@ from .models import (
     DEFAULT_SECOND_EMBEDDER,
     E5_PROMPTS,
     MODEL_LANGUAGES,
+    MODEL_SKIPS,
+    USE_MULTILINGUAL,
     default_prompts,
     embedder_model_path,
 )
 from .onnx_encoder import BACKENDS, OnnxEncoder, onnx_encoder
 from .speech import Segment
+from .use_encoder import UseEncoder
 
 QUERY_CACHE = 4096  # query vectors an embedder remembers (1.5 MB at 384 dimensions)
 
@@ -35,7 +38,7 @@ def _env_backend() -> str:
 
 
 def _env_second() -> str | None:
-    # "" or "none" turns the second model off: one dense list, as before it existed
+    # comma-separated models; "" or "none" turns the second models off: one dense list, as before them
     raw = os.environ.get("MOVREC_SECOND_MODEL", DEFAULT_SECOND_EMBEDDER).strip()
     return None if raw.lower() in ("", "none") else raw
 
@@ -59,10 +62,15 @@ class EmbedderSettings:
     # how texts are encoded on CPU: "onnx-int8" (onnx_encoder.py: 2.6x torch for passages, 5x for
     # queries, cosine to torch >= 0.99) or "torch"; like float16 on a GPU, no part of the fingerprint
     backend: str = field(default_factory=_env_backend)
-    # a second model whose vectors are a third list in the hybrid fusion (`vectorstore.types.SECOND`):
-    # the English all-MiniLM-L6-v2 finds described movies the multilingual e5 misses (EVALUATION.md,
-    # bench/search_quality.py); None: e5 alone. Read at the same token limit as the first.
+    # second models, comma-separated, whose vectors are more lists in the hybrid fusion
+    # (`vectorstore.types.second_names`): the English all-MiniLM-L6-v2 finds described movies the
+    # multilingual e5 misses, USE multilingual what queries in other languages describe (EVALUATION.md,
+    # bench/search_quality.py); None: e5 alone. They read the texts cut to the first model's limit.
     second_model: str | None = field(default_factory=_env_second)
+
+    @property
+    def second_models(self) -> tuple[str, ...]:
+        return tuple(m.strip() for m in (self.second_model or "").split(",") if m.strip())
 
     @property
     def fingerprint(self) -> str:
@@ -71,19 +79,22 @@ class EmbedderSettings:
 
     @property
     def second_fingerprint(self) -> str | None:
-        return _fingerprint(self.second_model, self.max_seq_length) if self.second_model else None
+        """The second models' identities, in order, joined by "+"; what a collection's `second` records."""
+        models = self.second_models
+        return "+".join(_fingerprint(m, self.max_seq_length) for m in models) if models else None
 
     @property
     def vectors_version(self) -> str:
         """Both models' identities: what changes every stored vector of a movie when it changes."""
-        return f"{self.fingerprint}+{self.second_fingerprint}" if self.second_model else self.fingerprint
+        return f"{self.fingerprint}+{self.second_fingerprint}" if self.second_models else self.fingerprint
 
     @classmethod
     def from_fingerprint(cls, fingerprint: str, second: str | None = None) -> EmbedderSettings:
         """The settings a collection was built with (recorded as its `model` and `second`), so queries
         use the same models."""
         model, seq = _model_of(fingerprint)
-        return cls(model=model, max_seq_length=seq, second_model=_model_of(second)[0] if second else None)
+        seconds = ",".join(_model_of(part)[0] for part in second.split("+")) if second else None
+        return cls(model=model, max_seq_length=seq, second_model=seconds)
 
     def only_first(self) -> EmbedderSettings:
         return replace(self, second_model=None)
@@ -140,14 +151,15 @@ class Embedder:
         self._onnx: OnnxEncoder | None = None
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
-        self._second: Embedder | None = None
+        self._second: SecondModels | None = None
+        self._use = UseEncoder() if settings.model == USE_MULTILINGUAL else None
 
     @property
-    def second(self) -> Embedder | None:
-        """The second model (`EmbedderSettings.second_model`), with the same device and backend."""
-        if self._second is None and self.settings.second_model:
-            model = self.settings.second_model
-            self._second = Embedder(replace(self.settings, model=model, second_model=None))
+    def second(self) -> SecondModels | None:
+        """The second models (`EmbedderSettings.second_models`), with the same device and backend."""
+        if self._second is None and self.settings.second_models:
+            models = self.settings.second_models
+            self._second = SecondModels([Embedder(replace(self.settings, model=m, second_model=None)) for m in models])
         return self._second
 
     @property
@@ -163,6 +175,8 @@ class Embedder:
     # ~0.5 GB); the export holds the same tokenizer.json and prompts, and a test checks the pieces agree.
     @property
     def prompts(self) -> dict[str, str]:
+        if self._use is not None:
+            return default_prompts(self.settings.model)
         if (onnx := self.onnx_encoder()) is not None:
             return dict(onnx.meta["prompts"])
         stored = getattr(self.model, "prompts", {}) or {}
@@ -171,21 +185,25 @@ class Embedder:
 
     @property
     def dimension(self) -> int:
+        if self._use is not None:
+            return self._use.dimension
         if (onnx := self.onnx_encoder()) is not None:
             return onnx.dimension
         return int(self.model.get_embedding_dimension())
 
-    def reads(self, text: str) -> bool:
-        """Whether `text` is in a language this model reads (`models.MODEL_LANGUAGES`; a model not
-        listed there is taken as multilingual)."""
+    def asked(self, text: str) -> bool:
+        """Whether search asks this model about query `text`: it is in a language the model reads
+        (`models.MODEL_LANGUAGES`; a model not listed there is taken as multilingual) and not one its
+        list is left out of (`models.MODEL_SKIPS`)."""
         languages = MODEL_LANGUAGES.get(self.settings.model)
-        return languages is None or written_in(text, languages)
+        skipped = MODEL_SKIPS.get(self.settings.model)
+        return (languages is None or written_in(text, languages)) and not (skipped and written_in(text, skipped))
 
-    def layout(self) -> tuple[int, tuple[str, int] | None]:
-        """The vectors a collection of this embedder's holds: (dimension, (second model, dimension))."""
+    def layout(self) -> tuple[int, tuple[str, tuple[int, ...]] | None]:
+        """The vectors a collection of this embedder's holds: (dimension, (second models, their dimensions))."""
         second = self.second
         fingerprint = self.settings.second_fingerprint
-        return self.dimension, ((fingerprint, second.dimension) if second and fingerprint else None)
+        return self.dimension, ((fingerprint, second.dimensions) if second and fingerprint else None)
 
     @property
     def token_budget(self) -> int:
@@ -212,7 +230,7 @@ class Embedder:
 
     def onnx_encoder(self) -> OnnxEncoder | None:
         """The int8 ONNX encoder, where the settings ask for it and texts are encoded on CPU."""
-        if self._onnx is None and self.settings.backend == "onnx-int8":
+        if self._onnx is None and self.settings.backend == "onnx-int8" and self._use is None:
             if resolve_device(self.settings.device) != "cpu":
                 return None  # a GPU runs torch in float16 at thousands of texts a second
             try:
@@ -246,6 +264,8 @@ class Embedder:
         return np.stack([known[text] for text in texts])
 
     def _encode(self, texts: list[str], kind: str) -> np.ndarray:
+        if self._use is not None:
+            return self._use.encode(texts, kind)
         if (encoder := self.onnx_encoder()) is not None:
             return encoder.encode(texts, kind)
         vectors = self.model.encode(
@@ -303,3 +323,24 @@ class Embedder:
     def split_text(self, text: str, budget: int | None = None) -> list[str]:
         """`text` cut at token boundaries into pieces of at most `budget` tokens (no silent truncation)."""
         return self.split_texts([text], budget)[0]
+
+
+class SecondModels:
+    """The second models (`EmbedderSettings.second_models`) as one passage encoder: each text's
+    vectors by every model, end to end, in order. That is what the embeddings table stores
+    (`vector2`, one hash per text for all of them) and the store splits into one named vector per
+    model (`vectorstore.types.split_seconds`); a search asks each model on its own (`Embedder.asked`)."""
+
+    def __init__(self, models: list[Embedder]) -> None:
+        self.models = models
+
+    @property
+    def dimensions(self) -> tuple[int, ...]:
+        return tuple(m.dimension for m in self.models)
+
+    @property
+    def dimension(self) -> int:
+        return sum(self.dimensions)
+
+    def encode(self, texts: list[str], kind: str = "passage") -> np.ndarray:
+        return np.concatenate([m.encode(texts, kind) for m in self.models], axis=1)

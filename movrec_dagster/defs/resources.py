@@ -84,8 +84,8 @@ class EmbedderResource(dg.ConfigurableResource):
     )
     second_model: str | None = Field(
         default=None,
-        description="a second model whose vectors are a third list in hybrid search; 'none' turns it off; "
-        "unset: $MOVREC_SECOND_MODEL, else 'all-MiniLM-L6-v2'",
+        description="second models, comma-separated, whose vectors are more lists in hybrid search; "
+        "'none' turns them off; unset: $MOVREC_SECOND_MODEL, else 'all-MiniLM-L6-v2,use-multilingual-v3'",
     )
 
     def settings(self) -> EmbedderSettings:

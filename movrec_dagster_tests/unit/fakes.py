@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 
 from movrec_dagster.core.catalogue import CATALOGUE_SCHEMA
-from movrec_dagster.core.embedding import Chunk, Embedder, EmbedderSettings
+from movrec_dagster.core.embedding import Chunk, Embedder, EmbedderSettings, SecondModels
 from movrec_dagster.core.home import MovrecHome
 from movrec_dagster.core.tables import VIDEO_SCHEMA
 from movrec_dagster.core.vectorstore import EdgeStore
@@ -21,20 +21,19 @@ class FakeEmbedder:
 
     dimension = 8
 
-    def __init__(self, second: bool = False) -> None:
-        """`second`: with a second fake model (another seed), as `Embedder.second`."""
-        self.settings = EmbedderSettings(model="fake", second_model="fake-second" if second else None)
+    def __init__(self, second: bool | tuple[str, ...] = False, model: str = "fake") -> None:
+        """`second`: with second fake models (other seeds; True: one, "fake-second"), as
+        `Embedder.second`; a name of `models.MODEL_LANGUAGES` or `MODEL_SKIPS` is asked like it."""
+        names = ("fake-second",) if second is True else tuple(second or ())
+        self.settings = EmbedderSettings(model=model, second_model=",".join(names) or None)
         self.encoded: list[str] = []
-        self.second: FakeEmbedder | None = None
-        if second:
-            self.second = FakeEmbedder()
-            self.second.settings = EmbedderSettings(model="fake-second", second_model=None)
+        self.second = SecondModels([FakeEmbedder(model=name) for name in names]) if names else None
 
-    reads = Embedder.reads  # the real language check: it reads only the settings' model name
+    asked = Embedder.asked  # the real language check: it reads only the settings' model name
 
-    def layout(self) -> tuple[int, tuple[str, int] | None]:
+    def layout(self) -> tuple[int, tuple[str, tuple[int, ...]] | None]:
         fingerprint = self.settings.second_fingerprint
-        return self.dimension, ((fingerprint, self.dimension) if self.second and fingerprint else None)
+        return self.dimension, ((fingerprint, self.second.dimensions) if self.second and fingerprint else None)
 
     def encode(self, texts: list[str], kind: str = "passage") -> np.ndarray:
         self.encoded += texts

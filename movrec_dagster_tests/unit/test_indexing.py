@@ -132,7 +132,7 @@ def test_a_second_model_adds_its_vectors_and_reuses_the_first_models() -> None:
     two = FakeEmbedder(second=True)
     assert two.second is not None
     after, report = embed_partition(movies, None, before, two, known_vectors([before]))
-    assert two.encoded == [] and len(two.second.encoded) == 2  # the first model's vectors reused
+    assert two.encoded == [] and len(two.second.models[0].encoded) == 2  # the first model's vectors reused
     assert report.notes["encoded_texts"] == "0" and report.notes["encoded_texts_second"] == "2"
     assert after["vector"].to_list() == before["vector"].to_list()
     assert after["vector2"].null_count() == 0 and after["vector2"].to_list() != after["vector"].to_list()
@@ -144,9 +144,9 @@ def test_a_second_model_adds_its_vectors_and_reuses_the_first_models() -> None:
     assert fit_points(points, two.settings.second_fingerprint, two.settings.second_fingerprint) is points
     # unchanged since: nothing is encoded by either model
     two.encoded.clear()
-    two.second.encoded.clear()
+    two.second.models[0].encoded.clear()
     again, _ = embed_partition(movies, None, after, two)
-    assert two.encoded == [] and two.second.encoded == [] and again.equals(after)
+    assert two.encoded == [] and two.second.models[0].encoded == [] and again.equals(after)
 
 
 @pytest.mark.parametrize("engine", ["edge", "server"])

@@ -33,8 +33,8 @@ def _server_vectors(search: Search, copies: bool) -> list[str]:
 @pytest.mark.parametrize("case", list(SEARCHES))
 def test_only_a_query_kept_to_one_language_reads_the_copies(vectors: object, case: str) -> None:
     search, to_copy = SEARCHES[case]
-    hybrid = Search(search.vector, search.flt, sparse=([1, 2], [0.5, 0.5]), second=[0.2] * 3)
-    for query, names in ((search, [""]), (hybrid, ["", types.SECOND])):
+    hybrid = Search(search.vector, search.flt, sparse=([1, 2], [0.5, 0.5]), seconds=(None, [0.2] * 3))
+    for query, names in ((search, [""]), (hybrid, ["", "second_2"])):  # the second models asked, by name
         expected = [types.by_language(n) for n in names] if to_copy else names
         assert vectors(query, True) == expected, case  # type: ignore[operator]
         assert vectors(query, False) == names, case  # type: ignore[operator]  # a version without copies
@@ -44,11 +44,31 @@ def test_a_point_carries_its_copies_only_where_the_version_has_them() -> None:
     from movrec_dagster.core.vectorstore import VectorPoint
 
     point = VectorPoint("p", [1.0, 0.0], {}, second=[0.0, 1.0, 0.0])
-    assert set(types.dense_vectors(point, False)) == {"", types.SECOND}
-    both = types.dense_vectors(point, True)
+    assert set(types.dense_vectors(point, False, [3])) == {"", types.SECOND}
+    both = types.dense_vectors(point, True, [3])
     assert set(both) == {"", types.SECOND, types.by_language(""), types.by_language(types.SECOND)}
     assert both[types.by_language(types.SECOND)] == both[types.SECOND]
     assert len({types.by_language(n) for n in ("", types.SECOND)} | {"", types.SECOND}) == 4
+    assert set(types.dense_vectors(point, False)) == {""}  # a version without second models
+
+
+def test_the_second_models_vectors_are_split_by_the_versions_dimensions() -> None:
+    """`VectorPoint.second` holds every second model's vector end to end; each named vector gets its
+    own part, of unit length (a profile's concatenation is a mean), and a length that does not add up
+    to the version's dimensions is an error, not a silent truncation."""
+    from movrec_dagster.core.vectorstore import VectorPoint
+
+    point = VectorPoint("p", [1.0, 0.0], {}, second=[3.0, 4.0, 0.0, 0.0, 2.0])
+    named = types.dense_vectors(point, False, [2, 3])
+    assert set(named) == {"", "second", "second_2"}
+    assert named["second"] == pytest.approx([0.6, 0.8]) and named["second_2"] == pytest.approx([0.0, 0.0, 1.0])
+    with pytest.raises(ValueError, match="5 values"):
+        types.dense_vectors(point, False, [2, 2])
+    info = types.new_version("v", 2, "m", ("a+b", (2, 3)))
+    assert info.seconds == [2, 3] and info.second_dimension == 5
+    assert info.dense_sizes() == {"": 2, "second": 2, "second_2": 3}
+    old = types.VersionInfo("v", 2, "m", second="a", second_dimension=3)  # a record from before
+    assert old.seconds == [3] and old.dense_sizes() == {"": 2, "second": 3}
 
 
 def test_recommendations_read_the_copy_under_the_same_rule() -> None:

@@ -3,6 +3,7 @@ with fake vectors (no model), so it runs in the fast tier."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from movrec_dagster.core.entities import resolve_movies
@@ -78,31 +79,46 @@ def test_ids_resolve_through_aliases(store: EdgeStore) -> None:
         find_movie(store, "zzzzzzzz")
 
 
-def test_the_second_model_is_asked_about_queries_in_its_language_only(tmp_path) -> None:  # noqa: ANN001
-    """Three lists (e5, BM25, the English second model) for an English query or a tag list; two for
-    a Spanish or Chinese one (the fake second model plays the English one). Relevance stays 0-1."""
+def test_each_second_model_is_asked_about_the_queries_of_its_languages(tmp_path) -> None:  # noqa: ANN001
+    """Two second models, as configured by default: an English one (MODEL_LANGUAGES) asked about an
+    English query or a tag list, and a multilingual one left out of English queries (MODEL_SKIPS)
+    asked about Spanish and Chinese ones; so three lists each (e5, BM25, one second model), and each
+    query's second vector reaches the engine under its own model's name. Relevance stays 0-1."""
     from movrec_dagster.core import models
+    from movrec_dagster.core.vectorstore import types
 
     res = resolve_movies(videos(), {}, catalogue(*MOVIES))
-    embedder = FakeEmbedder(second=True)
+    embedder = FakeEmbedder(second=("fake-en", "fake-other"))
     assert embedder.second is not None
+    english_model, other_model = embedder.second.models
     store = EdgeStore(tmp_path)
     dimension, second = embedder.layout()
-    store.switch(store.create_version("movies__fake__1", dimension, "fake", second).name)
+    info = store.create_version("movies__fake__1", dimension, "fake", second)
+    assert info.seconds == [8, 8] and set(info.dense_sizes()) == {"", "second", "second_2"}
+    store.switch(info.name)
     for language in ("en", "fr"):
         movies = res.movies.filter(res.movies["language"] == language)
         frame, _ = embed_partition(movies, None, None, embedder)
+        assert frame["vector2"].to_numpy().shape[1] == 16  # both models' vectors, end to end
         sync_partition(store, language, build_points(language, frame, movies, None, "fake"))
-    models.MODEL_LANGUAGES["fake-second"] = ("en",)
+    models.MODEL_LANGUAGES["fake-en"] = ("en",)
+    models.MODEL_SKIPS["fake-other"] = ("en",)
+    sent: list[types.Search] = []
+    query_batch = store.query_batch
+    store.query_batch = lambda searches, version=None: sent.extend(searches) or query_batch(searches, version)  # type: ignore[method-assign]
     try:
         english = ["a desert planet where spice is mined", "desert, spice, worms"]
         foreign = ["un planeta desierto donde se extrae la especia", "一个沙漠星球"]
-        embedder.second.encoded.clear()
+        english_model.encoded.clear()
+        other_model.encoded.clear()
         for hits in search_many(store, embedder, english + foreign, top_k=3):
             assert hits and all(0.0 <= h.relevance <= 1.0 for h in hits if h.relevance is not None)
-        assert embedder.second.encoded == english
+        assert english_model.encoded == english and other_model.encoded == foreign
+        asked = [tuple(v is not None for v in s.seconds) for s in sent]
+        assert asked == [(True, False), (True, False), (False, True), (False, True)]
+        assert np.allclose(sent[2].seconds[1], other_model.encode([foreign[0]], "query")[0])
     finally:
-        del models.MODEL_LANGUAGES["fake-second"]
-    embedder.second.encoded.clear()
-    search(store, embedder, foreign[0], top_k=3)
-    assert embedder.second.encoded == [foreign[0]]  # a multilingual second model reads every query
+        del models.MODEL_LANGUAGES["fake-en"], models.MODEL_SKIPS["fake-other"]
+    other_model.encoded.clear()
+    search(store, embedder, english[0], top_k=3)
+    assert other_model.encoded == [english[0]]  # a multilingual model with no skips is asked every query

@@ -1,8 +1,9 @@
 """The `embeddings` stage: per movie, its title, overview pieces and every video's transcript chunks
 as L2-normalised vectors, plus a `profile` point (the mean of its overview and transcript vectors).
-Each text has a vector by the embedder's model (`vector`) and, where one is configured, by its
-second model (`vector2`, the search's third list); chunks are cut to the first model's token limit
-(the second reads at most as many of its own tokens, and truncates the rare longer one).
+Each text has a vector by the embedder's model (`vector`) and, where they are configured, by its
+second models (`vector2`: theirs end to end, more lists in search); chunks are cut to the first
+model's token limit (a second model reads at most as many of its own tokens, and truncates the rare
+longer one).
 
 Two caches keep work from being done twice. A movie whose inputs (title, year, overview, videos and
 their transcripts, model) are unchanged keeps its rows as they are (`source_key`). Within a changed
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from ..embedding import Embedder
+from ..embedding import Embedder, SecondModels
 from ..progress import Tracker
 from ..tables import embedding_schema
 from ..vectorstore import point_id
@@ -167,7 +168,7 @@ def embed_partition(
 
 
 def _encode_missing(
-    embedder: Embedder,
+    embedder: Embedder | SecondModels,
     encode: dict[str, str],
     vectors: dict[str, np.ndarray],
     label: str,

@@ -32,6 +32,7 @@ from .types import (
     NoServingCollection,
     PayloadFilter,
     Search,
+    SecondLayout,
     Sparse,
     VectorPoint,
     VersionInfo,
@@ -66,10 +67,10 @@ class VectorStore(Protocol):
         0.3 s each at 30k points, more than a small partition's whole write)."""
 
     def create_version(
-        self, name: str, dimension: int, model: str, second: tuple[str, int] | None = None, graph: bool = False
+        self, name: str, dimension: int, model: str, second: SecondLayout | None = None, graph: bool = False
     ) -> VersionInfo:
-        """An empty version for `model`'s vectors; `second`: (fingerprint, dimension) of a second
-        dense vector (`types.SECOND`); `graph`: built with HNSW graphs (`types.DenseIndex`, for a
+        """An empty version for `model`'s vectors; `second`: (fingerprint, dimensions) of its second
+        models' dense vectors (`types.second_names`); `graph`: built with HNSW graphs (`types.DenseIndex`, for a
         large version; a server builds them always)."""
 
     def switch(self, name: str) -> None: ...

@@ -19,7 +19,6 @@ from .edge_lock import exclusive, held_reader, store_lock
 from .types import (
     INDEXED_FIELDS,
     RRF_K,
-    SECOND,
     SPARSE,
     Hit,
     PayloadFilter,
@@ -90,7 +89,7 @@ class EdgeStore(VersionedStore):
         return VersionInfo(**json.loads((self._dir(name) / "movrec.json").read_text()))
 
     def create_version(
-        self, name: str, dimension: int, model: str, second: tuple[str, int] | None = None, graph: bool = False
+        self, name: str, dimension: int, model: str, second: types.SecondLayout | None = None, graph: bool = False
     ) -> VersionInfo:
         from qdrant_edge import (
             Distance,
@@ -108,7 +107,7 @@ class EdgeStore(VersionedStore):
 
         info = types.new_version(name, dimension, model, second, graph)
         index = types.DENSE_INDEX
-        sizes = {"": dimension} | ({SECOND: second[1]} if second is not None else {})
+        sizes = info.dense_sizes()
         dense = {name_: EdgeVectorParams(size=size, distance=Distance.Cosine) for name_, size in sizes.items()}
         if info.language_graphs:  # the copies a query filtered to one language walks (types.DenseIndex)
             per_language = HnswIndexConfig(
@@ -199,10 +198,10 @@ class EdgeStore(VersionedStore):
     def upsert(self, points: list[VectorPoint], version: str | None = None, batch: int = 512) -> None:
         from qdrant_edge import Point, SparseVector, UpdateOperation
 
-        copies = self.version_info(version).language_graphs
+        info = self.version_info(version)
 
         def vectors(p: VectorPoint) -> dict[str, Any]:
-            named: dict[str, Any] = types.dense_vectors(p, copies)
+            named: dict[str, Any] = types.dense_vectors(p, info.language_graphs, info.seconds)
             if p.sparse and p.sparse[0]:
                 named[SPARSE] = SparseVector(*p.sparse)
             return named
@@ -293,16 +292,19 @@ class EdgeStore(VersionedStore):
         dense = Query.Nearest(as_list(search.vector), using=named(""))
         params = _search_params()
         flt_, sparse = edge_filter(search.flt), search.sparse
-        if sparse and sparse[0]:  # hybrid: dense (one or two models) and BM25 candidates, fused (types.Fusion)
+        if (
+            sparse and sparse[0]
+        ):  # hybrid: dense (e5 and the asked second models) and BM25 candidates, fused (types.Fusion)
             fusion = types.FUSION
             depth = search.candidates or fusion.prefetch(search.limit)
             prefetches = [
                 Prefetch(limit=depth, query=dense, filter=flt_, params=params),
                 Prefetch(limit=depth, query=Query.Nearest(SparseVector(*sparse), using=SPARSE), filter=flt_),
             ]
-            if search.second is not None:
-                second = Query.Nearest(as_list(search.second), using=named(SECOND))
-                prefetches.append(Prefetch(limit=depth, query=second, filter=flt_, params=params))
+            for name_, vector in zip(types.second_names(len(search.seconds)), search.seconds):
+                if vector is not None:
+                    second = Query.Nearest(as_list(vector), using=named(name_))
+                    prefetches.append(Prefetch(limit=depth, query=second, filter=flt_, params=params))
             return QueryRequest(
                 limit=search.limit,
                 prefetches=prefetches,

@@ -12,7 +12,6 @@ from . import types
 from .types import (
     INDEXED_FIELDS,
     RRF_K,
-    SECOND,
     SPARSE,
     Hit,
     PayloadFilter,
@@ -108,12 +107,13 @@ class QdrantServerStore(VersionedStore):
             lexical=int(meta.get("lexical", 1)),
             second=meta.get("second"),
             second_dimension=meta.get("second_dimension"),
+            second_dimensions=meta.get("second_dimensions"),
             graph=bool(meta.get("graph", False)),
             language_graphs=bool(meta.get("language_graphs", False)),
         )
 
     def create_version(
-        self, name: str, dimension: int, model: str, second: tuple[str, int] | None = None, graph: bool = False
+        self, name: str, dimension: int, model: str, second: types.SecondLayout | None = None, graph: bool = False
     ) -> VersionInfo:
         from qdrant_client import models
 
@@ -123,7 +123,7 @@ class QdrantServerStore(VersionedStore):
         info.language_graphs = graph
         index = types.DENSE_INDEX
         # "" is the unnamed vector's own name in Qdrant's named-vector map
-        sizes = {"": dimension} | ({SECOND: second[1]} if second is not None else {})
+        sizes = info.dense_sizes()
         cosine = models.Distance.COSINE
         dense = {name_: models.VectorParams(size=size, distance=cosine) for name_, size in sizes.items()}
         if graph:
@@ -156,22 +156,22 @@ class QdrantServerStore(VersionedStore):
         from qdrant_client import models
 
         name = self._resolve(version)
-        copies = self.version_info(name).language_graphs
+        info = self.version_info(name)
         for i in range(0, len(points), batch):
             self.client.upsert(
                 name,
                 points=[
-                    models.PointStruct(id=p.id, vector=self._vectors(p, copies), payload=p.payload)
+                    models.PointStruct(id=p.id, vector=self._vectors(p, info), payload=p.payload)
                     for p in points[i : i + batch]
                 ],
                 wait=True,
             )
 
     @staticmethod
-    def _vectors(p: VectorPoint, copies: bool) -> dict[str, Any]:
+    def _vectors(p: VectorPoint, info: VersionInfo) -> dict[str, Any]:
         from qdrant_client import models
 
-        named: dict[str, Any] = types.dense_vectors(p, copies)
+        named: dict[str, Any] = types.dense_vectors(p, info.language_graphs, info.seconds)
         if p.sparse and p.sparse[0]:
             named[SPARSE] = models.SparseVector(indices=p.sparse[0], values=p.sparse[1])
         return named
@@ -220,7 +220,9 @@ class QdrantServerStore(VersionedStore):
         flt_, sparse = client_filter(search.flt), search.sparse
         params = _search_params()
         common = {"limit": search.limit, "with_payload": True, "with_vector": search.with_vectors}
-        if sparse and sparse[0]:  # hybrid: dense (one or two models) and BM25 candidates, fused (types.Fusion)
+        if (
+            sparse and sparse[0]
+        ):  # hybrid: dense (e5 and the asked second models) and BM25 candidates, fused (types.Fusion)
             fusion = types.FUSION
             depth = search.candidates or fusion.prefetch(search.limit)
             prefetch = [
@@ -232,12 +234,13 @@ class QdrantServerStore(VersionedStore):
                     limit=depth,
                 ),
             ]
-            if search.second is not None:
-                prefetch.append(
-                    models.Prefetch(
-                        query=as_list(search.second), using=named(SECOND), filter=flt_, limit=depth, params=params
+            for name_, vector in zip(types.second_names(len(search.seconds)), search.seconds):
+                if vector is not None:
+                    prefetch.append(
+                        models.Prefetch(
+                            query=as_list(vector), using=named(name_), filter=flt_, limit=depth, params=params
+                        )
                     )
-                )
             return models.QueryRequest(
                 query=models.FusionQuery(fusion=models.Fusion.DBSF)
                 if fusion.method == "dbsf"

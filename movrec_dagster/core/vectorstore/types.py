@@ -39,7 +39,8 @@ class Search:
     sparse: tuple[list[int], list[float]] | None = None
     candidates: int | None = None
     with_vectors: bool = False
-    second: Sequence[float] | None = None  # the query by the second model (`SECOND`), hybrid only
+    # the query by each second model (`second_names`), None where that model is not asked; hybrid only
+    seconds: tuple[Sequence[float] | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,8 @@ class Fusion:
     method: str = "dbsf"
 
     def weights(self, search: Search) -> list[float]:
-        """RRF weights in the order the engines prefetch: dense, lexical, then the second model's."""
-        return [self.dense_weight, 1.0] + ([self.dense_weight] if search.second is not None else [])
+        """RRF weights in the order the engines prefetch: dense, lexical, then each asked second model's."""
+        return [self.dense_weight, 1.0] + [self.dense_weight for v in search.seconds if v is not None]
 
     def prefetch(self, limit: int) -> int:
         return max(limit * self.depth, limit)
@@ -144,10 +145,30 @@ DENSE_INDEX = DenseIndex()
 # own graph links where `DenseIndex.payload_m` asks for them
 TENANT_FIELD = "language"
 SPARSE = "bm25"  # the sparse (lexical) vector's name; the dense vector is the unnamed one
-# The second dense vector's name: a second embedding model's reading of the same text (an English
-# one beside the multilingual one), a third candidate list in the hybrid fusion. Versions record
-# its model (`VersionInfo.second`); versions without one have no such vector.
+# The second dense vectors' names: other embedding models' readings of the same text (an English
+# one and a multilingual one beside e5), more candidate lists in the hybrid fusion. Versions record
+# their models (`VersionInfo.second`); versions without them have no such vectors.
 SECOND = "second"
+
+
+def second_names(count: int) -> list[str]:
+    """The names of a version's `count` second dense vectors, in its models' order: the first is
+    `SECOND` (the one name versions with a single second model have), then "second_2", ..."""
+    return [SECOND if i == 0 else f"{SECOND}_{i + 1}" for i in range(count)]
+
+
+def split_seconds(vector: Sequence[float], dimensions: Sequence[int]) -> list[list[float]]:
+    """The second models' vectors, stored end to end (`VectorPoint.second`), one per model, each
+    of unit length (a profile's is the mean of its texts' concatenations)."""
+    out, start = [], 0
+    flat = np.asarray(vector, dtype=np.float32)
+    for size in dimensions:
+        part = flat[start : start + size]
+        out.append((part / (np.linalg.norm(part) or 1.0)).tolist())
+        start += size
+    if start != len(flat):
+        raise ValueError(f"a second vector of {len(flat)} values for models of {list(dimensions)} dimensions")
+    return out
 
 
 def by_language(name: str) -> str:
@@ -186,12 +207,16 @@ class VectorPoint:
     vector: Sequence[float]
     payload: dict[str, Any]
     sparse: Sparse | None = None
-    second: Sequence[float] | None = None  # the second model's vector (`SECOND`)
+    # the second models' vectors end to end, in the version's order (`split_seconds`)
+    second: Sequence[float] | None = None
 
 
-def dense_vectors(point: VectorPoint, copies: bool) -> dict[str, list[float]]:
-    """A point's dense vectors by name, with their per-language copies when the version has them."""
-    named = {"": as_list(point.vector)} | ({SECOND: as_list(point.second)} if point.second is not None else {})
+def dense_vectors(point: VectorPoint, copies: bool, seconds: Sequence[int] = ()) -> dict[str, list[float]]:
+    """A point's dense vectors by name, with their per-language copies when the version has them;
+    `seconds`: the dimensions of the version's second models."""
+    named = {"": as_list(point.vector)}
+    if point.second is not None and seconds:
+        named |= dict(zip(second_names(len(seconds)), split_seconds(point.second, seconds)))
     return named | ({by_language(name): vector for name, vector in named.items()} if copies else {})
 
 
@@ -255,27 +280,44 @@ class VersionInfo:
     points: int | None = None  # None: not counted (`versions(counts=False)`)
     created_at: float = field(default_factory=time.time)
     lexical: int = 1  # versions written before formats were recorded hold format 1
-    second: str | None = None  # the second dense vector's model (fingerprint); None: no such vector
-    second_dimension: int | None = None
+    # the second dense vectors' models (`EmbedderSettings.second_fingerprint`); None: no such vectors
+    second: str | None = None
+    second_dimension: int | None = None  # all of them together
+    # each one's, in order; None: one model (records from before several), `second_dimension`
+    second_dimensions: list[int] | None = None
     graph: bool = False  # built with HNSW graphs (`DenseIndex.wants_graph`); else its int8 copy is scanned
     # each dense vector also copied under `by_language(name)`, with a graph per language: what a
     # query filtered to one language walks (`DenseIndex`); versions from before have none
     language_graphs: bool = False
 
+    @property
+    def seconds(self) -> list[int]:
+        """The second dense vectors' dimensions, in order (`second_names`)."""
+        if not self.second or not self.second_dimension:
+            return []
+        return list(self.second_dimensions or [self.second_dimension])
 
-def new_version(
-    name: str, dimension: int, model: str, second: tuple[str, int] | None, graph: bool = False
-) -> VersionInfo:
+    def dense_sizes(self) -> dict[str, int]:
+        """Every dense vector's name and size (not the per-language copies)."""
+        return {"": self.dimension} | dict(zip(second_names(len(self.seconds)), self.seconds))
+
+
+# (fingerprint, dimensions) of a version's second models; a single model's dimension may be an int
+SecondLayout = tuple[str, int | Sequence[int]]
+
+
+def new_version(name: str, dimension: int, model: str, second: SecondLayout | None, graph: bool = False) -> VersionInfo:
     """What a version records of itself when created: its vectors' models and sizes, this release's
-    lexical format, whether it has graphs. `second`: (fingerprint, dimension) of the second dense
-    vector's model."""
+    lexical format, whether it has graphs. `second`: the second models' (fingerprint, dimensions)."""
+    sizes = ([second[1]] if isinstance(second[1], int) else list(second[1])) if second else []
     return VersionInfo(
         name=name,
         dimension=dimension,
         model=model,
         lexical=LEXICAL_VERSION,
         second=second[0] if second else None,
-        second_dimension=second[1] if second else None,
+        second_dimension=sum(sizes) if second else None,
+        second_dimensions=sizes if second else None,
         graph=graph,
         language_graphs=graph,
     )

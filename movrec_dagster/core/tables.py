@@ -84,7 +84,7 @@ SENTIMENT_SCHEMA = {
 
 
 def embedding_schema(dimension: int, second_dimension: int | None = None) -> dict[str, Any]:
-    """`second_dimension`: the second model's vectors too (`EmbedderSettings.second_model`)."""
+    """`second_dimension`: the second models' vectors too, end to end (`EmbedderSettings.second_models`)."""
     schema = {
         "point_id": pl.String,
         "movie_id": pl.String,

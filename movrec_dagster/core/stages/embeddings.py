@@ -111,7 +111,7 @@ def embed_partition(
             todo.append((movie, trs, key))
     rows: list[dict[str, Any]] = []
     encode: dict[str, str] = {}  # text hash -> the text the model reads
-    encode2: dict[str, str] = {}  # the same for the second model
+    encode2: dict[str, str] = {}  # the same for the second models (one hash for all of them)
     pieces = embedder.split_texts([m["overview"] or "" for m, _, _ in todo]) if todo else []
     for (movie, trs, key), overview in zip(todo, pieces):
         title = title_text(movie)

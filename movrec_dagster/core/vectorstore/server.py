@@ -220,9 +220,8 @@ class QdrantServerStore(VersionedStore):
         flt_, sparse = client_filter(search.flt), search.sparse
         params = _search_params()
         common = {"limit": search.limit, "with_payload": True, "with_vector": search.with_vectors}
-        if (
-            sparse and sparse[0]
-        ):  # hybrid: dense (e5 and the asked second models) and BM25 candidates, fused (types.Fusion)
+        # hybrid: dense (e5 and the asked second models) and BM25 candidates, fused (types.Fusion)
+        if sparse and sparse[0]:
             fusion = types.FUSION
             depth = search.candidates or fusion.prefetch(search.limit)
             prefetch = [

@@ -302,14 +302,13 @@ class VersionInfo:
         return {"": self.dimension} | dict(zip(second_names(len(self.seconds)), self.seconds))
 
 
-# (fingerprint, dimensions) of a version's second models; a single model's dimension may be an int
-SecondLayout = tuple[str, int | Sequence[int]]
+SecondLayout = tuple[str, Sequence[int]]  # (fingerprint, dimensions) of a version's second models
 
 
 def new_version(name: str, dimension: int, model: str, second: SecondLayout | None, graph: bool = False) -> VersionInfo:
     """What a version records of itself when created: its vectors' models and sizes, this release's
     lexical format, whether it has graphs. `second`: the second models' (fingerprint, dimensions)."""
-    sizes = ([second[1]] if isinstance(second[1], int) else list(second[1])) if second else []
+    sizes = list(second[1]) if second else []
     return VersionInfo(
         name=name,
         dimension=dimension,

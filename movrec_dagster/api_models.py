@@ -21,7 +21,8 @@ class MovieOut(BaseModel):
     video_id: str | None = None  # the video whose line matched
     video_kind: str | None = None
     picture_video: str | None = None  # the movie's video whose frame pictures it
-    relevance: float | None = None  # search: the score on 0-1 (1: top of both the dense and the lexical list)
+    relevance: float | None = None  # search: how well the text matched, 0-1 (1: top of every fused list)
+    renown: float | None = None  # search: how widely known, 0-1; the score adds a share of it
     because_of: str | None = None
     signals: dict[str, float] | None = None  # recommendations: content and collaborative scores
 

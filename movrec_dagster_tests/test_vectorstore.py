@@ -134,6 +134,41 @@ def test_engines_agree_on_hybrid_queries(tmp_path: Path) -> None:
         assert dense == [h.id for h in client.query(points[3].vector, flt, limit=5)] and len(dense) == 5
 
 
+def test_the_renown_formula_adds_to_the_fused_score_in_both_engines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hybrid query's score formula: each score is the fused one plus `renown_weight` x the
+    point's `renown`, in both engines; a point without the field (written before it) gets nothing."""
+    from dataclasses import replace
+
+    from movrec_dagster.core.lexical import document_vector, query_vector
+    from movrec_dagster.core.vectorstore import types
+
+    words = ["mars", "astronaut", "potato", "faun", "labyrinth", "clownfish", "ocean", "submarine"]
+    rng = np.random.default_rng(5)
+    points = _points(40)
+    for i, p in enumerate(points):
+        p.sparse = document_vector(" ".join(rng.choice(words, size=int(rng.integers(3, 30)))), "en")
+        if i % 4:
+            p.payload["renown"] = (i % 10) / 10
+    stores = EdgeStore(tmp_path / "q"), QdrantServerStore(path=str(tmp_path / "c"))
+    for s in stores:
+        s.switch(s.create_version("movies__v1", 16, "m").name)
+        s.upsert(points)
+    search = Search(points[3].vector, None, 40, query_vector("labyrinth faun", ["en"]), 40)
+    with_renown = [s.query_batch([search])[0] for s in stores]
+    weight = types.FUSION.renown_weight
+    assert weight > 0
+    monkeypatch.setattr(types, "FUSION", replace(types.FUSION, renown_weight=0.0))
+    fused = [{h.id: h.score for h in s.query_batch([search])[0]} for s in stores]
+    for hits, plain in zip(with_renown, fused):
+        assert len(hits) == 40 and [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+        for h in hits:
+            assert h.score == pytest.approx(plain[h.id] + weight * h.payload.get("renown", 0.0), abs=1e-4)
+        assert [h.id for h in hits] != sorted(plain, key=lambda i: -plain[i])  # renown reordered them
+    assert [h.id for h in with_renown[0]] == [h.id for h in with_renown[1]]
+
+
 def test_engines_agree_on_recommend_queries(tmp_path: Path) -> None:
     """The engine's recommend query ("best score"), the same on both engines: near a liked example
     ranks high, nearer a disliked one than any liked ranks below everything else."""

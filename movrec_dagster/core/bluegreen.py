@@ -10,7 +10,18 @@ import numpy as np
 from .vectorstore import PayloadFilter, VectorPoint, VectorStore, types, version_name
 from .vectorstore.types import LEXICAL_VERSION, SecondLayout, VersionInfo
 
-REQUIRED_PAYLOAD = ("movie_id", "title", "language", "genres", "sentiment", "kind", "text", "content_hash", "model")
+REQUIRED_PAYLOAD = (
+    "movie_id",
+    "title",
+    "language",
+    "genres",
+    "sentiment",
+    "kind",
+    "text",
+    "content_hash",
+    "model",
+    "renown",
+)
 
 
 class ModelMismatch(RuntimeError):

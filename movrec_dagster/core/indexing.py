@@ -21,6 +21,7 @@ from .lexical import document_vector, text_language
 from .pending import pending_partitions
 from .stages.embeddings import document_text, title_text
 from .vectorstore import PayloadFilter, VectorPoint, VectorStore
+from .vectorstore.types import renown
 
 EXCERPT_CHARS = 500
 CHANGE_KEY = ("movie_id", "content_hash", "meta_hash")
@@ -99,6 +100,7 @@ def build_points(
             "catalogue_id": movie["catalogue_id"],
             "imdb_id": movie["imdb_id"],
             "popularity": movie["popularity"],
+            "renown": renown(movie["popularity"]),
             "content_hash": movie["content_hash"],
             "file_name": movie["file_name"],
             "model": model,

@@ -43,6 +43,7 @@ class MovieHit:
     video_kind: str | None = None
     picture_video: str | None = None  # the movie's video whose frame pictures it
     relevance: float | None = None  # `score` on 0-1, for people (see `search`)
+    renown: float = 0.0  # how widely known (0-1, `vtypes.renown`); search adds `Fusion.renown_weight` x it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,6 +121,7 @@ def movie_hit(hit: Hit) -> MovieHit:
         video_id=p.get("video_id"),
         video_kind=p.get("video_kind"),
         picture_video=p.get("picture_video"),
+        renown=float(p.get("renown") or 0.0),
     )
 
 
@@ -185,8 +187,9 @@ def search(
 ) -> list[MovieHit]:
     """Search over transcripts and overviews: dense (cross-lingual) fused with BM25 (names, rare words).
 
-    With `hybrid`, scores are the engine's fusion scores (`types.Fusion`), not cosines; `relevance`
-    puts each on 0-1 for people (1: at the top of both lists; an exact title is 1).
+    With `hybrid`, scores are the engine's fusion scores (`types.Fusion`) plus the renown bonus, not
+    cosines; `relevance` puts how well the text matched on 0-1 for people (1: at the top of every
+    list; an exact title is 1), the bonus taken out.
     """
     return search_many(store, embedder, [text], top_k, flt, hybrid)[0]
 
@@ -256,8 +259,11 @@ def _titles_first(hits: list[MovieHit], titled: list[Hit], top_k: int, lists: in
     """Each hit's 0-1 relevance, and the exact titles first, scored just above the best hybrid hit so
     the order reads as ranked."""
     fusion = vtypes.FUSION
-    readable = (lambda score: fusion.relevance(score, lists)) if lists > 1 else (lambda score: score)
-    hits = [replace(h, relevance=round(min(max(readable(h.score), 0.0), 1.0), 3)) for h in hits]
+
+    def readable(hit: MovieHit) -> float:
+        return fusion.relevance(hit.score, lists, hit.renown) if lists > 1 else hit.score
+
+    hits = [replace(h, relevance=round(min(max(readable(h), 0.0), 1.0), 3)) for h in hits]
     if not titled:
         return hits[:top_k]
     top = hits[0].score if hits else 0.0

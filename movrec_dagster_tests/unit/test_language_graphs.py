@@ -25,8 +25,10 @@ def _edge_vectors(search: Search, copies: bool) -> list[str]:
 
 def _server_vectors(search: Search, copies: bool) -> list[str]:
     request = QdrantServerStore._request(search, copies)
-    dense = [p for p in request.prefetch if p.using != types.SPARSE] if request.prefetch else [request]
-    return [p.using or "" for p in dense]
+    lists = request.prefetch or [request]
+    while len(lists) == 1 and lists[0].prefetch:  # the fused lists under the renown formula
+        lists = lists[0].prefetch
+    return [p.using or "" for p in lists if p.using != types.SPARSE]
 
 
 @pytest.mark.parametrize("vectors", [_edge_vectors, _server_vectors], ids=["edge", "server"])

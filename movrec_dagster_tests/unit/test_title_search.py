@@ -122,3 +122,38 @@ def test_each_second_model_is_asked_about_the_queries_of_its_languages(tmp_path)
     other_model.encoded.clear()
     search(store, embedder, english[0], top_k=3)
     assert other_model.encoded == [english[0]]  # a multilingual model with no skips is asked every query
+
+
+@pytest.mark.parametrize("votes", [(50.0, 5000.0), (5000.0, 50.0)])
+def test_of_two_movies_the_lists_rank_alike_the_better_known_comes_first(tmp_path, votes) -> None:  # noqa: ANN001
+    """The same title and overview (so the same vectors and BM25 terms), one known to 5,000 voters
+    and one to 50: the engine's renown formula puts the known one first whichever id it has, and
+    both read as the same match (`relevance` leaves the renown bonus out)."""
+    from movrec_dagster.core.vectorstore import types
+
+    res = resolve_movies(
+        videos(), {}, catalogue((11, "Twins", 1988, "en", votes[0]), (12, "Twins", 1988, "en", votes[1]))
+    )
+    embedder = FakeEmbedder()
+    store = EdgeStore(tmp_path)
+    store.switch(store.create_version("movies__fake__1", embedder.dimension, "fake").name)
+    frame, _ = embed_partition(res.movies, None, None, embedder)
+    points = build_points("en", frame, res.movies, None, "fake")
+    assert {p.payload["movie_id"]: p.payload["renown"] for p in points} == {
+        "tmdb-11": types.renown(votes[0]),
+        "tmdb-12": types.renown(votes[1]),
+    }
+    sync_partition(store, "en", points)
+    hits = search(store, embedder, "the overview of twins", top_k=2)
+    known = "tmdb-12" if votes[1] > votes[0] else "tmdb-11"
+    assert [h.movie_id for h in hits][0] == known and hits[0].score > hits[1].score
+    assert hits[0].relevance == hits[1].relevance and hits[0].renown > hits[1].renown == 0.0
+
+
+def test_renown_is_log_scaled_between_a_fixed_floor_and_ceiling() -> None:
+    from movrec_dagster.core.vectorstore.types import RENOWN_CEILING, RENOWN_FLOOR, renown
+
+    assert renown(None) == renown(0.0) == renown(RENOWN_FLOOR) == 0.0
+    assert renown(RENOWN_CEILING) == renown(10 * RENOWN_CEILING) == 1.0
+    middle = renown((RENOWN_FLOOR * RENOWN_CEILING) ** 0.5)  # the geometric mean: about half way
+    assert 0.45 < middle < 0.55 and renown(1000.0) < renown(2000.0)

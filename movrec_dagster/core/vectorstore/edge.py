@@ -304,10 +304,14 @@ class EdgeStore(VersionedStore):
                 if vector is not None:
                     second = Query.Nearest(as_list(vector), using=named(name_))
                     prefetches.append(Prefetch(limit=depth, query=second, filter=flt_, params=params))
+            fused = Fusion.Dbsf() if fusion.method == "dbsf" else Fusion.Rrf(k=RRF_K, weights=fusion.weights(search))
+            if fusion.renown_weight:  # the fused list rescored by the engine's formula (`Fusion.renown_weight`)
+                prefetches = [Prefetch(limit=depth, prefetches=prefetches, query=fused)]
+                fused = _renown_formula(fusion.renown_weight)
             return QueryRequest(
                 limit=search.limit,
                 prefetches=prefetches,
-                query=Fusion.Dbsf() if fusion.method == "dbsf" else Fusion.Rrf(k=RRF_K, weights=fusion.weights(search)),
+                query=fused,
                 with_payload=True,
                 with_vector=search.with_vectors,
             )
@@ -417,3 +421,12 @@ def _search_params() -> Any:
     rescored = QuantizationSearchParams(rescore=True, oversampling=index.oversampling)
     acorn = AcornSearchParams(enable=True, max_selectivity=index.acorn_selectivity)
     return SearchParams(hnsw_ef=index.ef, quantization=rescored, acorn=acorn)
+
+
+def _renown_formula(weight: float) -> Any:
+    """`$score + weight x renown`: the prefetched (fused) score and the point's renown (0 where a
+    version's points predate it)."""
+    from qdrant_edge import Expression, Formula
+
+    bonus = Expression.Mult([Expression.Constant(weight), Expression.Variable("renown")])
+    return Formula(Expression.Sum([Expression.Variable("$score"), bonus]), defaults={"renown": 0.0})

@@ -240,13 +240,17 @@ class QdrantServerStore(VersionedStore):
                             query=as_list(vector), using=named(name_), filter=flt_, limit=depth, params=params
                         )
                     )
-            return models.QueryRequest(
-                query=models.FusionQuery(fusion=models.Fusion.DBSF)
+            fused: Any = (
+                models.FusionQuery(fusion=models.Fusion.DBSF)
                 if fusion.method == "dbsf"
-                else models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=fusion.weights(search))),
-                prefetch=prefetch,
-                **common,
+                else models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=fusion.weights(search)))
             )
+            if fusion.renown_weight:  # as `EdgeStore._request`: the fused list rescored by the formula
+                prefetch = [models.Prefetch(prefetch=prefetch, query=fused, limit=depth)]
+                bonus = models.MultExpression(mult=[fusion.renown_weight, "renown"])
+                formula = models.SumExpression(sum=["$score", bonus])
+                fused = models.FormulaQuery(formula=formula, defaults={"renown": 0.0})
+            return models.QueryRequest(query=fused, prefetch=prefetch, **common)
         return models.QueryRequest(query=as_list(search.vector), using=named(""), filter=flt_, params=params, **common)
 
     def recommend(self, examples: types.Examples, version: str | None = None) -> list[Hit]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ INDEXED_FIELDS = {
     "aliases": "keyword",  # ids a movie was served under before
     "video_id": "keyword",
     "user_id": "keyword",  # the users collection
+    "renown": "float",  # read by the hybrid query's score formula (`Fusion.renown_weight`)
 }
 RRF_K = 60  # reciprocal rank fusion constant (Qdrant's default)
 
@@ -68,6 +70,12 @@ class Fusion:
     depth: int = 5
     dense_weight: float = 1.0
     method: str = "dbsf"
+    # the engine's score formula adds `renown_weight` x the point's `renown` (0-1, `renown`) to the
+    # fused score: between two movies the lists rank alike, the one more people know. Chosen on the
+    # tuning part (bench/prior.py): the largest weight that costs descriptions of movies drawn
+    # uniformly from the catalogue nothing, while tags and cross-lingual queries (about movies
+    # people watch) rank their answers higher. 0: the fused score alone.
+    renown_weight: float = 0.5
 
     def weights(self, search: Search) -> list[float]:
         """RRF weights in the order the engines prefetch: dense, lexical, then each asked second model's."""
@@ -76,11 +84,27 @@ class Fusion:
     def prefetch(self, limit: int) -> int:
         return max(limit * self.depth, limit)
 
-    def relevance(self, score: float, lists: int = 2) -> float:
-        """A fused score as a share of the best one possible: DBSF adds `lists` scores each
-        normalised to 0-1; RRF at best ranks first on every side."""
+    def relevance(self, score: float, lists: int = 2, renown_: float = 0.0) -> float:
+        """A fused score as a share of the best one possible, how well the text matched (the
+        point's `renown_` bonus taken out): DBSF adds `lists` scores each normalised to 0-1; RRF at
+        best ranks first on every side."""
         best = float(lists) if self.method == "dbsf" else (self.dense_weight + lists - 1.0) / (RRF_K + 1)
-        return score / best
+        return (score - self.renown_weight * renown_) / best
+
+
+# How widely known a movie is, on 0-1, from its catalogue popularity (a vote count where the
+# catalogue has one, `catalogue.COLUMNS`): log-scaled between a fixed floor and ceiling, so that a
+# movie's value never depends on the rest of the catalogue (an added movie rewrites no other point).
+RENOWN_FLOOR, RENOWN_CEILING = 100.0, 20_000.0
+
+
+def renown(popularity: float | None) -> float:
+    """0 at or below `RENOWN_FLOOR` votes (and for a movie no catalogue knows), 1 at or above the
+    ceiling, log-linear between."""
+    if not popularity or popularity <= RENOWN_FLOOR:
+        return 0.0
+    low, high = math.log1p(RENOWN_FLOOR), math.log1p(RENOWN_CEILING)
+    return round(min(1.0, (math.log1p(popularity) - low) / (high - low)), 4)
 
 
 FUSION = Fusion()
@@ -190,9 +214,11 @@ def vector_for(name: str, flt: PayloadFilter | None, copies: bool) -> str | None
     return by_language(name) if copies and one_language(flt) else (name or None)
 
 
-# The format of the sparse vectors this release writes (core/lexical.py); each version records the
-# format it was built with. 1: a hand-written hashed BM25; 2: Qdrant's Bm25, per-language analyzers.
-LEXICAL_VERSION = 2
+# The format of the points this release writes, recorded by each version (`VersionInfo.lexical`);
+# an older one is rebuilt blue/green, its vectors reused. 1: a hand-written hashed BM25; 2: Qdrant's
+# Bm25, per-language analyzers; 3: the same sparse vectors, and the payload's `renown`, which the
+# hybrid query's score formula reads.
+LEXICAL_VERSION = 3
 Sparse = tuple[list[int], list[float]]
 
 

@@ -12,7 +12,8 @@ Systems, all over the same texts (title + overview without its first sentence):
 * movrec: the product's `search()` over a real embedded collection (title, overview chunks and
   profile points, built by `embed_partition` / `build_points`): e5, BM25 and the second models'
   vectors fused in the engine (all-MiniLM-L6-v2 for English queries, USE multilingual for others);
-* movrec, without USE: the same search over the same collection never asking USE (the release before it);
+* movrec, without renown: the same search with the renown prior's weight at 0 (the release before it);
+* movrec, without USE: the same search over the same collection never asking USE;
 * movrec, e5 + BM25 only: the same search over the same collection without the second models;
 * e5 dense: multilingual-e5-small (the model movrec embeds with), one vector per movie, numpy cosine;
 * MiniLM dense: all-MiniLM-L6-v2, the same way;
@@ -36,6 +37,7 @@ import argparse
 import re
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -194,6 +196,9 @@ def main() -> None:
                 timings.append(time.perf_counter() - t0)
                 two_lists = [h.movie_id for h in search(store, first_only, text, top_k=K)]
                 before_use = [h.movie_id for h in search(store, without_use, text, top_k=K)]
+                vtypes.FUSION = replace(default_fusion, renown_weight=0.0)
+                no_renown = [h.movie_id for h in search(store, e5_queries, text, top_k=K)]
+                vtypes.FUSION = default_fusion
                 tried = {}
                 for depth, weight, *method in variants:
                     vtypes.FUSION = vtypes.Fusion(int(depth), float(weight), *method)
@@ -205,6 +210,7 @@ def main() -> None:
                 lexical = top((tfidf_docs @ tfidf.transform([text]).T).toarray().ravel(), DEPTH)
                 systems = {
                     "movrec": got,
+                    "movrec, without renown": no_renown,
                     "movrec, without USE": before_use,
                     "movrec, e5 + BM25 only": two_lists,
                     "e5 dense": dense[:K],

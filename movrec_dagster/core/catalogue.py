@@ -27,7 +27,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "release_date": ("release_date",),
     # how many people know a movie: its vote count where the file has one (TMDB's `popularity` is a
     # trending score of the last weeks; the vote count made search's renown prior the better ranker
-    # on bench/prior.py's tuning part), else that score
+    # on bench/renown_prior.py's tuning part), else that score
     "popularity": ("vote_count", "numVotes", "popularity"),
 }
 REQUIRED = ("id", "title")

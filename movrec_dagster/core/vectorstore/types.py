@@ -72,7 +72,7 @@ class Fusion:
     method: str = "dbsf"
     # the engine's score formula adds `renown_weight` x the point's `renown` (0-1, `renown`) to the
     # fused score: between two movies the lists rank alike, the one more people know. Chosen on the
-    # tuning part (bench/prior.py): the largest weight that costs descriptions of movies drawn
+    # tuning part (bench/renown_prior.py): the largest weight that costs descriptions of movies drawn
     # uniformly from the catalogue nothing, while tags and cross-lingual queries (about movies
     # people watch) rank their answers higher. 0: the fused score alone.
     renown_weight: float = 0.5

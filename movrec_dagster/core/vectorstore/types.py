@@ -59,10 +59,11 @@ class Examples:
 
 @dataclass(frozen=True)
 class Fusion:
-    """How the hybrid query fuses its two candidate lists (both engines read this one setting):
-    each side fetches `depth` x the limit; "rrf" is reciprocal-rank fusion weighing the dense side
-    by `dense_weight` against 1 for the lexical side, "dbsf" Qdrant's distribution-based score
-    fusion (each side's scores normalised by their mean and spread, then summed; no weights).
+    """How the hybrid query fuses its candidate lists (e5, BM25 and each asked second model; both
+    engines read this one setting), then rescores them by renown: each list fetches `depth` x the
+    limit; "rrf" is reciprocal-rank fusion weighing the dense lists by `dense_weight` against 1 for
+    the lexical one, "dbsf" Qdrant's distribution-based score fusion (each list's scores normalised
+    by their mean and spread, then summed; no weights).
     Chosen on the tuning part of bench/search_quality.py (EVALUATION.md): over depth 2 RRF, depth 5
     DBSF found more of the described movies (Recall@10 0.504 -> 0.524) and ranked tags and
     cross-lingual queries' answers higher (MRR@10 0.076 -> 0.082, 0.066 -> 0.074)."""

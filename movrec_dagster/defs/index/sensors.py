@@ -13,12 +13,13 @@ from movrec_dagster.defs.resources import EmbedderResource, LibraryResource, Qdr
 def outdated_collection_sensor(
     context: dg.SensorEvaluationContext, library: LibraryResource, qdrant: QdrantResource, embedder: EmbedderResource
 ) -> dg.SensorResult:
-    """The serving collection's sparse vectors are in an older lexical format, its second dense
-    vectors are not the configured second models' (USE added beside MiniLM, say), or it grew large
-    enough for graphs it lacks (`DenseIndex.graph_points`; graphs from before the per-language copies
-    count as lacking): rebuild it beside the live one (re-embedding only what a model never read:
-    vectors are reused by text) and swap when its checks pass. Search keeps answering from the old
-    version meanwhile, as that version was built to answer."""
+    """The serving collection's points are in an older format (`LEXICAL_VERSION`: their sparse
+    vectors, or a payload without what search reads), its second dense vectors are not the
+    configured second models' (USE added beside MiniLM, say), or it grew large enough for graphs it
+    lacks (`DenseIndex.graph_points`; graphs from before the per-language copies count as lacking):
+    rebuild it beside the live one (re-embedding only what a model never read: vectors are reused by
+    text) and swap when its checks pass. Search keeps answering from the old version meanwhile, as
+    that version was built to answer."""
     second = embedder.settings().second_fingerprint
     serving = outdated_format(qdrant.store(library.paths()), second)
     if serving is None:

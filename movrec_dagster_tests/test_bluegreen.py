@@ -162,6 +162,9 @@ def test_a_collection_of_an_older_lexical_format_is_rebuilt_blue_green(library, 
     assert new != old and store.pointer("previous") == old
     assert next(v for v in store.versions() if v.name == new).lexical == LEXICAL_VERSION
     assert outdated_format(store, SECOND) is None and store.count(version=new) == store.count(version=old)
+    # the rebuilt version holds its term counts (which weigh query terms): a document per text point
+    texts = store.count(PayloadFilter(kinds=("overview", "transcript")), version=new)
+    assert 0 < store.terms(new).documents <= texts
     assert stats["errors"] == 0 and stats["empty"] == 0 and stats["queries"] > 10, stats
     skipped = outdated_collection_sensor(dg.build_sensor_context(instance=instance, resources=resources))
     assert not skipped.run_requests

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .lexical import term_counts
 from .vectorstore import PayloadFilter, VectorPoint, VectorStore, types, version_name
 from .vectorstore.types import LEXICAL_VERSION, SecondLayout, VersionInfo
 
@@ -165,5 +166,9 @@ def collect_garbage(store: VectorStore, keep: int) -> list[str]:
 
 
 def load(store: VectorStore, version: str, points: list[VectorPoint]) -> int:
+    """Write one language's points to a version being built, and their BM25 term counts."""
     store.upsert(points, version=version)
+    for language in sorted({p.payload["language"] for p in points}):
+        sparse = (p.sparse for p in points if p.payload["language"] == language)
+        store.write_terms(language, term_counts(sparse), version=version)
     return len(points)

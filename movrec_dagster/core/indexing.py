@@ -17,7 +17,7 @@ import polars as pl
 
 from .entities import title_keys
 from .home import MovrecHome, read_table
-from .lexical import document_vector, text_language
+from .lexical import document_vector, term_counts, text_language
 from .pending import pending_partitions
 from .stages.embeddings import document_text, title_text
 from .vectorstore import PayloadFilter, VectorPoint, VectorStore
@@ -150,7 +150,8 @@ def sync_partition(store: VectorStore, language: str, points: list[VectorPoint],
     of all 23k, whose rewrite also made the next optimization rebuild the whole segment (4-8 s at
     10k movies). Upserting before deleting means a reader never sees a movie vanish while it is
     being replaced, and deterministic ids mean a rerun after a crash overwrites instead of
-    duplicating; points written by a release without digests are written once more.
+    duplicating; points written by a release without digests are written once more. The language's
+    BM25 term counts (`types.TermCounts`) are written last, from the same points.
     """
     points = [replace(p, payload=p.payload | {"digest": point_digest(p)}) for p in points]
     held = store.scroll(PayloadFilter(languages=(language,)), version, fields=["digest"])
@@ -161,5 +162,7 @@ def sync_partition(store: VectorStore, language: str, points: list[VectorPoint],
     keep = tuple(p.id for p in points)
     if set(stored) - set(keep):
         store.delete(PayloadFilter(languages=(language,), exclude_point_ids=keep), version=version)
+    # after the points: a rerun after a crash writes them again, from the same points
+    store.write_terms(language, term_counts(p.sparse for p in points), version=version)
     store.optimize(version, due_only=True)  # the int8 copy, once enough was written (types.DenseIndex)
     return len(changed)

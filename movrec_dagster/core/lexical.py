@@ -11,6 +11,10 @@ A chunk's language is its transcript's spoken language, or for catalogue text (t
 the language its stop words say it is written in (`text_language`). A query's language is not known,
 so its vector is the union of what each indexed language's analyzer makes of it: an English query
 finds English documents through English stems, a Spanish one Spanish documents through Spanish stems.
+Each of a query's terms weighs its IDF (`types.TermCounts`, which every sync writes beside its
+points), and the engine multiplies the IDF in once more, as TF-IDF's cosine has it on both sides:
+a query's rare words count for more than the engine's own weighting gives them. Measured in
+EVALUATION.md (bench/document_signals.py, then bench/search_quality.py).
 
 This replaced a hand-written hashed BM25 without stop words or stemming (lexical format 1); measured
 in EVALUATION.md (bench/search_quality.py). A collection version records the format it was built
@@ -20,13 +24,14 @@ query's terms simply match none of its old ones, so search falls back to the den
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Iterable
 from functools import lru_cache
 from typing import Any
 
-from .vectorstore.types import LEXICAL_VERSION
+from .vectorstore.types import LEXICAL_VERSION, TermCounts
 
-__all__ = ["LEXICAL_VERSION", "analyzer", "document_vector", "query_vector", "text_language"]
+__all__ = ["LEXICAL_VERSION", "analyzer", "document_vector", "query_vector", "term_counts", "text_language"]
 AVERAGE_LENGTH = 60.0  # tokens of a typical chunk (a title + overview, a few transcript lines)
 
 # partition language (ISO 639-1) -> the analyzer's language (stop words and Snowball stemmer)
@@ -126,13 +131,27 @@ def document_vector(text: str, language: str) -> Vector:
     return list(vector.indices), list(vector.values)
 
 
-def query_vector(text: str, languages: Iterable[str]) -> Vector:
-    """Each term of each language's reading of `text`, once. A stop word of one language kept by
-    another's analyzer matches only the few documents of that other language holding it."""
+def query_vector(text: str, languages: Iterable[str], counts: TermCounts | None = None) -> Vector:
+    """Each term of each language's reading of `text`, once, weighted by its IDF in `counts` (the
+    engine multiplies it in once more; see `TermCounts`), or 1 each without counts (a version
+    written before them). A stop word of one language kept by another's analyzer matches only the
+    few documents of that other language holding it."""
     terms: set[int] = set()
     # languages without stop words or a stemmer here read text alike: once for all of them
     codes = {code if code in ANALYZERS else "" for code in languages}
     for code in sorted(codes) or ["en"]:
         terms.update(analyzer(code or None).embed_query(text).indices)
     ordered = sorted(terms)
-    return ordered, [1.0] * len(ordered)
+    if counts is None or not counts.documents:
+        return ordered, [1.0] * len(ordered)
+    return ordered, [round(counts.idf(term), 6) for term in ordered]
+
+
+def term_counts(vectors: Iterable[Vector | None]) -> TermCounts:
+    """How many of these BM25 vectors (one language's points) hold each term."""
+    documents, counts = 0, Counter[int]()
+    for vector in vectors:
+        if vector is not None and vector[0]:
+            documents += 1
+            counts.update(vector[0])
+    return TermCounts(documents, dict(counts))

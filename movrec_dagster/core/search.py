@@ -216,7 +216,8 @@ def search_many(
         later = pool.submit(_second_queries, seconds_asked, texts) if seconds_asked else None
         # each query read by each searched language's analyzer (its stop words and stems)
         languages = (flt.languages or store.languages()) if hybrid else ()
-        sparses = [query_vector(text, languages) if hybrid else None for text in texts]
+        counts = store.terms() if hybrid else None  # each query term weighs its IDF (`TermCounts`)
+        sparses = [query_vector(text, languages, counts) if hybrid else None for text in texts]
         titled = [title_matches(store, text, flt)[:top_k] for text in texts]
         vectors = encoded.result()
         seconds = later.result() if later is not None else [()] * len(texts)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from movrec_dagster.core.lexical import document_vector, query_vector, text_language, written_in
 from movrec_dagster.core.vectorstore import EdgeStore, VectorPoint, point_id
 
@@ -59,3 +61,55 @@ def test_the_engine_finds_a_spanish_overview_through_its_stem(tmp_path: Path) ->
     for query, movie in (("perro perdido", "perros"), ("músicos", "musica"), ("laberintos", "guerra")):
         hits = store.query(same, limit=3, sparse=query_vector(query, store.languages()))
         assert hits[0].payload["movie_id"] == movie, query
+
+
+# two common words (each in 3 of 8 overviews) in one overview, a rare one (1 of 8) in another
+IDF_CASE = {
+    "walks": "A robot walks through the city at night.",
+    "waits": "A submarine waits under the ice.",
+    "clocks": "An old robot repairs clocks.",
+    "flowers": "A lonely robot paints flowers.",
+    "baker": "The city sleeps while a baker works.",
+    "market": "Rain falls on the city market.",
+    "guard": "A night guard hears strange noises.",
+    "map": "One night a girl finds a map.",
+}
+
+
+@pytest.mark.parametrize("engine", ["edge", "server"])
+def test_a_query_term_weighs_its_idf_from_the_counts_a_sync_writes(tmp_path: Path, engine: str) -> None:
+    """A sync records how many overviews hold each term, in both engines; a query's terms then weigh
+    their IDF, so its one rare word outweighs two common ones, where with every term at 1 (the
+    engine's IDF applied once) the two common words win."""
+    from movrec_dagster.core.indexing import sync_partition
+    from movrec_dagster.core.vectorstore import QdrantServerStore
+
+    store = EdgeStore(tmp_path) if engine == "edge" else QdrantServerStore(path=str(tmp_path))
+    store.switch(store.create_version("movies__v1", 4, "m").name)
+    same = [0.5, 0.5, 0.5, 0.5]  # one dense vector for all: only the lexical side can tell them apart
+
+    def points(texts: dict[str, str], language: str) -> list[VectorPoint]:
+        payload = {"language": language, "kind": "overview"}
+        return [
+            VectorPoint(point_id(m, "overview", 0), same, {"movie_id": m, **payload}, document_vector(t, language))
+            for m, t in texts.items()
+        ]
+
+    assert store.terms().documents == 0  # nothing synced yet: every query term weighs 1
+    sync_partition(store, "en", points(IDF_CASE, "en"))
+    sync_partition(store, "es", points(SPANISH, "es"))
+    counts = store.terms()
+    robot, submarine = (query_vector(word, ["en"])[0][0] for word in ("robot", "submarine"))
+    assert counts.documents == len(IDF_CASE) + len(SPANISH)
+    assert (counts.counts[robot], counts.counts[submarine]) == (3, 1)
+    query = "robot city submarine"
+    terms, weights = query_vector(query, ["en"], counts)
+    assert weights[terms.index(submarine)] == pytest.approx(counts.idf(submarine), abs=1e-6)
+    assert weights[terms.index(submarine)] > 1.5 * weights[terms.index(robot)]
+    weighed = store.query(same, limit=3, sparse=(terms, weights))
+    unweighed = store.query(same, limit=3, sparse=query_vector(query, ["en"]))
+    assert weighed[0].payload["movie_id"] == "waits"
+    assert unweighed[0].payload["movie_id"] == "walks"
+    # a movie gone from a language: its terms leave the counts with it
+    sync_partition(store, "en", [p for p in points(IDF_CASE, "en") if p.payload["movie_id"] != "waits"])
+    assert submarine not in store.terms().counts and store.terms().documents == len(IDF_CASE) + len(SPANISH) - 1

@@ -34,6 +34,7 @@ from .types import (
     Search,
     SecondLayout,
     Sparse,
+    TermCounts,
     VectorPoint,
     VersionInfo,
     point_id,
@@ -111,6 +112,12 @@ class VectorStore(Protocol):
         example, unless a disliked one is closer; then it ranks below every such point)."""
 
     def count(self, flt: PayloadFilter | None = None, version: str | None = None) -> int: ...
+    def write_terms(self, language: str, counts: TermCounts, version: str | None = None) -> None:
+        """Record a language's BM25 term counts (`types.TermCounts`) beside its points."""
+
+    def terms(self, version: str | None = None) -> TermCounts:
+        """The version's term counts over all its languages (empty: a version written before them)."""
+
     def languages(self, version: str | None = None) -> list[str]:
         """The languages a version holds points of: a facet over the `language` payload index, with
         estimated counts (the values are what search needs; the exact facet took 5 ms of every search
@@ -206,6 +213,7 @@ __all__ = [
     "Search",
     "Sparse",
     "StoreSettings",
+    "TermCounts",
     "VectorPoint",
     "VectorStore",
     "VersionInfo",

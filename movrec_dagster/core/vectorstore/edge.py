@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator, Sequence
@@ -347,6 +348,29 @@ class EdgeStore(VersionedStore):
 
         with self._shard(version) as shard:
             return int(shard.count(CountRequest(exact=True, filter=edge_filter(flt))))
+
+    def write_terms(self, language: str, counts: types.TermCounts, version: str | None = None) -> None:
+        # a file per language beside the shard, replaced whole: a reader sees the old counts or the new
+        folder = self._dir(self._resolve(version)) / "terms"
+        folder.mkdir(exist_ok=True)
+        target = folder / f"{re.sub(r'[^A-Za-z0-9_-]', '_', language)}.json"
+        partial = folder / f".{target.stem}.{os.getpid()}.json"
+        partial.write_text(json.dumps(counts.to_json()))
+        partial.replace(target)
+
+    def terms(self, version: str | None = None) -> types.TermCounts:
+        folder = self._dir(self._resolve(version)) / "terms"
+        if not folder.is_dir():
+            return types.TermCounts()
+        # read again only when a language's file was replaced (the folder's mtime moves): a search
+        # asks for them every time
+        key = (str(folder), folder.stat().st_mtime_ns)
+        cached = self.__dict__.get("_terms")
+        if cached is None or cached[0] != key:
+            parts = (types.TermCounts.from_json(json.loads(f.read_text())) for f in sorted(folder.glob("[!.]*.json")))
+            cached = (key, types.TermCounts.merged(parts))
+            self.__dict__["_terms"] = cached
+        return cached[1]
 
     def languages(self, version: str | None = None) -> list[str]:
         from qdrant_edge import FacetRequest

@@ -5,6 +5,7 @@ Qdrant applies atomically."""
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -23,6 +24,9 @@ from .types import (
     translate,
 )
 from .versions import VersionedStore
+
+TERMS_KEY = "terms:"  # + language: a collection metadata key holding its `types.TermCounts`
+TERMS_TTL_S = 30.0
 
 
 class QdrantServerStore(VersionedStore):
@@ -276,6 +280,24 @@ class QdrantServerStore(VersionedStore):
 
     def count(self, flt: PayloadFilter | None = None, version: str | None = None) -> int:
         return int(self.client.count(self._resolve(version), count_filter=client_filter(flt), exact=True).count)
+
+    def write_terms(self, language: str, counts: types.TermCounts, version: str | None = None) -> None:
+        # in the collection's metadata, one key per language (the server merges keys on update)
+        name = self._resolve(version)
+        self.client.update_collection(name, metadata={f"{TERMS_KEY}{language}": counts.to_json()})
+        self.__dict__.pop("_terms", None)
+
+    def terms(self, version: str | None = None) -> types.TermCounts:
+        # read again after TERMS_TTL_S: the metadata has no cheap change marker, and counts written by
+        # another process only reweigh query terms a little (the engine's own IDF is always current)
+        name = self._resolve(version)
+        cached = self.__dict__.get("_terms")
+        if cached is None or cached[0] != name or time.monotonic() - cached[1] > TERMS_TTL_S:
+            meta = self.client.get_collection(name).config.metadata or {}
+            parts = (types.TermCounts.from_json(v) for k, v in sorted(meta.items()) if k.startswith(TERMS_KEY))
+            cached = (name, time.monotonic(), types.TermCounts.merged(parts))
+            self.__dict__["_terms"] = cached
+        return cached[2]
 
     def languages(self, version: str | None = None) -> list[str]:
         found = self.client.facet(self._resolve(version), key="language", limit=1000, exact=False)

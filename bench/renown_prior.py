@@ -17,14 +17,11 @@ Usage: python bench/renown_prior.py [--data ../shared/data]
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
 import polars as pl
 from _shared import wilson
-from dense_lists import CACHE, DEPTH, K, corpus, dbsf_scores, top
-from search_quality import HERE, mrr_interval
+from dense_lists import CACHE, DEPTH, K, arguments, corpus, dbsf_scores, top
+from search_quality import mrr_interval
 
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.vectorstore.types import renown
@@ -33,12 +30,9 @@ WEIGHTS = (0.0, 0.3, 0.5, 0.7, 1.0, 1.5)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--data", default=str(HERE.parents[1] / "shared" / "data"))
-    args = parser.parse_args()
+    data, _ = arguments()
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    data = Path(args.data)
     queries, ids, texts, asked = corpus(data)
     vectors = {
         name: (np.load(CACHE / f"{name}_docs.npy"), np.load(CACHE / f"{name}_queries.npy"))

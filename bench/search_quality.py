@@ -55,7 +55,13 @@ from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.entities import normal_title, resolve_movies
 from movrec_dagster.core.evaluation import tag_queries
 from movrec_dagster.core.home import read_table, write_table
-from movrec_dagster.core.models import MPNET, QUALITY_SECOND_EMBEDDER, USE_MULTILINGUAL, embedder_model_path
+from movrec_dagster.core.models import (
+    DEFAULT_SECOND_EMBEDDER,
+    MPNET,
+    QUALITY_SECOND_EMBEDDER,
+    USE_MULTILINGUAL,
+    embedder_model_path,
+)
 from movrec_dagster.core.search import search
 from movrec_dagster.core.tables import VIDEO_SCHEMA
 from movrec_dagster.core.vectorstore import types as vtypes
@@ -96,6 +102,18 @@ def mrr_interval(values: np.ndarray, seed: int = 5) -> str:
     rng = np.random.default_rng(seed)
     means = values[rng.integers(0, len(values), size=(1000, len(values)))].mean(axis=1)
     return f"{values.mean():.3f} [{np.percentile(means, 2.5):.3f}, {np.percentile(means, 97.5):.3f}]"
+
+
+def index_cache(settings: EmbedderSettings) -> Path:
+    """Where a benchmark index's embeddings are cached: one folder per backend and second-model set
+    (the default's "index-onnx-int8", the quality profile's "...-quality"), so no run overwrites
+    another configuration's vectors."""
+    name = f"index-{settings.backend}"
+    if settings.second_model == QUALITY_SECOND_EMBEDDER:
+        return CACHE / f"{name}-quality"
+    if settings.second_model != EmbedderSettings().second_model:
+        return CACHE / f"{name}-{re.sub(r'[^A-Za-z0-9.-]+', '_', settings.second_model or 'none')}"
+    return CACHE / name
 
 
 def cached_vectors(embedder: Embedder, name: str, ids: list[str], texts: list[str]) -> np.ndarray:
@@ -206,16 +224,11 @@ def main() -> None:
     timings = []
     with tempfile.TemporaryDirectory() as tmp:
         # the index as the product builds it now: passages through its default backend, cached apart
-        store = build_index(movies, e5, Path(tmp), CACHE / f"index-{e5.settings.backend}")
+        default = index_cache(replace(e5.settings, second_model=DEFAULT_SECOND_EMBEDDER))
+        store = build_index(movies, e5, Path(tmp), index_cache(e5.settings), reuse=default)
         profile = None
         if quality is not None:  # the default index's vectors are reused: only mpnet's are encoded
-            profile = build_index(
-                movies,
-                quality,
-                Path(tmp) / "quality",
-                CACHE / f"index-{e5.settings.backend}-quality",
-                reuse=CACHE / f"index-{e5.settings.backend}",
-            )
+            profile = build_index(movies, quality, Path(tmp) / "quality", index_cache(quality.settings), reuse=default)
         with store.session(), profile.session() if profile is not None else contextlib.nullcontext():
             for group, movie, text, held_out in queries.iter_rows():
                 t0 = time.perf_counter()

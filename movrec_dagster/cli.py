@@ -557,13 +557,19 @@ def doctor(ctx: click.Context) -> None:
     from movrec_dagster.defs.settings import EMBEDDER, WHISPER
     from movrec_dagster.runner import collect_failures
 
+    def located(resolve: Callable[[str], str], name: str) -> str:
+        try:
+            return resolve(name)
+        except FileNotFoundError as missing:  # a package not installed: a finding, not a traceback
+            return str(missing)
+
     home = _home(ctx)
     models = {
-        f"whisper {WHISPER.model}": whisper_model_path(WHISPER.model),
-        f"embedder {EMBEDDER.model}": embedder_model_path(EMBEDDER.model),
+        f"whisper {WHISPER.model}": located(whisper_model_path, WHISPER.model),
+        f"embedder {EMBEDDER.model}": located(embedder_model_path, EMBEDDER.model),
     }
     for second in EMBEDDER.settings().second_models:
-        models[f"second embedder {second}"] = embedder_model_path(second)
+        models[f"second embedder {second}"] = located(embedder_model_path, second)
     findings = diagnose(home, _store(home), EMBEDDER.settings().fingerprint, models, collect_failures(home))
     for finding in findings:
         click.echo(f"{'ok  ' if finding.ok else 'FAIL'}  {finding.check}: {finding.detail}")

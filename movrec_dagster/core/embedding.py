@@ -17,13 +17,13 @@ from .lexical import written_in
 from .models import (
     DEFAULT_EMBEDDER,
     DEFAULT_MAX_SEQ_LENGTH,
-    DEFAULT_SECOND_EMBEDDER,
     E5_PROMPTS,
     MODEL_LANGUAGES,
     MODEL_SKIPS,
     USE_MULTILINGUAL,
     default_prompts,
     embedder_model_path,
+    second_models_setting,
 )
 from .onnx_encoder import BACKENDS, OnnxEncoder, onnx_encoder
 from .speech import Segment
@@ -35,12 +35,6 @@ QUERY_CACHE = 4096  # query vectors an embedder remembers (1.5 MB at 384 dimensi
 def _env_backend() -> str:
     # MOVREC_QUERY_BACKEND: the name of this setting when it applied to queries only (one release)
     return os.environ.get("MOVREC_EMBED_BACKEND") or os.environ.get("MOVREC_QUERY_BACKEND") or "onnx-int8"
-
-
-def _env_second() -> str | None:
-    # comma-separated models; "" or "none" turns the second models off: one dense list, as before them
-    raw = os.environ.get("MOVREC_SECOND_MODEL", DEFAULT_SECOND_EMBEDDER).strip()
-    return None if raw.lower() in ("", "none") else raw
 
 
 def _fingerprint(model: str, max_seq_length: int) -> str:
@@ -66,7 +60,7 @@ class EmbedderSettings:
     # (`vectorstore.types.second_names`): the English all-MiniLM-L6-v2 finds described movies the
     # multilingual e5 misses, USE multilingual what queries in other languages describe (EVALUATION.md,
     # bench/search_quality.py); None: e5 alone. They read the texts cut to the first model's limit.
-    second_model: str | None = field(default_factory=_env_second)
+    second_model: str | None = field(default_factory=second_models_setting)
 
     @property
     def second_models(self) -> tuple[str, ...]:

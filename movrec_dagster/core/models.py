@@ -50,6 +50,13 @@ DEFAULT_MAX_SEQ_LENGTH = 256  # shorter than e5's 512: trailer lines are short, 
 E5_PROMPTS = {"query": "query: ", "passage": "passage: "}
 
 
+def second_models_setting() -> str | None:
+    """`MOVREC_SECOND_MODEL`: the second models, comma-separated (the default's without it); "" or
+    "none" turns them off (None): one dense list, as before them."""
+    raw = os.environ.get("MOVREC_SECOND_MODEL", DEFAULT_SECOND_EMBEDDER).strip()
+    return None if raw.lower() in ("", "none") else raw
+
+
 def default_prompts(model: str) -> dict[str, str]:
     return dict(E5_PROMPTS) if "e5" in model else {kind: "" for kind in E5_PROMPTS}
 
@@ -175,8 +182,8 @@ def prepare_packaged() -> list[str]:
     this at build time; an image for the quality profile sets it)."""
     from .onnx_encoder import onnx_encoder
 
-    seconds = os.environ.get("MOVREC_SECOND_MODEL", DEFAULT_SECOND_EMBEDDER)
-    for model in (DEFAULT_EMBEDDER, *(m.strip() for m in seconds.split(",") if m.strip() not in ("", "none"))):
+    seconds = [m.strip() for m in (second_models_setting() or "").split(",") if m.strip()]
+    for model in (DEFAULT_EMBEDDER, *seconds):
         if model != USE_MULTILINGUAL:  # its weights ship ready to run
             onnx_encoder(model, DEFAULT_MAX_SEQ_LENGTH)
     return [whisper_model_path(name) for name in PACKAGED_WHISPER] + [

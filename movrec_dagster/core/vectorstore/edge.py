@@ -46,6 +46,7 @@ class EdgeStore(VersionedStore):
         self._lock = store_lock(self.root, lock_timeout_s)
         self._held: tuple[str, Any] | None = None
         self._reader = held_reader(self.root, lock_timeout_s) if keep_open else None
+        self._terms: tuple[tuple[str, int], types.TermCounts] | None = None  # (folder, its mtime), counts
 
     # the primitives of VersionedStore
     def _dir(self, name: str) -> Path:
@@ -365,12 +366,10 @@ class EdgeStore(VersionedStore):
         # read again only when a language's file was replaced (the folder's mtime moves): a search
         # asks for them every time
         key = (str(folder), folder.stat().st_mtime_ns)
-        cached = self.__dict__.get("_terms")
-        if cached is None or cached[0] != key:
+        if self._terms is None or self._terms[0] != key:
             parts = (types.TermCounts.from_json(json.loads(f.read_text())) for f in sorted(folder.glob("[!.]*.json")))
-            cached = (key, types.TermCounts.merged(parts))
-            self.__dict__["_terms"] = cached
-        return cached[1]
+            self._terms = (key, types.TermCounts.merged(parts))
+        return self._terms[1]
 
     def languages(self, version: str | None = None) -> list[str]:
         from qdrant_edge import FacetRequest

@@ -47,6 +47,7 @@ class QdrantServerStore(VersionedStore):
         from qdrant_client import QdrantClient
 
         self.alias = alias
+        self._terms: tuple[str, float, types.TermCounts] | None = None  # (version, read at), counts
         # cluster layout of every new version (None: the server's defaults); ignored by local mode
         self.cluster = {
             key: value
@@ -285,19 +286,17 @@ class QdrantServerStore(VersionedStore):
         # in the collection's metadata, one key per language (the server merges keys on update)
         name = self._resolve(version)
         self.client.update_collection(name, metadata={f"{TERMS_KEY}{language}": counts.to_json()})
-        self.__dict__.pop("_terms", None)
+        self._terms = None
 
     def terms(self, version: str | None = None) -> types.TermCounts:
         # read again after TERMS_TTL_S: the metadata has no cheap change marker, and counts written by
         # another process only reweigh query terms a little (the engine's own IDF is always current)
         name = self._resolve(version)
-        cached = self.__dict__.get("_terms")
-        if cached is None or cached[0] != name or time.monotonic() - cached[1] > TERMS_TTL_S:
+        if self._terms is None or self._terms[0] != name or time.monotonic() - self._terms[1] > TERMS_TTL_S:
             meta = self.client.get_collection(name).config.metadata or {}
             parts = (types.TermCounts.from_json(v) for k, v in sorted(meta.items()) if k.startswith(TERMS_KEY))
-            cached = (name, time.monotonic(), types.TermCounts.merged(parts))
-            self.__dict__["_terms"] = cached
-        return cached[2]
+            self._terms = (name, time.monotonic(), types.TermCounts.merged(parts))
+        return self._terms[2]
 
     def languages(self, version: str | None = None) -> list[str]:
         found = self.client.facet(self._resolve(version), key="language", limit=1000, exact=False)

@@ -5,75 +5,35 @@ described. The catalogue itself offers training pairs with no query in them: one
 overview as the question, the title and the rest of the overview as its passage (the inverse cloze
 task of Lee et al., 2019). This trains MiniLM on such pairs drawn from the *indexed* texts of the
 search benchmark (each overview already without the first sentence that is the description query,
-so no query text is ever seen), with sentence-transformers' MultipleNegativesRankingLoss
-(in-batch negatives) in a plain torch loop on the CPU, and measures in the same run:
+so no query text is ever seen) by the product's own training, `core/adaptation.py` (what `movrec
+adapt` runs: sentence-transformers' MultipleNegativesRankingLoss, in-batch negatives, on the CPU),
+and measures in the same run:
 * MiniLM dense alone, packaged and adapted, per query set and part;
 * movrec's search over the same index as search_quality.py, its English second model packaged or
   adapted (USE kept for the other languages; every other setting unchanged).
 The training settings (one pass, 32 pairs a step, learning rate 3e-5) were fixed before the first
 run, not chosen on any part.
 
-Cost: about 10 minutes of training on 2 cores, then the adapted model's vectors for the 10k movies.
+Cost: 6-8 minutes of training on 2 cores, then the adapted model's vectors for the 10k movies.
 Usage: python bench/catalogue_adaptation.py [--data ../shared/data] [--steps 100] [--seed 7]
 """
 
 from __future__ import annotations
 
 import argparse
-import random
+import os
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import polars as pl
-import torch
 from _shared import QueryCache, build_index
-from search_quality import CACHE, HERE, SENTENCE_END, K, benchmark_movies, index_cache, query_sets
+from search_quality import CACHE, HERE, K, benchmark_movies, index_cache, query_sets
 
-from movrec_dagster.core import embedding, models
+from movrec_dagster.core.adaptation import AdaptSettings, adapt
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
-from movrec_dagster.core.models import USE_MULTILINGUAL, embedder_model_path
+from movrec_dagster.core.models import USE_MULTILINGUAL, adapted_models
 from movrec_dagster.core.search import search
-
-BATCH, LEARNING_RATE = 32, 3e-5
-
-
-def cloze_pairs(movies: pl.DataFrame, rng: random.Random) -> list[tuple[str, str]]:
-    """One (sentence, title + the rest) pair per indexed overview with two sentences of >= 6 words."""
-    pairs = []
-    for title, overview in movies.select("title", "overview").iter_rows():
-        sentences = [s for s in SENTENCE_END.split((overview or "").strip()) if len(s.split()) >= 6]
-        if len(sentences) < 2:
-            continue
-        asked = rng.randrange(len(sentences))
-        rest = " ".join(s for i, s in enumerate(sentences) if i != asked)
-        pairs.append((sentences[asked], f"{title}. {rest}"))
-    return pairs
-
-
-def adapt(pairs: list[tuple[str, str]], steps: int, seed: int, out: Path) -> None:
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
-
-    torch.manual_seed(seed)
-    model = SentenceTransformer(embedder_model_path("all-MiniLM-L6-v2"), device="cpu")
-    model.max_seq_length = 128
-    loss = MultipleNegativesRankingLoss(model)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE)
-    model.train()
-    started = time.perf_counter()
-    for step in range(min(steps, len(pairs) // BATCH)):
-        batch = pairs[step * BATCH : (step + 1) * BATCH]
-        features = [model.preprocess([q for q, _ in batch]), model.preprocess([p for _, p in batch])]
-        value = loss(features, labels=None)
-        optimizer.zero_grad()
-        value.backward()
-        optimizer.step()
-        if step % 25 == 0:
-            print(f"  step {step}: loss {value.item():.3f} ({time.perf_counter() - started:.0f} s)", flush=True)
-    print(f"  trained {step + 1} steps in {time.perf_counter() - started:.0f} s", flush=True)
-    model.save(str(out))
 
 
 def summary(name: str, ranks: dict[tuple[str, str], list[int]]) -> None:
@@ -92,15 +52,16 @@ def main() -> None:
     data = Path(args.data)
     movies, firsts = benchmark_movies(data)
     queries = query_sets(data, movies, firsts, 1000).filter(pl.col("set") != "titles")
-    adapted = CACHE / f"minilm-cloze-{args.steps}-{args.seed}"
-    if not (adapted / "config.json").exists():
-        pairs = cloze_pairs(movies, random.Random(args.seed))
-        random.Random(args.seed).shuffle(pairs)
-        print(f"{len(pairs)} cloze pairs from {movies.height} indexed overviews", flush=True)
-        adapt(pairs, args.steps, args.seed, adapted)
-    name = str(adapted)
-    # the adapted model reads what the packaged one reads: English (search asks it nothing else)
-    models.MODEL_LANGUAGES[name] = embedding.MODEL_LANGUAGES[name] = ("en",)
+    # the product's own training (core/adaptation.py, what `movrec adapt` runs), into a home of its own
+    os.environ["MOVREC_HOME"] = str(CACHE / "adapted-home")
+    catalogue = list(movies.select("title", "overview").iter_rows())
+    adapted = adapt(catalogue, adapted_models(), AdaptSettings(steps=args.steps, seed=args.seed))
+    print(
+        f"{adapted.name}: {adapted.pairs} cloze pairs from {movies.height} indexed overviews, "
+        f"{adapted.steps} steps in {adapted.seconds:.0f} s",
+        flush=True,
+    )
+    name = adapted.name
 
     ids = movies["movie_id"].to_list()
     position = {m: i for i, m in enumerate(ids)}
@@ -122,7 +83,7 @@ def main() -> None:
         settings = EmbedderSettings() if second is None else EmbedderSettings(second_model=second)
         embedder = Embedder(settings)
         vectors = QueryCache(embedder, asked)
-        cache = index_cache(settings) if second is None else CACHE / f"index-{adapted.name}"
+        cache = index_cache(settings) if second is None else CACHE / f"index-{name}"
         ranks = {}
         with tempfile.TemporaryDirectory() as tmp:
             store = build_index(movies, embedder, Path(tmp), cache, reuse=index_cache(EmbedderSettings()))

@@ -111,6 +111,8 @@ def with_filters(fn):  # noqa: ANN001, ANN201
 @click.pass_context
 def main(ctx: click.Context, home: str | None) -> None:
     """movrec: a movie recommender built from your videos, orchestrated by Dagster."""
+    if home:  # models adapted to this home's catalogue are found through it (core/models.adapted_models)
+        os.environ["MOVREC_HOME"] = str(Path(home).expanduser())
     ctx.obj = {"home": home}
 
 
@@ -519,6 +521,42 @@ def rebuild(ctx: click.Context) -> None:
     click.echo(f"serving: {_store(home).serving_version()}")
     if not ok:
         raise click.ClickException("rebuild did not pass its checks; the previous collection keeps serving")
+
+
+@main.command()
+@click.option("--steps", type=click.IntRange(1), default=100, show_default=True, help="Training steps of 32 pairs.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Which sentence of each overview, in which order.")
+@click.pass_context
+def adapt(ctx: click.Context, steps: int, seed: int) -> None:
+    """Adapt the English second model (all-MiniLM-L6-v2) to this catalogue: trained on its overviews'
+    own sentences (core/adaptation.py), then named in MOVREC_SECOND_MODEL and picked up by a rebuild."""
+    from movrec_dagster.core.adaptation import AdaptSettings
+    from movrec_dagster.core.adaptation import adapt as run_adapt
+    from movrec_dagster.core.home import read_table
+    from movrec_dagster.core.models import USE_MULTILINGUAL, adapted_models
+
+    home = _home(ctx)
+    movies = read_table(home.table("movies"))
+    if movies is None or movies.is_empty():
+        raise click.ClickException("no movies yet: run `movrec ingest --catalogue FILE` (or `movrec demo`) first")
+    click.echo(
+        f"adapting all-MiniLM-L6-v2 to {movies.height} movies' overviews (at most {steps} steps of a few seconds)..."
+    )
+    try:
+        adapted = run_adapt(
+            list(movies.select("title", "overview").iter_rows()),
+            adapted_models(),  # the home's, where search finds it
+            AdaptSettings(steps=steps, seed=seed),
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    trained = f"{adapted.pairs} pairs, {adapted.steps} steps, {adapted.seconds:.0f} s, loss {adapted.loss:.3f}"
+    trained += " (trained before: reused)" if adapted.reused else ""
+    click.echo(f"{adapted.name}: {trained}")
+    click.echo(f"  in {adapted.path}")
+    click.echo("to search with it, set (for every movrec process: CLI, Dagster, API) and rebuild:")
+    click.echo(f"  export MOVREC_SECOND_MODEL={adapted.name},{USE_MULTILINGUAL}")
+    click.echo("  movrec rebuild")
 
 
 @main.command()

@@ -140,3 +140,24 @@ def test_explain_gives_the_evidence(indexed) -> None:  # noqa: ANN001
         assert rec["start"] is not None and f'"{rec["matched_text"]}"' in rec["explanation"], movie
     out = runner.invoke(main, ["--home", str(home.root), "similar", "THE MARTIAN", "--explain", "--top-k", "2"])
     assert out.exit_code == 0 and out.output.count("why: ") == 2
+
+
+def test_adapt_trains_on_the_homes_catalogue_and_says_how_to_use_it(tmp_path: Path) -> None:
+    """`movrec adapt`: refused with the fix before anything is ingested; then one step on the demo
+    catalogue's overviews, the model saved in the home (named with --home, MOVREC_HOME unset), and
+    the setting and the rebuild that put it to use printed."""
+    import polars as pl
+
+    from movrec_dagster.core.home import MovrecHome, write_table
+
+    home = tmp_path / "home"
+    empty = _run(home, "adapt")
+    assert empty.returncode != 0 and "movrec ingest --catalogue" in empty.stderr
+    catalogue = pl.read_csv(ROOT / "movrec_dagster" / "demo" / "catalogue.csv").select("title", "overview")
+    write_table(catalogue, MovrecHome(home).table("movies"))
+    done = _run(home, "adapt", "--steps", "1")
+    assert done.returncode == 0, done.stderr
+    setting = next(line for line in done.stdout.splitlines() if "export MOVREC_SECOND_MODEL=" in line)
+    name = setting.split("=", 1)[1].split(",")[0]
+    assert name.startswith("all-MiniLM-L6-v2-adapted-") and "movrec rebuild" in done.stdout
+    assert (home / "models" / name / ".complete").exists()

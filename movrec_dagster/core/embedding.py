@@ -21,6 +21,7 @@ from .models import (
     MODEL_LANGUAGES,
     MODEL_SKIPS,
     USE_MULTILINGUAL,
+    base_model,
     default_prompts,
     embedder_model_path,
     second_models_setting,
@@ -189,8 +190,8 @@ class Embedder:
         """Whether search asks this model about query `text`: it is in a language the model reads
         (`models.MODEL_LANGUAGES`; a model not listed there is taken as multilingual) and not one its
         list is left out of (`models.MODEL_SKIPS`)."""
-        languages = MODEL_LANGUAGES.get(self.settings.model)
-        skipped = MODEL_SKIPS.get(self.settings.model)
+        languages = MODEL_LANGUAGES.get(base_model(self.settings.model))
+        skipped = MODEL_SKIPS.get(base_model(self.settings.model))
         return (languages is None or written_in(text, languages)) and not (skipped and written_in(text, skipped))
 
     def layout(self) -> tuple[int, tuple[str, tuple[int, ...]] | None]:

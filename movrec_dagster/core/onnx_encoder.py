@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from .models import build_once, default_prompts, embedder_model_path, model_cache, usable_cores
+from .models import ADAPTED, build_once, default_prompts, embedder_model_path, model_cache, usable_cores
 
 BACKENDS = ("onnx-int8", "torch")
 _META = "movrec_onnx_encoder.json"
@@ -178,6 +178,8 @@ def onnx_encoder(model: str, max_seq_length: int) -> OnnxEncoder:
     target = model_cache() / f"{slug}-seq{max_seq_length}-onnx-int8-2"  # 2: prompts for passages too
     with _lock:
         path = embedder_model_path(model)
+        if ADAPTED.match(model):  # beside its weights, in the home (an image's model cache is read-only)
+            target = Path(path) / f"onnx-int8-seq{max_seq_length}"
         with _quiet():
             build_once(target, lambda out: _export(path, max_seq_length, default_prompts(model), out))
         return OnnxEncoder(target)

@@ -1,7 +1,8 @@
 """Where model weights come from: packaged offline models, materialised once into a cache folder.
 
-A setting is either one of the packaged names below (works with no network) or anything the
-underlying library accepts (a local folder, or a hub id for users who have a hub).
+A setting is one of the packaged names below (works with no network), a model `movrec adapt` made
+in this home (`ADAPTED`), or anything the underlying library accepts (a local folder, or a hub id
+for users who have a hub).
 """
 
 from __future__ import annotations

@@ -113,6 +113,7 @@ def adapt(movies: list[tuple[str, str | None]], models_dir: Path, settings: Adap
             json.dumps({"base": settings.base, "pairs": len(pairs), "steps": steps, **record}, indent=1)
         )
 
+    models_dir.mkdir(parents=True, exist_ok=True)
     path = build_once(models_dir / name, train)
     reused = not record
     done = json.loads((path / "movrec_adaptation.json").read_text())

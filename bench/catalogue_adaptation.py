@@ -32,7 +32,7 @@ from search_quality import CACHE, HERE, K, benchmark_movies, index_cache, query_
 
 from movrec_dagster.core.adaptation import AdaptSettings, adapt
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
-from movrec_dagster.core.models import USE_MULTILINGUAL, adapted_models
+from movrec_dagster.core.models import USE_MULTILINGUAL
 from movrec_dagster.core.search import search
 
 
@@ -55,7 +55,7 @@ def main() -> None:
     # the product's own training (core/adaptation.py, what `movrec adapt` runs), into a home of its own
     os.environ["MOVREC_HOME"] = str(CACHE / "adapted-home")
     catalogue = list(movies.select("title", "overview").iter_rows())
-    adapted = adapt(catalogue, adapted_models(), AdaptSettings(steps=args.steps, seed=args.seed))
+    adapted = adapt(catalogue, AdaptSettings(steps=args.steps, seed=args.seed))
     print(
         f"{adapted.name}: {adapted.pairs} cloze pairs from {movies.height} indexed overviews, "
         f"{adapted.steps} steps in {adapted.seconds:.0f} s",

@@ -533,7 +533,7 @@ def adapt(ctx: click.Context, steps: int, seed: int) -> None:
     from movrec_dagster.core.adaptation import AdaptSettings
     from movrec_dagster.core.adaptation import adapt as run_adapt
     from movrec_dagster.core.home import read_table
-    from movrec_dagster.core.models import USE_MULTILINGUAL, adapted_models
+    from movrec_dagster.core.models import USE_MULTILINGUAL
 
     home = _home(ctx)
     movies = read_table(home.table("movies"))
@@ -543,11 +543,7 @@ def adapt(ctx: click.Context, steps: int, seed: int) -> None:
         f"adapting all-MiniLM-L6-v2 to {movies.height} movies' overviews (at most {steps} steps of a few seconds)..."
     )
     try:
-        adapted = run_adapt(
-            list(movies.select("title", "overview").iter_rows()),
-            adapted_models(),  # the home's, where search finds it
-            AdaptSettings(steps=steps, seed=seed),
-        )
+        adapted = run_adapt(list(movies.select("title", "overview").iter_rows()), AdaptSettings(steps=steps, seed=seed))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     trained = f"{adapted.pairs} pairs, {adapted.steps} steps, {adapted.seconds:.0f} s, loss {adapted.loss:.3f}"

@@ -239,10 +239,10 @@ def test_a_model_adapted_to_the_catalogue(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("MOVREC_HOME", str(tmp_path))
     catalogue = pl.read_csv(DEMO.parent / "catalogue.csv").select("title", "overview")
     settings = AdaptSettings(steps=3, batch_size=8)
-    adapted = adapt(list(catalogue.iter_rows()), tmp_path / "models", settings)
+    adapted = adapt(list(catalogue.iter_rows()), settings)
     assert ADAPTED.match(adapted.name) and adapted.path == tmp_path / "models" / adapted.name
     assert adapted.steps == 3 and adapted.pairs > 100 and adapted.loss > 0
-    again = adapt(list(catalogue.iter_rows()), tmp_path / "models", settings)
+    again = adapt(list(catalogue.iter_rows()), settings)
     assert again.reused and not adapted.reused and again.seconds == adapted.seconds
 
     second = Embedder(EmbedderSettings(second_model=f"{adapted.name},use-multilingual-v3")).second

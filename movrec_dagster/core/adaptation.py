@@ -72,10 +72,11 @@ def adapted_name(settings: AdaptSettings, pairs: list[tuple[str, str]]) -> str:
     return f"{settings.base}-adapted-{digest}"
 
 
-def adapt(movies: list[tuple[str, str | None]], models_dir: Path, settings: AdaptSettings = AdaptSettings()) -> Adapted:
-    """Train `settings.base` on the catalogue's cloze pairs and save it under `models_dir`; a model
-    already trained on the same pairs and settings is reused."""
-    from .models import build_once, embedder_model_path
+def adapt(movies: list[tuple[str, str | None]], settings: AdaptSettings = AdaptSettings()) -> Adapted:
+    """Train `settings.base` on the catalogue's cloze pairs and save it where search finds it
+    (`models.adapted_models`: the home's); a model already trained on the same pairs and settings is
+    reused."""
+    from .models import adapted_models, build_once, embedder_model_path
 
     pairs = cloze_pairs(movies, settings.seed)
     steps = min(settings.steps, len(pairs) // settings.batch_size)
@@ -113,6 +114,7 @@ def adapt(movies: list[tuple[str, str | None]], models_dir: Path, settings: Adap
             json.dumps({"base": settings.base, "pairs": len(pairs), "steps": steps, **record}, indent=1)
         )
 
+    models_dir = adapted_models()
     models_dir.mkdir(parents=True, exist_ok=True)
     path = build_once(models_dir / name, train)
     reused = not record

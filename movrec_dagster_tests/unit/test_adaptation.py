@@ -55,7 +55,8 @@ def test_an_adapted_model_is_found_in_the_home_or_named_missing(
     assert embedder_model_path(name) == str(folder)
 
 
-def test_too_small_a_catalogue_is_refused_before_training(tmp_path: Path) -> None:
+def test_too_small_a_catalogue_is_refused_before_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOVREC_HOME", str(tmp_path))
     with pytest.raises(ValueError, match="catalogue: 2 overviews"):
-        adapt(MOVIES, tmp_path)
+        adapt(MOVIES)
     assert not any(tmp_path.iterdir())

@@ -526,32 +526,50 @@ def rebuild(ctx: click.Context) -> None:
 @main.command()
 @click.option("--steps", type=click.IntRange(1), default=100, show_default=True, help="Training steps of 32 pairs.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Which sentence of each overview, in which order.")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    help="A model to adapt (repeatable); default: the configured ones measured to gain "
+    "(multilingual-e5-small, all-MiniLM-L6-v2).",
+)
 @click.pass_context
-def adapt(ctx: click.Context, steps: int, seed: int) -> None:
-    """Adapt the English second model (all-MiniLM-L6-v2) to this catalogue: trained on its overviews'
-    own sentences (core/adaptation.py), then named in MOVREC_SECOND_MODEL and picked up by a rebuild."""
-    from movrec_dagster.core.adaptation import AdaptSettings
+def adapt(ctx: click.Context, steps: int, seed: int, models: tuple[str, ...]) -> None:
+    """Adapt the embedding models to this catalogue: each trained on its overviews' own sentences
+    (core/adaptation.py), then named in MOVREC_MODEL / MOVREC_SECOND_MODEL and put to use by a rebuild."""
+    from movrec_dagster.core.adaptation import AdaptSettings, settings_after, to_adapt
     from movrec_dagster.core.adaptation import adapt as run_adapt
+    from movrec_dagster.core.embedding import EmbedderSettings
     from movrec_dagster.core.home import read_table
-    from movrec_dagster.core.models import USE_MULTILINGUAL
+    from movrec_dagster.core.models import USE_MULTILINGUAL, base_model
 
     home = _home(ctx)
     movies = read_table(home.table("movies"))
     if movies is None or movies.is_empty():
         raise click.ClickException("no movies yet: run `movrec ingest --catalogue FILE` (or `movrec demo`) first")
-    click.echo(
-        f"adapting all-MiniLM-L6-v2 to {movies.height} movies' overviews (at most {steps} steps of a few seconds)..."
-    )
-    try:
-        adapted = run_adapt(list(movies.select("title", "overview").iter_rows()), AdaptSettings(steps=steps, seed=seed))
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    trained = f"{adapted.pairs} pairs, {adapted.steps} steps, {adapted.seconds:.0f} s, loss {adapted.loss:.3f}"
-    trained += " (trained before: reused)" if adapted.reused else ""
-    click.echo(f"{adapted.name}: {trained}")
-    click.echo(f"  in {adapted.path}")
-    click.echo("to search with it, set (for every movrec process: CLI, Dagster, API) and rebuild:")
-    click.echo(f"  export MOVREC_SECOND_MODEL={adapted.name},{USE_MULTILINGUAL}")
+    settings = EmbedderSettings()  # what MOVREC_MODEL and MOVREC_SECOND_MODEL configure
+    bases = [base_model(m) for m in models] or to_adapt([settings.model, *settings.second_models])
+    if USE_MULTILINGUAL in bases:
+        raise click.ClickException(f"{USE_MULTILINGUAL} is not a sentence-transformers model: it cannot be adapted")
+    if not bases:
+        raise click.ClickException("no configured model is one adaptation was measured on: name one with --model")
+    catalogue = list(movies.select("title", "overview").iter_rows())
+    adapted: dict[str, str] = {}
+    for base in bases:
+        click.echo(f"adapting {base} to {movies.height} movies' overviews (at most {steps} steps; minutes on a CPU)...")
+        try:
+            done = run_adapt(catalogue, AdaptSettings(base=base, steps=steps, seed=seed))
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        trained = f"{done.pairs} pairs, {done.steps} steps, {done.seconds:.0f} s, loss {done.loss:.3f}"
+        trained += " (trained before: reused)" if done.reused else ""
+        click.echo(f"{done.name}: {trained}")
+        click.echo(f"  in {done.path}")
+        adapted[base] = done.name
+    click.echo("to search with them, set (for every movrec process: CLI, Dagster, API) and rebuild:")
+    first, seconds = settings_after(settings.model, list(settings.second_models), adapted)
+    click.echo(f"  export MOVREC_MODEL={first}")
+    click.echo(f"  export MOVREC_SECOND_MODEL={','.join(seconds) or 'none'}")
     click.echo("  movrec rebuild")
 
 
@@ -600,7 +618,7 @@ def doctor(ctx: click.Context) -> None:
     home = _home(ctx)
     models = {
         f"whisper {WHISPER.model}": located(whisper_model_path, WHISPER.model),
-        f"embedder {EMBEDDER.model}": located(embedder_model_path, EMBEDDER.model),
+        f"embedder {EMBEDDER.settings().model}": located(embedder_model_path, EMBEDDER.settings().model),
     }
     for second in EMBEDDER.settings().second_models:
         models[f"second embedder {second}"] = located(embedder_model_path, second)

@@ -152,6 +152,9 @@ def run_pipeline(home: MovrecHome, instance: DagsterInstance, run_config: dict |
     )
     result.runs["scan_library"] = scan.success
     if scan.success:
+        # another first model (MOVREC_MODEL changed) leaves live writes no version to go to until a
+        # collection of its vectors serves: the rebuild comes first
+        rebuild_if_outdated(home, instance, result)
         for language in to_index(instance, home):
             run = index.execute_in_process(
                 run_config=run_config,
@@ -162,9 +165,7 @@ def run_pipeline(home: MovrecHome, instance: DagsterInstance, run_config: dict |
             )
             result.runs[f"index_language[{language}]"] = run.success
         # a collection written by an older release is rebuilt blue/green (its vectors reused by text)
-        second = EMBEDDER.settings().second_fingerprint
-        if outdated_format(open_store(home.qdrant, StoreSettings.from_env()), second):
-            result.runs["rebuild_collection"] = rebuild(home, instance)[0]
+        rebuild_if_outdated(home, instance, result)
     if scan.success and (any(home.ratings.glob("*.csv")) or any_events(home)):
         learn_users(home, instance, run_config, result)
         taste = defs.resolve_job_def("learn_taste").execute_in_process(
@@ -173,6 +174,17 @@ def run_pipeline(home: MovrecHome, instance: DagsterInstance, run_config: dict |
         result.runs["learn_taste"] = taste.success
     result.failures = collect_failures(home)
     return result
+
+
+def rebuild_if_outdated(home: MovrecHome, instance: DagsterInstance, result: IngestResult) -> None:
+    """Rebuild blue/green when the serving collection is not what this release and these settings
+    write (`bluegreen.outdated_format`); once a run (a failed rebuild is not tried again in it)."""
+    if "rebuild_collection" in result.runs:
+        return
+    settings = EMBEDDER.settings()
+    store = open_store(home.qdrant, StoreSettings.from_env())
+    if outdated_format(store, settings.second_fingerprint, settings.fingerprint):
+        result.runs["rebuild_collection"] = rebuild(home, instance)[0]
 
 
 def any_events(home: MovrecHome) -> bool:

@@ -224,6 +224,38 @@ def test_a_collection_without_the_second_models_vectors_is_rebuilt_blue_green(
     )
 
 
+def test_a_collection_of_another_first_model_is_rebuilt_blue_green(
+    library,  # noqa: ANN001
+    tmp_path: Path,
+    embedder: Embedder,
+) -> None:
+    """MOVREC_MODEL changed (to a model `movrec adapt` made, or back from one): the serving version
+    holds the other model's vectors, so the sensor asks for a rebuild and the next run builds one for
+    the configured model before its live writes, reads going on."""
+    from movrec_dagster.defs.index.sensors import outdated_collection_sensor
+
+    home, instance = library
+    store = EdgeStore(home.qdrant)
+    live = store.serving_info()
+    other = f"st:multilingual-e5-small-adapted-{'0' * 12}:seq256"  # as `movrec adapt` names one
+    dimension, second = embedder.layout()
+    with reading(home, tmp_path) as stats:  # from here on reads may find nothing: the old version is empty
+        old = store.create_version(version_name(store.alias, "adapted"), dimension, other, second).name
+        store.set_pointers({"serving": old, "previous": live.name})
+        assert outdated_format(store, SECOND) is None  # in today's format...
+        assert outdated_format(store, SECOND, live.model) == old  # ...but not the configured model's
+        context = dg.build_sensor_context(instance=instance, resources=_sensor_resources(home))
+        assert [r.job_name for r in outdated_collection_sensor(context).run_requests] == ["rebuild_collection"]
+        result = run_pipeline(home, instance)
+    assert result.runs["rebuild_collection"] and all(result.runs.values()), result.runs
+    new = store.serving_info()
+    assert new.name not in (old, live.name) and new.model == live.model
+    assert outdated_format(store, SECOND, new.model) is None
+    assert store.count(version=new.name) == store.count(version=live.name)
+    assert stats["errors"] == 0, stats
+    assert search(store, embedder, MARTIAN, top_k=3)[0].movie_id == "the-martian"
+
+
 def test_a_collection_that_outgrew_its_scan_is_rebuilt_with_a_graph(
     library,  # noqa: ANN001
     tmp_path: Path,

@@ -144,8 +144,9 @@ def test_explain_gives_the_evidence(indexed) -> None:  # noqa: ANN001
 
 def test_adapt_trains_on_the_homes_catalogue_and_says_how_to_use_it(tmp_path: Path) -> None:
     """`movrec adapt`: refused with the fix before anything is ingested; then one step on the demo
-    catalogue's overviews, the model saved in the home (named with --home, MOVREC_HOME unset), and
-    the setting and the rebuild that put it to use printed."""
+    catalogue's overviews for each configured model adaptation was measured on (e5, MiniLM), the
+    models saved in the home (named with --home, MOVREC_HOME unset), and the settings and the rebuild
+    that put them to use printed."""
     import polars as pl
 
     from movrec_dagster.core.home import MovrecHome, write_table
@@ -157,7 +158,12 @@ def test_adapt_trains_on_the_homes_catalogue_and_says_how_to_use_it(tmp_path: Pa
     write_table(catalogue, MovrecHome(home).table("movies"))
     done = _run(home, "adapt", "--steps", "1")
     assert done.returncode == 0, done.stderr
-    setting = next(line for line in done.stdout.splitlines() if "export MOVREC_SECOND_MODEL=" in line)
-    name = setting.split("=", 1)[1].split(",")[0]
-    assert name.startswith("all-MiniLM-L6-v2-adapted-") and "movrec rebuild" in done.stdout
-    assert (home / "models" / name / ".complete").exists()
+    lines = done.stdout.splitlines()
+    first = next(line for line in lines if "export MOVREC_MODEL=" in line).split("=", 1)[1]
+    seconds = next(line for line in lines if "export MOVREC_SECOND_MODEL=" in line).split("=", 1)[1].split(",")
+    assert first.startswith("multilingual-e5-small-adapted-") and "movrec rebuild" in done.stdout
+    assert seconds[0].startswith("all-MiniLM-L6-v2-adapted-") and seconds[1:] == ["use-multilingual-v3"]
+    for name in (first, seconds[0]):
+        assert (home / "models" / name / ".complete").exists()
+    refused = _run(home, "adapt", "--model", "use-multilingual-v3")
+    assert refused.returncode != 0 and "cannot be adapted" in refused.stderr

@@ -259,3 +259,28 @@ def test_a_model_adapted_to_the_catalogue(tmp_path: Path, monkeypatch: pytest.Mo
     assert np.median(cosines) >= 0.99 and cosines.min() >= 0.98
     base = Embedder(EmbedderSettings(model="all-MiniLM-L6-v2", backend="torch", second_model=None)).encode(texts)
     assert (exact * base).sum(axis=1).max() < 0.9999  # trained: not the packaged weights
+
+
+def test_e5_adapted_to_the_catalogue_serves_as_the_first_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first model adapted (`movrec adapt` trains e5 too): trained and asked with e5's prompts,
+    read for queries in every language, encoded through its own int8 export as close to torch as
+    the packaged e5's, and named by MOVREC_MODEL."""
+    import polars as pl
+
+    from movrec_dagster.core.adaptation import AdaptSettings, adapt
+
+    monkeypatch.setenv("MOVREC_HOME", str(tmp_path))
+    catalogue = pl.read_csv(DEMO.parent / "catalogue.csv").select("title", "overview")
+    adapted = adapt(list(catalogue.iter_rows()), AdaptSettings(base="multilingual-e5-small", steps=1, batch_size=4))
+    monkeypatch.setenv("MOVREC_MODEL", adapted.name)
+    embedder = Embedder(EmbedderSettings(second_model=None))
+    assert embedder.settings.model == adapted.name and embedder.prompts == {"query": "query: ", "passage": "passage: "}
+    assert all(embedder.asked(q) for q in QUERIES)
+    texts = catalogue["overview"].head(20).to_list()
+    fast = embedder.encode(texts)
+    assert (adapted.path / "onnx-int8-seq256" / ".complete").exists()
+    exact = Embedder(replace(embedder.settings, backend="torch")).encode(texts)
+    cosines = (fast * exact).sum(axis=1)
+    assert np.median(cosines) >= 0.99 and cosines.min() >= 0.98
+    base = Embedder(EmbedderSettings(model="multilingual-e5-small", backend="torch", second_model=None)).encode(texts)
+    assert (exact * base).sum(axis=1).max() < 0.9999  # trained: not the packaged weights

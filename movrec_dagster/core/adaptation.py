@@ -30,6 +30,11 @@ SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
 MIN_WORDS = 6  # a sentence shorter than this says too little to be a question
 
 
+# What `movrec adapt` trains by default, where the settings name them (or models adapted from
+# them): the two measured to gain (bench/catalogue_adaptation.py). Others only on request.
+MEASURED = ("multilingual-e5-small", "all-MiniLM-L6-v2")
+
+
 @dataclass(frozen=True)
 class AdaptSettings:
     base: str = "all-MiniLM-L6-v2"
@@ -76,7 +81,7 @@ def adapt(movies: list[tuple[str, str | None]], settings: AdaptSettings = AdaptS
     """Train `settings.base` on the catalogue's cloze pairs and save it where search finds it
     (`models.adapted_models`: the home's); a model already trained on the same pairs and settings is
     reused."""
-    from .models import adapted_models, build_once, embedder_model_path
+    from .models import adapted_models, build_once, default_prompts, embedder_model_path
 
     pairs = cloze_pairs(movies, settings.seed)
     steps = min(settings.steps, len(pairs) // settings.batch_size)
@@ -86,6 +91,7 @@ def adapt(movies: list[tuple[str, str | None]], settings: AdaptSettings = AdaptS
             f"adapting needs at least {settings.batch_size}"
         )
     name = adapted_name(settings, pairs)
+    prompts = default_prompts(settings.base)  # e5 reads "query: "/"passage: " in training as in search
     record: dict[str, float] = {}
 
     def train(out: Path) -> None:
@@ -103,7 +109,9 @@ def adapt(movies: list[tuple[str, str | None]], settings: AdaptSettings = AdaptS
         value = torch.tensor(0.0)
         for step in range(steps):
             batch = pairs[step * settings.batch_size : (step + 1) * settings.batch_size]
-            features = [model.preprocess([q for q, _ in batch]), model.preprocess([p for _, p in batch])]
+            questions = [prompts["query"] + q for q, _ in batch]
+            passages = [prompts["passage"] + p for _, p in batch]
+            features = [model.preprocess(questions), model.preprocess(passages)]
             value = loss(features, labels=None)
             optimizer.zero_grad()
             value.backward()
@@ -120,3 +128,22 @@ def adapt(movies: list[tuple[str, str | None]], settings: AdaptSettings = AdaptS
     reused = not record
     done = json.loads((path / "movrec_adaptation.json").read_text())
     return Adapted(name, path, len(pairs), steps, done["seconds"], done["loss"], reused)
+
+
+def to_adapt(configured: list[str]) -> list[str]:
+    """The bases among the configured models (the first, then the second ones) `movrec adapt`
+    trains by default: each measured base once, a model adapted before counting as its base."""
+    from .models import base_model
+
+    return [b for b in dict.fromkeys(base_model(m) for m in configured) if b in MEASURED]
+
+
+def settings_after(first: str, seconds: list[str], adapted: dict[str, str]) -> tuple[str, list[str]]:
+    """The first and second model settings that search with `adapted` (base -> adapted name): each
+    configured model whose base was adapted replaced by its adapted model, and an adapted model
+    whose base is not configured added to the second ones."""
+    from .models import base_model
+
+    configured = {base_model(m) for m in (first, *seconds)}
+    extra = [name for base, name in adapted.items() if base not in configured]
+    return adapted.get(base_model(first), first), [adapted.get(base_model(m), m) for m in seconds] + extra

@@ -52,8 +52,9 @@ def write_targets(store: VectorStore, model: str, layout: Callable[[], Layout], 
     return list(dict.fromkeys(targets))
 
 
-def outdated_format(store: VectorStore, second: str | None) -> str | None:
-    """The serving version, when it needs a rebuild although its model is today's: its points (sparse
+def outdated_format(store: VectorStore, second: str | None, model: str | None = None) -> str | None:
+    """The serving version, when it needs a rebuild: its first model is not the configured `model`
+    (a fingerprint; MOVREC_MODEL changed, say to a model `movrec adapt` made), its points (sparse
     vectors or payload) are in an older format (`LEXICAL_VERSION`, written by an older release), its
     second dense vectors are not the configured `second` models' (a release or a setting added,
     changed or removed one), or it grew large enough for graphs without having them
@@ -66,7 +67,8 @@ def outdated_format(store: VectorStore, second: str | None) -> str | None:
     info = next((v for v in store.versions(counts=False) if v.name == serving), None)
     if info is None:
         return None
-    outdated = info.lexical < LEXICAL_VERSION or info.second != second or _outgrown(store, info)
+    other_model = model is not None and info.model != model
+    outdated = other_model or info.lexical < LEXICAL_VERSION or info.second != second or _outgrown(store, info)
     return serving if outdated else None
 
 

@@ -15,7 +15,6 @@ import numpy as np
 
 from .lexical import written_in
 from .models import (
-    DEFAULT_EMBEDDER,
     DEFAULT_MAX_SEQ_LENGTH,
     E5_PROMPTS,
     MODEL_LANGUAGES,
@@ -24,6 +23,7 @@ from .models import (
     base_model,
     default_prompts,
     embedder_model_path,
+    first_model_setting,
     second_models_setting,
 )
 from .onnx_encoder import BACKENDS, OnnxEncoder, onnx_encoder
@@ -50,7 +50,7 @@ def _model_of(fingerprint: str) -> tuple[str, int]:
 
 @dataclass(frozen=True)
 class EmbedderSettings:
-    model: str = DEFAULT_EMBEDDER
+    model: str = field(default_factory=first_model_setting)
     device: str = "auto"  # "auto": CUDA (float16) when torch sees a GPU, else CPU; or "cpu", "cuda"
     batch_size: int = 32
     max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH

@@ -55,6 +55,12 @@ DEFAULT_MAX_SEQ_LENGTH = 256  # shorter than e5's 512: trailer lines are short, 
 E5_PROMPTS = {"query": "query: ", "passage": "passage: "}
 
 
+def first_model_setting() -> str:
+    """`MOVREC_MODEL`: the first embedding model, every collection's main dense list (the packaged
+    multilingual e5 without it; `movrec adapt` prints the name of one trained on the catalogue)."""
+    return os.environ.get("MOVREC_MODEL", "").strip() or DEFAULT_EMBEDDER
+
+
 def second_models_setting() -> str | None:
     """`MOVREC_SECOND_MODEL`: the second models, comma-separated (the default's without it); "" or
     "none" turns them off (None): one dense list, as before them."""
@@ -193,8 +199,8 @@ def embedder_model_path(name: str) -> str:
         path = adapted_models() / name
         if not (path / ".complete").exists():
             raise FileNotFoundError(
-                f"second model '{name}': no such adapted model in {path.parent} "
-                "(run `movrec adapt` with this MOVREC_HOME, or set MOVREC_SECOND_MODEL back to its base)"
+                f"model '{name}': no such adapted model in {path.parent} (run `movrec adapt` with this "
+                "MOVREC_HOME, or set MOVREC_MODEL / MOVREC_SECOND_MODEL back to its base)"
             )
         return str(path)
     if name == USE_MULTILINGUAL:  # its own encoder reads the package's weights (use_encoder.py)
@@ -203,13 +209,13 @@ def embedder_model_path(name: str) -> str:
 
 
 def prepare_packaged() -> list[str]:
-    """Build every packaged model, and the int8 ONNX exports of the embedder and the second models
-    `MOVREC_SECOND_MODEL` names (the default's without it), into the cache (container images do
-    this at build time; an image for the quality profile sets it)."""
+    """Build every packaged model, and the int8 ONNX exports of the embedder and of the models
+    `MOVREC_MODEL` and `MOVREC_SECOND_MODEL` name (the defaults without them), into the cache
+    (container images do this at build time; an image for the quality profile sets it)."""
     from .onnx_encoder import onnx_encoder
 
     seconds = [m.strip() for m in (second_models_setting() or "").split(",") if m.strip()]
-    for model in (DEFAULT_EMBEDDER, *seconds):
+    for model in dict.fromkeys((DEFAULT_EMBEDDER, first_model_setting(), *seconds)):
         if model != USE_MULTILINGUAL and not ADAPTED.match(model):  # ready to run; made in a home
             onnx_encoder(model, DEFAULT_MAX_SEQ_LENGTH)
     return [whisper_model_path(name) for name in PACKAGED_WHISPER] + [

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.home import MovrecHome
+from movrec_dagster.core.models import first_model_setting
 from movrec_dagster.core.sentiment import SentimentScorer, SentimentSettings, load_scorer
 from movrec_dagster.core.speech import WhisperSettings
 from movrec_dagster.core.vectorstore import StoreSettings, VectorStore, open_store
@@ -71,7 +72,11 @@ class WhisperResource(dg.ConfigurableResource):
 class EmbedderResource(dg.ConfigurableResource):
     """sentence-transformers; default is the packaged multilingual-e5-small (converted offline once)."""
 
-    model: str = "multilingual-e5-small"
+    model: str | None = Field(
+        default=None,
+        description="the first model (every collection's main dense list); "
+        "unset: $MOVREC_MODEL, else 'multilingual-e5-small'",
+    )
     device: str = Field(
         default="auto", description="'auto' (CUDA float16 when there is a GPU, else CPU), 'cpu', 'cuda'"
     )
@@ -89,7 +94,8 @@ class EmbedderResource(dg.ConfigurableResource):
     )
 
     def settings(self) -> EmbedderSettings:
-        settings = EmbedderSettings(self.model, self.device, self.batch_size, self.max_seq_length)
+        model = self.model or first_model_setting()
+        settings = EmbedderSettings(model, self.device, self.batch_size, self.max_seq_length)
         if self.second_model is not None:
             second = self.second_model.strip()
             settings = replace(settings, second_model=None if second.lower() in ("", "none") else second)

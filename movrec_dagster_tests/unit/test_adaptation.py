@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from movrec_dagster.core.adaptation import AdaptSettings, adapt, adapted_name, cloze_pairs
+from movrec_dagster.core.adaptation import AdaptSettings, adapt, adapted_name, cloze_pairs, settings_after, to_adapt
+from movrec_dagster.core.embedding import EmbedderSettings
 from movrec_dagster.core.models import ADAPTED, base_model, default_prompts, embedder_model_path
+from movrec_dagster.defs.resources import EmbedderResource
 
 MOVIES = [
     (
@@ -40,6 +42,9 @@ def test_the_name_says_the_base_and_what_it_was_trained_on() -> None:
     assert adapted_name(AdaptSettings(steps=50), pairs) != name
     assert base_model("all-MiniLM-L6-v2") == "all-MiniLM-L6-v2"
     assert default_prompts(name) == {"query": "", "passage": ""}
+    e5 = adapted_name(AdaptSettings(base="multilingual-e5-small"), pairs)
+    assert base_model(e5) == "multilingual-e5-small" and e5 != name
+    assert default_prompts(e5) == {"query": "query: ", "passage": "passage: "}  # as it is trained and asked
 
 
 def test_an_adapted_model_is_found_in_the_home_or_named_missing(
@@ -60,3 +65,29 @@ def test_too_small_a_catalogue_is_refused_before_training(tmp_path: Path, monkey
     with pytest.raises(ValueError, match="catalogue: 2 overviews"):
         adapt(MOVIES)
     assert not any(tmp_path.iterdir())
+
+
+def test_adapt_trains_the_measured_bases_of_the_configured_models_once() -> None:
+    e5, minilm = "multilingual-e5-small", "all-MiniLM-L6-v2"
+    adapted_minilm = f"{minilm}-adapted-0123456789ab"
+    assert to_adapt([e5, minilm, "use-multilingual-v3"]) == [e5, minilm]
+    assert to_adapt([e5, adapted_minilm, "all-mpnet-base-v2", "use-multilingual-v3"]) == [e5, minilm]
+    assert to_adapt(["some/hub-model", "use-multilingual-v3"]) == []
+
+
+def test_the_settings_printed_name_the_adapted_models_in_place_of_their_bases() -> None:
+    e5, minilm, use = "multilingual-e5-small", "all-MiniLM-L6-v2", "use-multilingual-v3"
+    new = {e5: f"{e5}-adapted-aaaaaaaaaaaa", minilm: f"{minilm}-adapted-bbbbbbbbbbbb"}
+    assert settings_after(e5, [minilm, use], new) == (new[e5], [new[minilm], use])
+    # adapted again: the older adapted model is replaced, not kept beside the new one
+    assert settings_after(f"{e5}-adapted-cccccccccccc", [use], {e5: new[e5]}) == (new[e5], [use])
+    # a base that is not configured (`--model`) becomes one more list
+    assert settings_after(e5, [use], {minilm: new[minilm]}) == (e5, [use, new[minilm]])
+
+
+def test_the_first_model_comes_from_movrec_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MOVREC_MODEL", raising=False)
+    assert EmbedderSettings().model == "multilingual-e5-small"
+    monkeypatch.setenv("MOVREC_MODEL", f"multilingual-e5-small-adapted-{'0' * 12}")
+    assert EmbedderSettings().model.endswith("-adapted-000000000000")
+    assert EmbedderResource().settings().model == EmbedderSettings().model

@@ -16,7 +16,7 @@ same run:
 The training settings (one pass, 32 pairs a step, learning rate 3e-5) were fixed before the first
 run, not chosen on any part, and e5 was trained with MiniLM's settings unchanged.
 
-Cost: 6-8 minutes of training MiniLM and 12-18 of e5 on 2 cores, then the adapted models' vectors
+Cost: 6-9 minutes of training MiniLM and 18-19 of e5 on 2 cores, then the adapted models' vectors
 for the 10k movies (a further 8-10 minutes for mpnet's with `--quality`).
 Usage: python bench/catalogue_adaptation.py [--data ../shared/data] [--steps 100] [--seed 7] [--quality]
 """

@@ -1,19 +1,21 @@
-"""Adapting an English second model to the catalogue it searches (inverse cloze), opt-in.
+"""Adapting the embedding models to the catalogue they search (inverse cloze), opt-in.
 
-Why: the packaged all-MiniLM-L6-v2 learned from the web's sentence pairs, not from how movies are
-described. The catalogue itself offers pairs with no query in them: one sentence of an overview as
-the question, the movie's title and the rest of its overview as the passage (the inverse cloze task,
-Lee et al. 2019). One pass over them with sentence-transformers' in-batch-negatives loss took
-movrec's held-out descriptions from Recall@10 0.596 to 0.611-0.627 and MRR@10 from 0.425 to
-0.448-0.450 in two runs, at no cost per query (bench/catalogue_adaptation.py, EVALUATION.md), for a
-one-off 6-8 minutes of training on 2 cores.
+Why: the packaged multilingual-e5-small and all-MiniLM-L6-v2 learned from the web's sentence pairs,
+not from how movies are described. The catalogue itself offers pairs with no query in them: one
+sentence of an overview as the question, the movie's title and the rest of its overview as the
+passage (the inverse cloze task, Lee et al. 2019). One pass over them with sentence-transformers'
+in-batch-negatives loss, for MiniLM alone, took movrec's held-out descriptions from Recall@10 0.596
+to 0.611-0.627 and MRR@10 from 0.425 to 0.448-0.450 in two runs; for e5 as well, to 0.653-0.668 and
+0.493-0.494 (held-out tag lists 0.136 -> 0.102 in both), at no cost per query
+(bench/catalogue_adaptation.py, EVALUATION.md), for a one-off 6-9 (MiniLM) and 18-19 (e5, a slow
+hour) minutes of training on 2 cores.
 
-The adapted model belongs to one catalogue, so it lives in the deployment's home, not the shared
+An adapted model belongs to one catalogue, so it lives in the deployment's home, not the shared
 model cache: `<MOVREC_HOME>/models/<base>-adapted-<digest>`, the digest naming the base model, the
 training settings and every pair, so the same catalogue and settings give the same name (and a
-name is never reused for other weights). `MOVREC_SECOND_MODEL` names it in place of its base; the
-collection is then rebuilt blue/green like any change of second model. A catalogue that grows keeps
-its adapted model (new movies are encoded by it) until `movrec adapt` is run again.
+name is never reused for other weights). `MOVREC_MODEL` / `MOVREC_SECOND_MODEL` name it in place
+of its base; the collection is then rebuilt blue/green like any change of model. A catalogue that
+grows keeps its adapted models (new movies are encoded by them) until `movrec adapt` is run again.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ class AdaptSettings:
     learning_rate: float = 3e-5
     # saved with the model, which then reads at most this many tokens, as it was trained and as the
     # benchmark measured it: as the first model it cuts long overviews and transcripts into more
-    # pieces than its base (the 10k catalogue's 23,430 points became 23,569)
+    # pieces than its base (the 10k catalogue's English partition: 23,430 points became 23,569)
     max_seq_length: int = 128
     seed: int = 7
 

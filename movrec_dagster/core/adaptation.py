@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .models import adapted_models, base_model, build_once, default_prompts, embedder_model_path
+
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
 MIN_WORDS = 6  # a sentence shorter than this says too little to be a question
 
@@ -86,8 +88,6 @@ def adapt(movies: list[tuple[str, str | None]], settings: AdaptSettings = AdaptS
     """Train `settings.base` on the catalogue's cloze pairs and save it where search finds it
     (`models.adapted_models`: the home's); a model already trained on the same pairs and settings is
     reused."""
-    from .models import adapted_models, build_once, default_prompts, embedder_model_path
-
     pairs = cloze_pairs(movies, settings.seed)
     steps = min(settings.steps, len(pairs) // settings.batch_size)
     if steps < 1:
@@ -138,8 +138,6 @@ def adapt(movies: list[tuple[str, str | None]], settings: AdaptSettings = AdaptS
 def to_adapt(configured: list[str]) -> list[str]:
     """The bases among the configured models (the first, then the second ones) `movrec adapt`
     trains by default: each measured base once, a model adapted before counting as its base."""
-    from .models import base_model
-
     return [b for b in dict.fromkeys(base_model(m) for m in configured) if b in MEASURED]
 
 
@@ -147,8 +145,6 @@ def settings_after(first: str, seconds: list[str], adapted: dict[str, str]) -> t
     """The first and second model settings that search with `adapted` (base -> adapted name): each
     configured model whose base was adapted replaced by its adapted model, and an adapted model
     whose base is not configured added to the second ones."""
-    from .models import base_model
-
     configured = {base_model(m) for m in (first, *seconds)}
     extra = [name for base, name in adapted.items() if base not in configured]
     return adapted.get(base_model(first), first), [adapted.get(base_model(m), m) for m in seconds] + extra

@@ -49,7 +49,8 @@ def summary(name: str, ranks: dict[tuple[str, str], list[int]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=str(HERE.parents[1] / "shared" / "data"))
-    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=100, help="at most")
+    parser.add_argument("--passes", type=int, default=1, help="over the overviews, each asking another sentence")
     parser.add_argument("--seed", type=int, default=7, help="which pairs, in which order (runs differ)")
     parser.add_argument("--quality", action="store_true", help="also the quality profile (mpnet) with both adapted")
     args = parser.parse_args()
@@ -61,7 +62,7 @@ def main() -> None:
     catalogue = list(movies.select("title", "overview").iter_rows())
     adapted = {}
     for base in MEASURED:  # what `movrec adapt` trains by default: e5 (the first model) and MiniLM
-        done = adapt(catalogue, AdaptSettings(base=base, steps=args.steps, seed=args.seed))
+        done = adapt(catalogue, AdaptSettings(base=base, steps=args.steps, passes=args.passes, seed=args.seed))
         print(
             f"{done.name}: {done.pairs} cloze pairs from {movies.height} indexed overviews, "
             f"{done.steps} steps in {done.seconds:.0f} s",

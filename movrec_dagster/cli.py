@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import click
 
+from movrec_dagster.core.adaptation import AdaptSettings
 from movrec_dagster.core.home import MovrecHome
 
 T = TypeVar("T")
@@ -524,7 +525,20 @@ def rebuild(ctx: click.Context) -> None:
 
 
 @main.command()
-@click.option("--steps", type=click.IntRange(1), default=100, show_default=True, help="Training steps of 32 pairs.")
+@click.option(
+    "--steps",
+    type=click.IntRange(1),
+    default=AdaptSettings.steps,
+    show_default=True,
+    help="At most this many steps of 32 pairs.",
+)
+@click.option(
+    "--passes",
+    type=click.IntRange(1),
+    default=AdaptSettings.passes,
+    show_default=True,
+    help="Passes over the overviews, each asking another of their sentences.",
+)
 @click.option("--seed", type=int, default=7, show_default=True, help="Which sentence of each overview, in which order.")
 @click.option(
     "--model",
@@ -534,42 +548,37 @@ def rebuild(ctx: click.Context) -> None:
     "(multilingual-e5-small, all-MiniLM-L6-v2).",
 )
 @click.pass_context
-def adapt(ctx: click.Context, steps: int, seed: int, models: tuple[str, ...]) -> None:
+def adapt(ctx: click.Context, steps: int, passes: int, seed: int, models: tuple[str, ...]) -> None:
     """Adapt the embedding models to this catalogue: each trained on its overviews' own sentences
-    (core/adaptation.py), then named in MOVREC_MODEL / MOVREC_SECOND_MODEL and put to use by a rebuild."""
-    from movrec_dagster.core.adaptation import AdaptSettings, settings_after, to_adapt
-    from movrec_dagster.core.adaptation import adapt as run_adapt
+    (core/adaptation.py, the `adapt_models` job), then named in MOVREC_MODEL / MOVREC_SECOND_MODEL
+    and put to use by a rebuild."""
+    from movrec_dagster.core.adaptation import bases_to_adapt
     from movrec_dagster.core.embedding import EmbedderSettings
     from movrec_dagster.core.home import read_table
-    from movrec_dagster.core.models import USE_MULTILINGUAL, base_model
+    from movrec_dagster.runner import adapt as run_adapt
+    from movrec_dagster.runner import dagster_instance
 
     home = _home(ctx)
     movies = read_table(home.table("movies"))
     if movies is None or movies.is_empty():
         raise click.ClickException("no movies yet: run `movrec ingest --catalogue FILE` (or `movrec demo`) first")
     settings = EmbedderSettings()  # what MOVREC_MODEL and MOVREC_SECOND_MODEL configure
-    bases = [base_model(m) for m in models] or to_adapt([settings.model, *settings.second_models])
-    if USE_MULTILINGUAL in bases:
-        raise click.ClickException(f"{USE_MULTILINGUAL} is not a sentence-transformers model: it cannot be adapted")
-    if not bases:
-        raise click.ClickException("no configured model is one adaptation was measured on: name one with --model")
-    catalogue = list(movies.select("title", "overview").iter_rows())
-    adapted: dict[str, str] = {}
-    for base in bases:
-        click.echo(f"adapting {base} to {movies.height} movies' overviews (at most {steps} steps; minutes on a CPU)...")
-        try:
-            done = run_adapt(catalogue, AdaptSettings(base=base, steps=steps, seed=seed))
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from exc
-        trained = f"{done.pairs} pairs, {done.steps} steps, {done.seconds:.0f} s, loss {done.loss:.3f}"
-        trained += " (trained before: reused)" if done.reused else ""
-        click.echo(f"{done.name}: {trained}")
-        click.echo(f"  in {done.path}")
-        adapted[base] = done.name
+    try:
+        bases = bases_to_adapt(list(models), [settings.model, *settings.second_models])
+    except ValueError as exc:
+        raise click.ClickException(f"{exc} (--model)") from exc
+    click.echo(f"adapting {', '.join(bases)} to {movies.height} movies' overviews (minutes on a CPU)...")
+    config = {"models": list(models), "steps": steps, "passes": passes, "seed": seed}
+    ok, done = run_adapt(home, dagster_instance(home), config)
+    if not ok:
+        raise click.ClickException(f"adaptation failed: {done['error']}")
+    for model in done["trained"]:
+        trained = f"{model['pairs']} pairs, {model['steps']} steps, {model['seconds']:.0f} s, loss {model['loss']:.3f}"
+        click.echo(f"{model['model']}: {trained}" + (" (trained before: reused)" if model["reused"] else ""))
+        click.echo(f"  in {model['path']}")
     click.echo("to search with them, set (for every movrec process: CLI, Dagster, API) and rebuild:")
-    first, seconds = settings_after(settings.model, list(settings.second_models), adapted)
-    click.echo(f"  export MOVREC_MODEL={first}")
-    click.echo(f"  export MOVREC_SECOND_MODEL={','.join(seconds) or 'none'}")
+    click.echo(f"  export MOVREC_MODEL={done['MOVREC_MODEL']}")
+    click.echo(f"  export MOVREC_SECOND_MODEL={done['MOVREC_SECOND_MODEL']}")
     click.echo("  movrec rebuild")
 
 

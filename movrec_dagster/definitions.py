@@ -12,6 +12,7 @@ from movrec_dagster.defs.index import assets as index_assets
 from movrec_dagster.defs.index.rebuild import rebuild_assets
 from movrec_dagster.defs.index.sensors import index_sensors
 from movrec_dagster.defs.jobs import (
+    adapt_models_job,
     evaluate_job,
     index_language_job,
     ingest_events_job,
@@ -24,6 +25,7 @@ from movrec_dagster.defs.jobs import (
 from movrec_dagster.defs.library import assets as library_assets
 from movrec_dagster.defs.library.checks import library_checks
 from movrec_dagster.defs.library.sensors import library_sensors
+from movrec_dagster.defs.ml import adaptation as adaptation_assets
 from movrec_dagster.defs.ml import assets as ml_assets
 from movrec_dagster.defs.resources import EvaluationResource, LibraryResource, QdrantResource
 from movrec_dagster.defs.runs.sensors import run_sensors
@@ -62,7 +64,7 @@ def resources() -> dict[str, dg.ConfigurableResource]:
 defs = dg.Definitions(
     assets=[
         *dg.load_assets_from_modules(
-            [library_assets, ml_assets, index_assets, taste_assets, user_assets, evaluation_assets]
+            [library_assets, ml_assets, adaptation_assets, index_assets, taste_assets, user_assets, evaluation_assets]
         ),
         *rebuild_assets,
     ],
@@ -76,6 +78,7 @@ defs = dg.Definitions(
         ingest_events_job,
         profile_users_job,
         evaluate_job,
+        adapt_models_job,
     ],
     sensors=[*library_sensors, *index_sensors, *user_sensors, *taste_sensors, *run_sensors],
     schedules=[*schedules, *taste_schedules],

@@ -7,6 +7,7 @@ import shutil
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from dagster import DagsterInstance
@@ -253,3 +254,26 @@ def evaluate(home: MovrecHome, instance: DagsterInstance, config: dict) -> tuple
     folder = home.data / "evaluation"
     parts = [(folder / name).read_text() for name in ("search.md", "recommendation.md") if (folder / name).exists()]
     return result.success, "\n".join(parts)
+
+
+def adapt(home: MovrecHome, instance: DagsterInstance, config: dict) -> tuple[bool, dict[str, Any]]:
+    """Run the `adapt_models` job (the `AdaptConfig` fields in `config`); returns success and the
+    materialization's metadata values (`trained`, `MOVREC_MODEL`, `MOVREC_SECOND_MODEL`), else the
+    step's error as `error`."""
+    from movrec_dagster.definitions import defs
+
+    run_config = {
+        **QUIET,
+        "resources": {"library": {"config": {"home": str(home.root)}}},
+        "ops": {"adapted_models": {"config": config}},
+    }
+    result = defs.resolve_job_def("adapt_models").execute_in_process(
+        run_config=run_config, instance=instance, raise_on_error=False, tags=process_tags()
+    )
+    if not result.success:
+        errors = [e.step_failure_data.error for e in result.all_events if e.is_step_failure]
+        error = errors[0] if errors else None
+        error = error.cause if error and error.cause else error  # what the asset raised, not Dagster's wrapper
+        return False, {"error": error.message.strip() if error else "the run failed"}
+    (done,) = result.asset_materializations_for_node("adapted_models")
+    return True, {key: value.value for key, value in done.metadata.items()}

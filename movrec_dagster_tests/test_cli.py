@@ -144,7 +144,8 @@ def test_explain_gives_the_evidence(indexed) -> None:  # noqa: ANN001
 
 def test_adapt_trains_on_the_homes_catalogue_and_says_how_to_use_it(tmp_path: Path) -> None:
     """`movrec adapt`: refused with the fix before anything is ingested; then one step on the demo
-    catalogue's overviews for each configured model adaptation was measured on (e5, MiniLM), the
+    catalogue's overviews for each configured model adaptation was measured on (e5, MiniLM), run as
+    the `adapt_models` Dagster job (its materialization names the settings the CLI prints), the
     models saved in the home (named with --home, MOVREC_HOME unset), and the settings and the rebuild
     that put them to use printed."""
     import polars as pl
@@ -165,5 +166,13 @@ def test_adapt_trains_on_the_homes_catalogue_and_says_how_to_use_it(tmp_path: Pa
     assert seconds[0].startswith("all-MiniLM-L6-v2-adapted-") and seconds[1:] == ["use-multilingual-v3"]
     for name in (first, seconds[0]):
         assert (home / "models" / name / ".complete").exists()
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home / "dagster"))) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey("adapted_models"))
+    assert event is not None and event.asset_materialization is not None
+    metadata = event.asset_materialization.metadata
+    assert metadata["MOVREC_MODEL"].value == first and metadata["MOVREC_SECOND_MODEL"].value == ",".join(seconds)
+    assert [m["model"] for m in metadata["trained"].value] == [first, seconds[0]]
+    again = _run(home, "adapt", "--steps", "1", "--model", "all-MiniLM-L6-v2")  # the same pairs and settings
+    assert again.returncode == 0 and f"{seconds[0]}: " in again.stdout and "(trained before: reused)" in again.stdout
     refused = _run(home, "adapt", "--model", "use-multilingual-v3")
     assert refused.returncode != 0 and "cannot be adapted" in refused.stderr

@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .models import adapted_models, base_model, build_once, default_prompts, embedder_model_path
+from .models import USE_MULTILINGUAL, adapted_models, base_model, build_once, default_prompts, embedder_model_path
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
 MIN_WORDS = 6  # a sentence shorter than this says too little to be a question
@@ -42,7 +42,8 @@ MEASURED = ("multilingual-e5-small", "all-MiniLM-L6-v2")
 @dataclass(frozen=True)
 class AdaptSettings:
     base: str = "all-MiniLM-L6-v2"
-    steps: int = 100  # one pass over 3,200 pairs: the 10k catalogue's overviews give about that many
+    steps: int = 100  # at most; one pass over 3,200 pairs: the 10k catalogue's overviews give about that many
+    passes: int = 1  # over the catalogue's overviews, each asking another of their sentences
     batch_size: int = 32  # in-batch negatives: each pair's passage is the others' wrong answer
     learning_rate: float = 3e-5
     # saved with the model, which then reads at most this many tokens, as it was trained and as the
@@ -63,19 +64,25 @@ class Adapted:
     reused: bool  # trained before on the same pairs and settings
 
 
-def cloze_pairs(movies: list[tuple[str, str | None]], seed: int) -> list[tuple[str, str]]:
+def cloze_pairs(movies: list[tuple[str, str | None]], seed: int, passes: int = 1) -> list[tuple[str, str]]:
     """(sentence, "title. the rest") from every overview with two sentences of MIN_WORDS words or
-    more, in a seeded order."""
-    rng = random.Random(seed)  # which sentence asks
-    pairs = []
+    more, in a seeded order; each further pass asks each overview's next sentence, so a pass holds
+    a movie once (no batch makes a movie its own wrong answer) and passes differ where they can."""
+    rng = random.Random(seed)  # which sentence asks first
+    asking = []
     for title, overview in movies:
         sentences = [s for s in SENTENCE_END.split((overview or "").strip()) if len(s.split()) >= MIN_WORDS]
-        if len(sentences) < 2:
-            continue
-        asked = rng.randrange(len(sentences))
-        rest = " ".join(s for i, s in enumerate(sentences) if i != asked)
-        pairs.append((sentences[asked], f"{title}. {rest}"))
-    random.Random(seed).shuffle(pairs)  # the order they are trained in
+        if len(sentences) >= 2:
+            asking.append((title, sentences, rng.randrange(len(sentences))))
+    pairs = []
+    for n in range(passes):
+        this = []
+        for title, sentences, first in asking:
+            asked = (first + n) % len(sentences)
+            rest = " ".join(s for i, s in enumerate(sentences) if i != asked)
+            this.append((sentences[asked], f"{title}. {rest}"))
+        random.Random(seed + n).shuffle(this)  # the order they are trained in
+        pairs += this
     return pairs
 
 
@@ -88,7 +95,7 @@ def adapt(movies: list[tuple[str, str | None]], settings: AdaptSettings = AdaptS
     """Train `settings.base` on the catalogue's cloze pairs and save it where search finds it
     (`models.adapted_models`: the home's); a model already trained on the same pairs and settings is
     reused."""
-    pairs = cloze_pairs(movies, settings.seed)
+    pairs = cloze_pairs(movies, settings.seed, settings.passes)
     steps = min(settings.steps, len(pairs) // settings.batch_size)
     if steps < 1:
         raise ValueError(
@@ -139,6 +146,20 @@ def to_adapt(configured: list[str]) -> list[str]:
     """The bases among the configured models (the first, then the second ones) `movrec adapt`
     trains by default: each measured base once, a model adapted before counting as its base."""
     return [b for b in dict.fromkeys(base_model(m) for m in configured) if b in MEASURED]
+
+
+def bases_to_adapt(asked: list[str], configured: list[str]) -> list[str]:
+    """The bases of the `asked` models, else `to_adapt(configured)`; a ValueError saying why when
+    there is nothing to train (the CLI and the Dagster asset both ask here)."""
+    bases = list(dict.fromkeys(base_model(m) for m in asked)) or to_adapt(configured)
+    if USE_MULTILINGUAL in bases:
+        raise ValueError(f"{USE_MULTILINGUAL} is not a sentence-transformers model: it cannot be adapted")
+    if not bases:
+        raise ValueError(
+            f"no configured model ({', '.join(configured)}) is one adaptation was measured on "
+            f"({', '.join(MEASURED)}): name the model to adapt"
+        )
+    return bases
 
 
 def settings_after(first: str, seconds: list[str], adapted: dict[str, str]) -> tuple[str, list[str]]:

@@ -47,6 +47,14 @@ rebuild_collection_job = dg.define_asset_job(
     executor_def=EXECUTOR,
 )
 
+# Launched on purpose only (minutes to half an hour of training on a CPU): no sensor or schedule.
+adapt_models_job = dg.define_asset_job(
+    "adapt_models",
+    selection=["adapted_models"],
+    description="Fine-tune the embedding models on the catalogue's overviews (settings to use them: metadata).",
+    executor_def=EXECUTOR,
+)
+
 learn_taste_job = dg.define_asset_job(
     "learn_taste",
     selection=["item_neighbours", "taste_model"],

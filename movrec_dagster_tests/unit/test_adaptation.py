@@ -33,6 +33,20 @@ def test_a_pair_asks_one_sentence_and_answers_with_the_title_and_the_rest() -> N
     assert cloze_pairs(MOVIES, seed=7) == pairs  # the seed decides which sentence, and the order
 
 
+def test_each_pass_asks_each_overview_once_and_another_sentence_where_it_has_one() -> None:
+    once = cloze_pairs(MOVIES, seed=7)
+    assert cloze_pairs(MOVIES, seed=7, passes=1) == once
+    three = cloze_pairs(MOVIES, seed=7, passes=3)
+    assert len(three) == 3 * len(once)
+    for n in range(3):
+        this = three[n * len(once) : (n + 1) * len(once)]
+        assert sorted(p.split(". ", 1)[0] for _, p in this) == ["Jaws", "The Martian"]  # a movie once a pass
+    martian = [q for q, p in three if p.startswith("The Martian")]
+    assert len(set(martian)) == 3  # three sentences, three passes: each asks once
+    jaws = [q for q, p in three if p.startswith("Jaws")]
+    assert jaws[0] != jaws[1] and jaws[2] == jaws[0]  # two sentences: they take turns
+
+
 def test_the_name_says_the_base_and_what_it_was_trained_on() -> None:
     pairs = cloze_pairs(MOVIES, seed=7)
     name = adapted_name(AdaptSettings(), pairs)
@@ -40,6 +54,7 @@ def test_the_name_says_the_base_and_what_it_was_trained_on() -> None:
     assert adapted_name(AdaptSettings(), pairs) == name
     assert adapted_name(AdaptSettings(), pairs[:1]) != name
     assert adapted_name(AdaptSettings(steps=50), pairs) != name
+    assert adapted_name(AdaptSettings(passes=2), pairs) != name
     assert base_model("all-MiniLM-L6-v2") == "all-MiniLM-L6-v2"
     assert default_prompts(name) == {"query": "", "passage": ""}
     e5 = adapted_name(AdaptSettings(base="multilingual-e5-small"), pairs)

@@ -18,7 +18,10 @@ run, not chosen on any part, and e5 was trained with MiniLM's settings unchanged
 
 Cost: 6-9 minutes of training MiniLM and 18-19 of e5 on 2 cores, then the adapted models' vectors
 for the 10k movies (a further 8-10 minutes for mpnet's with `--quality`).
-Usage: python bench/catalogue_adaptation.py [--data ../shared/data] [--steps 100] [--seed 7] [--quality]
+`--passes 3 --steps 1000` trains three passes (each asking each overview's next sentence);
+`--variants` measures other fusion settings over the adapted models' index (tune on the tuning part).
+Usage: python bench/catalogue_adaptation.py [--data ../shared/data] [--steps 100] [--passes 1] [--seed 7]
+       [--quality] [--variants 8:1:dbsf,5:1:rrf,5:1:dbsf:0.3]
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from movrec_dagster.core.adaptation import MEASURED, AdaptSettings, adapt
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.models import MPNET, USE_MULTILINGUAL
 from movrec_dagster.core.search import search
+from movrec_dagster.core.vectorstore import types as vtypes
 
 
 def summary(name: str, ranks: dict[tuple[str, str], list[int]]) -> None:
@@ -53,6 +57,12 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=1, help="over the overviews, each asking another sentence")
     parser.add_argument("--seed", type=int, default=7, help="which pairs, in which order (runs differ)")
     parser.add_argument("--quality", action="store_true", help="also the quality profile (mpnet) with both adapted")
+    parser.add_argument(
+        "--variants",
+        default="",
+        help="fusion settings to measure with the adapted models too, 'depth:dense_weight[:rrf|dbsf[:renown]],...'; "
+        "tune on the 'tuning' part",
+    )
     args = parser.parse_args()
     data = Path(args.data)
     movies, firsts = benchmark_movies(data)
@@ -108,18 +118,27 @@ def main() -> None:
                 both,
             )
         )
+    default_fusion = vtypes.FUSION
+    variants = [
+        vtypes.Fusion(int(d), float(w), *(m[:1] + [float(r) for r in m[1:]]))
+        for d, w, *m in (v.split(":") for v in args.variants.split(",") if v)
+    ]
     for label, settings, cache, reuse in configs:
         embedder = Embedder(settings)
         vectors = QueryCache(embedder, asked)
-        ranks = {}
         with tempfile.TemporaryDirectory() as tmp:
             store = build_index(movies, embedder, Path(tmp), cache, reuse=reuse or index_cache(EmbedderSettings()))
+            tried = [default_fusion] + (variants if settings.model == e5 else [])
             with store.session():
-                for group, movie, query, held_out in queries.iter_rows():
-                    got = [hit.movie_id for hit in search(store, vectors, query, top_k=K)]
-                    rank = got.index(movie) + 1 if movie in got else 0
-                    ranks.setdefault((group, "held-out" if held_out else "tuning"), []).append(rank)
-        summary(label, ranks)
+                for fusion in tried:
+                    vtypes.FUSION = fusion
+                    ranks: dict[tuple[str, str], list[int]] = {}
+                    for group, movie, query, held_out in queries.iter_rows():
+                        got = [hit.movie_id for hit in search(store, vectors, query, top_k=K)]
+                        rank = got.index(movie) + 1 if movie in got else 0
+                        ranks.setdefault((group, "held-out" if held_out else "tuning"), []).append(rank)
+                    summary(label if fusion == default_fusion else f"{label}, {fusion}", ranks)
+            vtypes.FUSION = default_fusion
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -55,6 +57,12 @@ def test_the_name_says_the_base_and_what_it_was_trained_on() -> None:
     assert adapted_name(AdaptSettings(), pairs[:1]) != name
     assert adapted_name(AdaptSettings(steps=50), pairs) != name
     assert adapted_name(AdaptSettings(passes=2), pairs) != name
+    # the name a one-pass model was given before `passes` existed: running adapt again reuses it
+    before = (
+        "AdaptSettings(base='all-MiniLM-L6-v2', steps=100, batch_size=32, learning_rate=3e-05, "
+        "max_seq_length=128, seed=7)"
+    )
+    assert name == f"all-MiniLM-L6-v2-adapted-{hashlib.sha256(json.dumps([before, pairs]).encode()).hexdigest()[:12]}"
     assert base_model("all-MiniLM-L6-v2") == "all-MiniLM-L6-v2"
     assert default_prompts(name) == {"query": "", "passage": ""}
     e5 = adapted_name(AdaptSettings(base="multilingual-e5-small"), pairs)

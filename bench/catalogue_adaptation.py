@@ -19,7 +19,7 @@ run, not chosen on any part, and e5 was trained with MiniLM's settings unchanged
 Cost: 6-9 minutes of training MiniLM and 18-19 of e5 on 2 cores, then the adapted models' vectors
 for the 10k movies (a further 8-10 minutes for mpnet's with `--quality`).
 `--passes 3 --steps 1000` trains three passes (each asking each overview's next sentence);
-`--variants` measures other fusion settings over the adapted models' index (tune on the tuning part).
+`--variants` measures other fusion settings over each index (tune on the tuning part).
 Usage: python bench/catalogue_adaptation.py [--data ../shared/data] [--steps 100] [--passes 1] [--seed 7]
        [--quality] [--variants 8:1:dbsf,5:1:rrf,5:1:dbsf:0.3]
 """
@@ -57,10 +57,11 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=1, help="over the overviews, each asking another sentence")
     parser.add_argument("--seed", type=int, default=7, help="which pairs, in which order (runs differ)")
     parser.add_argument("--quality", action="store_true", help="also the quality profile (mpnet) with both adapted")
+    parser.add_argument("--fusion-only", action="store_true", help="skip MiniLM alone (packaged and adapted)")
     parser.add_argument(
         "--variants",
         default="",
-        help="fusion settings to measure with the adapted models too, 'depth:dense_weight[:rrf|dbsf[:renown]],...'; "
+        help="fusion settings to measure with each configuration too, 'depth:dense_weight[:rrf|dbsf[:renown]],...'; "
         "tune on the 'tuning' part",
     )
     args = parser.parse_args()
@@ -86,7 +87,10 @@ def main() -> None:
     texts = [f"{t}. {o or ''}".strip() for t, o in movies.select("title", "overview").iter_rows()]
     asked = list(dict.fromkeys(queries["query"].to_list()))
     print("\n| query set | part | queries | system | Recall@10 | MRR@10 |\n|---|---|---|---|---|---|")
-    for label, model in (("MiniLM dense, packaged", "all-MiniLM-L6-v2"), ("MiniLM dense, adapted", name)):
+    alone = (
+        () if args.fusion_only else (("MiniLM dense, packaged", "all-MiniLM-L6-v2"), ("MiniLM dense, adapted", name))
+    )
+    for label, model in alone:
         plain = Embedder(EmbedderSettings(model=model, backend="torch", second_model=None))
         docs = plain.encode(texts)
         vectors = dict(zip(asked, plain.encode(asked, kind="query")))
@@ -128,7 +132,7 @@ def main() -> None:
         vectors = QueryCache(embedder, asked)
         with tempfile.TemporaryDirectory() as tmp:
             store = build_index(movies, embedder, Path(tmp), cache, reuse=reuse or index_cache(EmbedderSettings()))
-            tried = [default_fusion] + (variants if settings.model == e5 else [])
+            tried = [default_fusion] + variants
             with store.session():
                 for fusion in tried:
                     vtypes.FUSION = fusion

@@ -74,10 +74,12 @@ class Fusion:
     method: str = "dbsf"
     # the engine's score formula adds `renown_weight` x the point's `renown` (0-1, `renown`) to the
     # fused score: between two movies the lists rank alike, the one more people know. Chosen on the
-    # tuning part (bench/renown_prior.py): the largest weight that costs descriptions of movies drawn
-    # uniformly from the catalogue nothing, while tags and cross-lingual queries (about movies
-    # people watch) rank their answers higher. 0: the fused score alone.
-    renown_weight: float = 0.5
+    # tuning part: the largest weight that costs descriptions of movies drawn uniformly from the
+    # catalogue nothing, while tags and cross-lingual queries (about movies people watch) rank their
+    # answers higher. 0.5 by the plain simulation (bench/renown_prior.py); 0.8 (of 0.5, 0.8, 1.0,
+    # 1.2) by the product's own search since the query terms' IDF, with packaged or adapted models
+    # (bench/catalogue_adaptation.py --variants, EVALUATION.md step 11). 0: the fused score alone.
+    renown_weight: float = 0.8
 
     def weights(self, search: Search) -> list[float]:
         """RRF weights in the order the engines prefetch: dense, lexical, then each asked second model's."""

@@ -524,22 +524,20 @@ def rebuild(ctx: click.Context) -> None:
         raise click.ClickException("rebuild did not pass its checks; the previous collection keeps serving")
 
 
+def _at_least_one(flag: str, default: int, text: str) -> Callable[[T], T]:
+    return click.option(flag, type=click.IntRange(1), default=default, show_default=True, help=text)
+
+
 @main.command()
+@_at_least_one("--steps", AdaptSettings.steps, "At most this many steps of 32 pairs.")
+@_at_least_one("--passes", AdaptSettings.passes, "Passes over the overviews, each asking another of their sentences.")
 @click.option(
-    "--steps",
-    type=click.IntRange(1),
-    default=AdaptSettings.steps,
+    "--seed",
+    type=int,
+    default=AdaptSettings.seed,
     show_default=True,
-    help="At most this many steps of 32 pairs.",
+    help="Which sentence of each overview, in which order.",
 )
-@click.option(
-    "--passes",
-    type=click.IntRange(1),
-    default=AdaptSettings.passes,
-    show_default=True,
-    help="Passes over the overviews, each asking another of their sentences.",
-)
-@click.option("--seed", type=int, default=7, show_default=True, help="Which sentence of each overview, in which order.")
 @click.option(
     "--model",
     "models",

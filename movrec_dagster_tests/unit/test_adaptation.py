@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from movrec_dagster.core.adaptation import AdaptSettings, adapt, adapted_name, cloze_pairs, settings_after, to_adapt
+from movrec_dagster.core.adaptation import (
+    AdaptSettings,
+    adapt,
+    adapted_name,
+    bases_to_adapt,
+    cloze_pairs,
+    settings_after,
+    to_adapt,
+)
 from movrec_dagster.core.embedding import EmbedderSettings
 from movrec_dagster.core.models import ADAPTED, base_model, default_prompts, embedder_model_path
 from movrec_dagster.defs.resources import EmbedderResource
@@ -96,6 +104,18 @@ def test_adapt_trains_the_measured_bases_of_the_configured_models_once() -> None
     assert to_adapt([e5, minilm, "use-multilingual-v3"]) == [e5, minilm]
     assert to_adapt([e5, adapted_minilm, "all-mpnet-base-v2", "use-multilingual-v3"]) == [e5, minilm]
     assert to_adapt(["some/hub-model", "use-multilingual-v3"]) == []
+
+
+def test_the_models_asked_for_come_first_and_what_cannot_be_trained_is_refused_with_why() -> None:
+    e5, minilm, use = "multilingual-e5-small", "all-MiniLM-L6-v2", "use-multilingual-v3"
+    configured = [e5, minilm, use]
+    assert bases_to_adapt([], configured) == [e5, minilm]
+    assert bases_to_adapt([f"{minilm}-adapted-0123456789ab", minilm], configured) == [minilm]
+    assert bases_to_adapt(["all-mpnet-base-v2"], configured) == ["all-mpnet-base-v2"]  # asked: trained
+    with pytest.raises(ValueError, match="use-multilingual-v3 is not a sentence-transformers model"):
+        bases_to_adapt([use], configured)
+    with pytest.raises(ValueError, match=r"no configured model \(all-mpnet-base-v2\)"):
+        bases_to_adapt([], ["all-mpnet-base-v2"])
 
 
 def test_the_settings_printed_name_the_adapted_models_in_place_of_their_bases() -> None:

@@ -530,7 +530,11 @@ def _at_least_one(flag: str, default: int, text: str) -> Callable[[T], T]:
 
 @main.command()
 @_at_least_one("--steps", AdaptSettings.steps, "At most this many steps of 32 pairs.")
-@_at_least_one("--passes", AdaptSettings.passes, "Passes over the overviews, each asking another of their sentences.")
+@_at_least_one(
+    "--passes",
+    AdaptSettings.passes,
+    "Passes over the overviews, each asking another of their sentences (--steps still caps them).",
+)
 @click.option(
     "--seed",
     type=int,

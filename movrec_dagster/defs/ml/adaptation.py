@@ -27,7 +27,9 @@ class AdaptConfig(dg.Config):
     )
     steps: int = Field(default=AdaptSettings.steps, ge=1, description="at most this many steps of 32 pairs")
     passes: int = Field(
-        default=AdaptSettings.passes, ge=1, description="passes over the overviews, each asking another sentence"
+        default=AdaptSettings.passes,
+        ge=1,
+        description="passes over the overviews, each asking another sentence (steps still caps them)",
     )
     seed: int = Field(default=AdaptSettings.seed, description="which sentence of each overview, in which order")
 

@@ -56,24 +56,36 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100, help="at most")
     parser.add_argument("--passes", type=int, default=1, help="over the overviews, each asking another sentence")
     parser.add_argument("--seed", type=int, default=7, help="which pairs, in which order (runs differ)")
+    parser.add_argument(
+        "--hard-negatives", type=int, default=AdaptSettings.hard_negatives, help="mined wrong answers per pair"
+    )
     parser.add_argument("--quality", action="store_true", help="also the quality profile (mpnet) with both adapted")
     parser.add_argument("--fusion-only", action="store_true", help="skip MiniLM alone (packaged and adapted)")
+    parser.add_argument("--sets", default="", help="only these query sets, e.g. 'cross-lingual' (default: all)")
     parser.add_argument(
         "--variants",
         default="",
-        help="fusion settings to measure with each configuration too, 'depth:dense_weight[:rrf|dbsf[:renown]],...'; "
+        help="fusion settings to measure with each configuration too, "
+        "'depth:dense_weight[:rrf|dbsf[:renown[:renown_not_english]]],...'; "
         "tune on the 'tuning' part",
     )
     args = parser.parse_args()
     data = Path(args.data)
     movies, firsts = benchmark_movies(data)
     queries = query_sets(data, movies, firsts, 1000).filter(pl.col("set") != "titles")
+    if args.sets:
+        queries = queries.filter(pl.col("set").is_in(args.sets.split(",")))
     # the product's own training (core/adaptation.py, what `movrec adapt` runs), into a home of its own
     os.environ["MOVREC_HOME"] = str(CACHE / "adapted-home")
     catalogue = list(movies.select("title", "overview").iter_rows())
     adapted = {}
     for base in MEASURED:  # what `movrec adapt` trains by default: e5 (the first model) and MiniLM
-        done = adapt(catalogue, AdaptSettings(base=base, steps=args.steps, passes=args.passes, seed=args.seed))
+        done = adapt(
+            catalogue,
+            AdaptSettings(
+                base=base, steps=args.steps, passes=args.passes, seed=args.seed, hard_negatives=args.hard_negatives
+            ),
+        )
         print(
             f"{done.name}: {done.pairs} cloze pairs from {movies.height} indexed overviews, "
             f"{done.steps} steps in {done.seconds:.0f} s",

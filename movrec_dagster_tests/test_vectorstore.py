@@ -167,6 +167,12 @@ def test_the_renown_formula_adds_to_the_fused_score_in_both_engines(
             assert h.score == pytest.approx(plain[h.id] + weight * h.payload.get("renown", 0.0), abs=1e-4)
         assert [h.id for h in hits] != sorted(plain, key=lambda i: -plain[i])  # renown reordered them
     assert [h.id for h in with_renown[0]] == [h.id for h in with_renown[1]]
+    # a query's own weight (`Search.renown_weight`: another for queries not in English) wins
+    heavier = [s.query_batch([replace(search, renown_weight=2.5)])[0] for s in stores]
+    for hits, plain in zip(heavier, fused):
+        for h in hits:
+            assert h.score == pytest.approx(plain[h.id] + 2.5 * h.payload.get("renown", 0.0), abs=1e-4)
+    assert [h.id for h in heavier[0]] == [h.id for h in heavier[1]]
 
 
 def test_engines_agree_on_recommend_queries(tmp_path: Path) -> None:

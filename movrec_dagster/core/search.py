@@ -16,7 +16,7 @@ from typing import Any
 
 from .embedding import Embedder
 from .entities import normal_title, title_keys
-from .lexical import query_vector
+from .lexical import query_vector, written_in
 from .vectorstore import Hit, PayloadFilter, Search, VectorStore
 from .vectorstore import types as vtypes
 
@@ -224,14 +224,19 @@ def search_many(
     content = replace(flt, kinds=CONTENT_KINDS)
     wanted = [top_k + len(named) for named in titled]
     searches = []
-    for vector, want, sparse, other in zip(vectors, wanted, sparses, seconds):
+    fusion = vtypes.FUSION
+    for text, vector, want, sparse, other in zip(texts, vectors, wanted, sparses, seconds):
         limit, candidates = _depth(want)
-        searches.append(Search(vector, content, limit, sparse, candidates, seconds=other))
+        # reading the language costs 0.2 ms; only asked when the weight depends on it
+        renown = (
+            fusion.renown_weight if fusion.other_renown_weight is None else fusion.renown_for(written_in(text, ("en",)))
+        )
+        searches.append(Search(vector, content, limit, sparse, candidates, seconds=other, renown_weight=renown))
     firsts = store.query_batch(searches)
     out = []
     for search_, named, want, first in zip(searches, titled, wanted, firsts):
         hits = best_per_movie(store, search_, want, first)
-        out.append(_titles_first(hits, named, top_k, lists=_lists(search_)))
+        out.append(_titles_first(hits, named, top_k, _lists(search_), search_.renown_weight))
     return out
 
 
@@ -256,13 +261,15 @@ def _lists(search_: Search) -> int:
     return 2 + sum(v is not None for v in search_.seconds)
 
 
-def _titles_first(hits: list[MovieHit], titled: list[Hit], top_k: int, lists: int) -> list[MovieHit]:
-    """Each hit's 0-1 relevance, and the exact titles first, scored just above the best hybrid hit so
-    the order reads as ranked."""
+def _titles_first(
+    hits: list[MovieHit], titled: list[Hit], top_k: int, lists: int, renown_weight: float | None
+) -> list[MovieHit]:
+    """Each hit's 0-1 relevance (its renown bonus, at `renown_weight`, taken out), and the exact
+    titles first, scored just above the best hybrid hit so the order reads as ranked."""
     fusion = vtypes.FUSION
 
     def readable(hit: MovieHit) -> float:
-        return fusion.relevance(hit.score, lists, hit.renown) if lists > 1 else hit.score
+        return fusion.relevance(hit.score, lists, hit.renown, renown_weight) if lists > 1 else hit.score
 
     hits = [replace(h, relevance=round(min(max(readable(h), 0.0), 1.0), 3)) for h in hits]
     if not titled:

@@ -150,6 +150,27 @@ def test_of_two_movies_the_lists_rank_alike_the_better_known_comes_first(tmp_pat
     assert hits[0].relevance == hits[1].relevance and hits[0].renown > hits[1].renown == 0.0
 
 
+def test_queries_not_in_english_take_their_own_renown_weight(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """`Fusion.other_renown_weight` weighs renown for queries that do not read as English (here 0:
+    the twins tie), `renown_weight` for the rest (the known twin ahead); both read as the same match."""
+    from dataclasses import replace
+
+    from movrec_dagster.core.vectorstore import types
+
+    res = resolve_movies(videos(), {}, catalogue((11, "Twins", 1988, "en", 50.0), (12, "Twins", 1988, "en", 5000.0)))
+    embedder = FakeEmbedder()
+    store = EdgeStore(tmp_path)
+    store.switch(store.create_version("movies__fake__1", embedder.dimension, "fake").name)
+    frame, _ = embed_partition(res.movies, None, None, embedder)
+    sync_partition(store, "en", build_points("en", frame, res.movies, None, "fake"))
+    monkeypatch.setattr(types, "FUSION", replace(types.FUSION, other_renown_weight=0.0))
+    english = search(store, embedder, "the overview of twins", top_k=2)
+    spanish = search(store, embedder, "la historia de los gemelos que no se parecen", top_k=2)
+    assert english[0].movie_id == "tmdb-12" and english[0].score > english[1].score
+    assert spanish[0].score == spanish[1].score
+    assert english[0].relevance == english[1].relevance and spanish[0].relevance == spanish[1].relevance
+
+
 def test_renown_is_log_scaled_between_a_fixed_floor_and_ceiling() -> None:
     from movrec_dagster.core.vectorstore.types import RENOWN_CEILING, RENOWN_FLOOR, renown
 

@@ -307,9 +307,10 @@ class EdgeStore(VersionedStore):
                     second = Query.Nearest(as_list(vector), using=named(name_))
                     prefetches.append(Prefetch(limit=depth, query=second, filter=flt_, params=params))
             fused = Fusion.Dbsf() if fusion.method == "dbsf" else Fusion.Rrf(k=RRF_K, weights=fusion.weights(search))
-            if fusion.renown_weight:  # the fused list rescored by the engine's formula (`Fusion.renown_weight`)
+            renown_weight = fusion.formula_weight(search)
+            if renown_weight:  # the fused list rescored by the engine's formula (`Fusion.renown_weight`)
                 prefetches = [Prefetch(limit=depth, prefetches=prefetches, query=fused)]
-                fused = _renown_formula(fusion.renown_weight)
+                fused = _renown_formula(renown_weight)
             return QueryRequest(
                 limit=search.limit,
                 prefetches=prefetches,

@@ -250,9 +250,10 @@ class QdrantServerStore(VersionedStore):
                 if fusion.method == "dbsf"
                 else models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=fusion.weights(search)))
             )
-            if fusion.renown_weight:  # as `EdgeStore._request`: the fused list rescored by the formula
+            renown_weight = fusion.formula_weight(search)
+            if renown_weight:  # as `EdgeStore._request`: the fused list rescored by the formula
                 prefetch = [models.Prefetch(prefetch=prefetch, query=fused, limit=depth)]
-                bonus = models.MultExpression(mult=[fusion.renown_weight, "renown"])
+                bonus = models.MultExpression(mult=[renown_weight, "renown"])
                 formula = models.SumExpression(sum=["$score", bonus])
                 fused = models.FormulaQuery(formula=formula, defaults={"renown": 0.0})
             return models.QueryRequest(query=fused, prefetch=prefetch, **common)

@@ -44,6 +44,8 @@ class Search:
     with_vectors: bool = False
     # the query by each second model (`second_names`), None where that model is not asked; hybrid only
     seconds: tuple[Sequence[float] | None, ...] = ()
+    # the renown formula's weight for this query (`Fusion.renown_for`); None: `Fusion.renown_weight`
+    renown_weight: float | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,19 @@ class Fusion:
     # 1.2) by the product's own search since the query terms' IDF, with packaged or adapted models
     # (bench/catalogue_adaptation.py --variants, EVALUATION.md step 11). 0: the fused score alone.
     renown_weight: float = 0.8
+    # the same for queries that do not read as English (`lexical.written_in`); None: `renown_weight`.
+    # Measured from 0 to 3 (bench/catalogue_adaptation.py --sets, EVALUATION.md step 12): a heavier
+    # prior finds more of the cross-lingual set's well-known films (2.0: held-out 0.59 -> 0.82) and
+    # fewer of the translated descriptions of movies drawn from the whole catalogue (tuning part
+    # 0.453 -> 0.391), whose best weight is 0.8 as for English queries; so one weight, by the same rule
+    other_renown_weight: float | None = None
+
+    def renown_for(self, english: bool) -> float:
+        return self.renown_weight if english or self.other_renown_weight is None else self.other_renown_weight
+
+    def formula_weight(self, search: Search) -> float:
+        """The renown weight of `search`'s score formula (0: no formula)."""
+        return self.renown_weight if search.renown_weight is None else search.renown_weight
 
     def weights(self, search: Search) -> list[float]:
         """RRF weights in the order the engines prefetch: dense, lexical, then each asked second model's."""
@@ -88,12 +103,12 @@ class Fusion:
     def prefetch(self, limit: int) -> int:
         return max(limit * self.depth, limit)
 
-    def relevance(self, score: float, lists: int = 2, renown_: float = 0.0) -> float:
+    def relevance(self, score: float, lists: int = 2, renown_: float = 0.0, weight: float | None = None) -> float:
         """A fused score as a share of the best one possible, how well the text matched (the
-        point's `renown_` bonus taken out): DBSF adds `lists` scores each normalised to 0-1; RRF at
-        best ranks first on every side."""
+        point's `renown_` bonus, at `weight` or `renown_weight`, taken out): DBSF adds `lists` scores
+        each normalised to 0-1; RRF at best ranks first on every side."""
         best = float(lists) if self.method == "dbsf" else (self.dense_weight + lists - 1.0) / (RRF_K + 1)
-        return (score - self.renown_weight * renown_) / best
+        return (score - (self.renown_weight if weight is None else weight) * renown_) / best
 
 
 # How widely known a movie is, on 0-1, from its catalogue popularity (a vote count where the

@@ -21,7 +21,7 @@ for the 10k movies (a further 8-10 minutes for mpnet's with `--quality`).
 `--passes 3 --steps 1000` trains three passes (each asking each overview's next sentence);
 `--variants` measures other fusion settings over each index (tune on the tuning part).
 Usage: python bench/catalogue_adaptation.py [--data ../shared/data] [--steps 100] [--passes 1] [--seed 7]
-       [--quality] [--variants 8:1:dbsf,5:1:rrf,5:1:dbsf:0.3]
+       [--quality] [--fusion-only] [--sets cross-lingual] [--variants 8:1:dbsf,5:1:rrf,5:1:dbsf:0.3:1.0]
 """
 
 from __future__ import annotations
@@ -56,9 +56,6 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100, help="at most")
     parser.add_argument("--passes", type=int, default=1, help="over the overviews, each asking another sentence")
     parser.add_argument("--seed", type=int, default=7, help="which pairs, in which order (runs differ)")
-    parser.add_argument(
-        "--hard-negatives", type=int, default=AdaptSettings.hard_negatives, help="mined wrong answers per pair"
-    )
     parser.add_argument("--quality", action="store_true", help="also the quality profile (mpnet) with both adapted")
     parser.add_argument("--fusion-only", action="store_true", help="skip MiniLM alone (packaged and adapted)")
     parser.add_argument("--sets", default="", help="only these query sets, e.g. 'cross-lingual' (default: all)")
@@ -80,12 +77,7 @@ def main() -> None:
     catalogue = list(movies.select("title", "overview").iter_rows())
     adapted = {}
     for base in MEASURED:  # what `movrec adapt` trains by default: e5 (the first model) and MiniLM
-        done = adapt(
-            catalogue,
-            AdaptSettings(
-                base=base, steps=args.steps, passes=args.passes, seed=args.seed, hard_negatives=args.hard_negatives
-            ),
-        )
+        done = adapt(catalogue, AdaptSettings(base=base, steps=args.steps, passes=args.passes, seed=args.seed))
         print(
             f"{done.name}: {done.pairs} cloze pairs from {movies.height} indexed overviews, "
             f"{done.steps} steps in {done.seconds:.0f} s",

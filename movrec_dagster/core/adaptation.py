@@ -28,7 +28,6 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .models import USE_MULTILINGUAL, adapted_models, base_model, build_once, default_prompts, embedder_model_path
 
@@ -56,9 +55,6 @@ class AdaptSettings:
     # pieces than its base (the 10k catalogue's English partition: 23,430 points became 23,569)
     max_seq_length: int = 128
     seed: int = 7
-    # per pair, one other movie's passage the base model ranks near the question, trained as a wrong
-    # answer beside the in-batch ones (0: in-batch negatives only, what the first models had)
-    hard_negatives: int = 0
 
 
 @dataclass(frozen=True)
@@ -97,48 +93,9 @@ def cloze_pairs(movies: list[tuple[str, str | None]], seed: int, passes: int = 1
 def adapted_name(settings: AdaptSettings, pairs: list[tuple[str, str]]) -> str:
     # `passes` came later: a one-pass model keeps the name it was trained under before, so running
     # `movrec adapt` again after an upgrade reuses it instead of training it again
-    # `hard_negatives` the same way: 0 keeps the names of the models trained before it existed
-    named = repr(settings).replace(", passes=1,", ",").replace(", hard_negatives=0)", ")")
+    named = repr(settings).replace(", passes=1,", ",")
     digest = hashlib.sha256(json.dumps([named, pairs]).encode()).hexdigest()[:12]
     return f"{settings.base}-adapted-{digest}"
-
-
-def near_misses(
-    questions: Any, passages: Any, movie: list[str], keep: int = 5, margin: float = 0.95
-) -> list[list[int]]:
-    """For each pair, up to `keep` other pairs whose passages score closest to its question (rows of
-    normalized vectors), skipping its own movie's and any scoring above `margin` x its own
-    passage's: one that close is as likely another right answer (a sequel, a remake) as a wrong one
-    (NV-Retriever's TopK-PercPos rule). sentence-transformers' `mine_hard_negatives` applies the
-    same rule but needs the `datasets` package, which nothing else here uses."""
-    import torch
-
-    own = (questions * passages).sum(dim=1)
-    depth = min(64, len(movie))  # candidates looked at; a question with fewer left keeps fewer
-    out: list[list[int]] = []
-    for start in range(0, len(questions), 1024):  # a block of rows at a time: 9,600 pairs squared is 370 MB
-        scores, order = torch.topk(questions[start : start + 1024] @ passages.T, depth, dim=1)
-        for row, i in enumerate(range(start, start + len(order))):
-            ceiling = margin * float(own[i])
-            near = [
-                j for j, v in zip(order[row].tolist(), scores[row].tolist()) if movie[j] != movie[i] and v < ceiling
-            ]
-            out.append(near[:keep])
-    return out
-
-
-def with_negatives(rows: list[int], misses: list[list[int]], movie: list[str], count: int) -> list[list[int]]:
-    """`count` columns of wrong answers for a batch: each pair's first near misses whose movie is
-    not in the batch (one that is would be another pair's right answer there, trained as wrong),
-    topped up with the pairs after it that are not either when too few are left."""
-    present = {movie[i] for i in rows}
-    picked = []
-    for i in rows:
-        allowed = [j for j in misses[i] if movie[j] not in present][:count]
-        after = ((i + k) % len(movie) for k in range(1, len(movie)))
-        allowed += [j for j in after if movie[j] not in present and j not in allowed][: count - len(allowed)]
-        picked.append((allowed + misses[i] + rows)[:count])  # the last resort: a catalogue smaller than a batch
-    return [list(column) for column in zip(*picked)]
 
 
 def adapt(movies: list[tuple[str, str | None]], settings: AdaptSettings = AdaptSettings()) -> Adapted:
@@ -166,27 +123,14 @@ def adapt(movies: list[tuple[str, str | None]], settings: AdaptSettings = AdaptS
         model.max_seq_length = settings.max_seq_length
         loss = MultipleNegativesRankingLoss(model)
         optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate)
-        started = time.perf_counter()
-        used = pairs[: steps * settings.batch_size]
-        movie = [p.split(". ", 1)[0] for _, p in used]  # the title heads the passage
-        misses: list[list[int]] = []
-        if settings.hard_negatives:
-            kwargs = {"batch_size": 64, "normalize_embeddings": True, "convert_to_tensor": True}
-            misses = near_misses(
-                model.encode([prompts["query"] + q for q, _ in used], **kwargs),
-                model.encode([prompts["passage"] + p for _, p in used], **kwargs),
-                movie,
-                keep=max(5, settings.hard_negatives),
-            )
         model.train()
+        started = time.perf_counter()
         value = torch.tensor(0.0)
         for step in range(steps):
-            rows = list(range(step * settings.batch_size, (step + 1) * settings.batch_size))
-            questions = [prompts["query"] + used[i][0] for i in rows]
-            passages = [prompts["passage"] + used[i][1] for i in rows]
+            batch = pairs[step * settings.batch_size : (step + 1) * settings.batch_size]
+            questions = [prompts["query"] + q for q, _ in batch]
+            passages = [prompts["passage"] + p for _, p in batch]
             features = [model.preprocess(questions), model.preprocess(passages)]
-            for column in with_negatives(rows, misses, movie, settings.hard_negatives) if misses else []:
-                features.append(model.preprocess([prompts["passage"] + used[j][1] for j in column]))
             value = loss(features, labels=None)
             optimizer.zero_grad()
             value.backward()

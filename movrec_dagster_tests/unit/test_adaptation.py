@@ -14,10 +14,8 @@ from movrec_dagster.core.adaptation import (
     adapted_name,
     bases_to_adapt,
     cloze_pairs,
-    near_misses,
     settings_after,
     to_adapt,
-    with_negatives,
 )
 from movrec_dagster.core.embedding import EmbedderSettings
 from movrec_dagster.core.models import ADAPTED, base_model, default_prompts, embedder_model_path
@@ -67,7 +65,6 @@ def test_the_name_says_the_base_and_what_it_was_trained_on() -> None:
     assert adapted_name(AdaptSettings(), pairs[:1]) != name
     assert adapted_name(AdaptSettings(steps=50), pairs) != name
     assert adapted_name(AdaptSettings(passes=2), pairs) != name
-    assert adapted_name(AdaptSettings(hard_negatives=1), pairs) != name
     # the name a one-pass model was given before `passes` existed: running adapt again reuses it
     before = (
         "AdaptSettings(base='all-MiniLM-L6-v2', steps=100, batch_size=32, learning_rate=3e-05, "
@@ -137,29 +134,3 @@ def test_the_first_model_comes_from_movrec_model(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("MOVREC_MODEL", f"multilingual-e5-small-adapted-{'0' * 12}")
     assert EmbedderSettings().model.endswith("-adapted-000000000000")
     assert EmbedderResource().settings().model == EmbedderSettings().model
-
-
-def test_near_misses_skip_the_movie_itself_and_any_as_close_as_the_right_answer() -> None:
-    import torch
-
-    # pair 0's question, its own passage, and passages of: its own movie again (another pass), a
-    # sequel scoring as high as the right answer, then two wrong ones, the nearer first
-    passages = torch.nn.functional.normalize(
-        torch.tensor([[1.0, 0.0], [0.99, 0.14], [1.0, 0.01], [0.8, 0.6], [0.0, 1.0]]), dim=1
-    )
-    questions = passages.clone()
-    movie = ["Jaws", "Jaws", "Jaws 2", "Alien", "Up"]
-    misses = near_misses(questions, passages, movie, keep=5)
-    assert misses[0] == [3, 4]  # not its own movie, not the sequel (within 95 % of its own score)
-    assert all(movie[j] != movie[i] for i, row in enumerate(misses) for j in row)
-    assert near_misses(questions, passages, movie, keep=1)[0] == [3]
-
-
-def test_a_batch_never_trains_another_pairs_right_answer_as_wrong() -> None:
-    movie = ["Jaws", "Alien", "Up", "Heat"]
-    misses = [[1, 2], [0, 3], [3], [2, 1]]
-    # batch of pairs 0 and 1: Alien (1) and Jaws (0) are right answers in it, so each takes the next
-    assert with_negatives([0, 1], misses, movie, 1) == [[2, 3]]
-    # pair 2's only near miss is Heat, a right answer in its batch: topped up by the pairs after it
-    columns = with_negatives([2, 3], misses, movie, 2)
-    assert columns == [[0, 1], [1, 0]]

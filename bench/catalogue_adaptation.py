@@ -58,9 +58,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7, help="which pairs, in which order (runs differ)")
     parser.add_argument("--quality", action="store_true", help="also the quality profile (mpnet) with both adapted")
     parser.add_argument("--fusion-only", action="store_true", help="skip MiniLM alone (packaged and adapted)")
-    parser.add_argument(
-        "--beside", action="store_true", help="also both adapted with the packaged MiniLM as one more list"
-    )
     parser.add_argument("--sets", default="", help="only these query sets, e.g. 'cross-lingual' (default: all)")
     parser.add_argument(
         "--variants",
@@ -120,15 +117,6 @@ def main() -> None:
             minilm_only,
         ),
     ]
-    if args.beside:
-        configs.append(
-            (
-                "movrec, adapted e5 + MiniLM, packaged MiniLM beside",
-                EmbedderSettings(model=e5, second_model=f"{name},all-MiniLM-L6-v2,{USE_MULTILINGUAL}"),
-                CACHE / f"index-{e5}-{name}-beside",
-                both,
-            )
-        )
     if args.quality:
         configs.append(
             (

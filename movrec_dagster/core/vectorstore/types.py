@@ -84,7 +84,7 @@ class Fusion:
     renown_weight: float = 0.8
     # the same for queries that do not read as English (`lexical.written_in`); None: `renown_weight`.
     # Measured from 0 to 3 (bench/catalogue_adaptation.py --sets, EVALUATION.md step 12): a heavier
-    # prior finds more of the cross-lingual set's well-known films (2.0: held-out 0.59 -> 0.82) and
+    # prior finds more of the cross-lingual set's well-known films (2.0: held-out 0.57-0.59 -> 0.82) and
     # fewer of the translated descriptions of movies drawn from the whole catalogue (tuning part
     # 0.453 -> 0.391), whose best weight is 0.8 as for English queries; so one weight, by the same rule
     other_renown_weight: float | None = None

@@ -227,10 +227,9 @@ def search_many(
     fusion = vtypes.FUSION
     for text, vector, want, sparse, other in zip(texts, vectors, wanted, sparses, seconds):
         limit, candidates = _depth(want)
-        # reading the language costs 0.2 ms; only asked when the weight depends on it
-        renown = (
-            fusion.renown_weight if fusion.other_renown_weight is None else fusion.renown_for(written_in(text, ("en",)))
-        )
+        # reading the language costs 0.2 ms: only when the weight depends on it
+        english = fusion.other_renown_weight is None or written_in(text, ("en",))
+        renown = fusion.renown_for(english)
         searches.append(Search(vector, content, limit, sparse, candidates, seconds=other, renown_weight=renown))
     firsts = store.query_batch(searches)
     out = []

@@ -20,6 +20,7 @@ Usage: python bench/dense_lists.py [--data ../shared/data] [--mpnet FOLDER]
 from __future__ import annotations
 
 import argparse
+import hashlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,12 +37,16 @@ DEPTH, K = 50, 10
 Ranked = tuple[np.ndarray, np.ndarray]  # (document indexes, scores), best first
 
 
-def cached(name: str, encode: Callable[[], np.ndarray]) -> np.ndarray:
-    path = CACHE / f"{name}.npy"
+def cached(name: str, texts: list[str], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+    """`encode(texts)`, kept in CACHE under a digest of the texts: a query set added or changed is
+    encoded again instead of read back with its rows misaligned."""
+    digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:12]
+    path = CACHE / f"{name}-{digest}.npy"
     if path.exists():
         return np.load(path)
+    CACHE.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    vectors = np.asarray(encode(), dtype=np.float32)
+    vectors = np.asarray(encode(texts), dtype=np.float32)
     np.save(path, vectors)
     print(f"  {name}: {vectors.shape[0]} texts in {time.perf_counter() - started:.0f} s", flush=True)
     return vectors
@@ -92,6 +97,17 @@ def encoders() -> dict[str, Callable[[list[str], str], np.ndarray]]:
     return {"e5": e5.encode, "minilm": minilm.encode, "use": use_encode}
 
 
+def model_vectors(texts: list[str], asked: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each packaged model's (document vectors, query vectors), from CACHE or encoded now."""
+    return {
+        name: (
+            cached(f"{name}_docs", texts, lambda batch, encode=encode: encode(batch, "passage")),
+            cached(f"{name}_queries", asked, lambda batch, encode=encode: encode(batch, "query")),
+        )
+        for name, encode in encoders().items()
+    }
+
+
 def corpus(data: Path) -> tuple[pl.DataFrame, list[str], list[str], list[str]]:
     """(query sets, movie ids, their indexed texts, the distinct queries) as search_quality.py has them."""
     movies, firsts = benchmark_movies(data)
@@ -132,13 +148,7 @@ def main() -> None:
 
     CACHE.mkdir(parents=True, exist_ok=True)
     queries, ids, texts, asked = corpus(data)
-    models = {
-        name: (
-            cached(f"{name}_docs", lambda encode=encode: encode(texts, "passage")),
-            cached(f"{name}_queries", lambda encode=encode: encode(asked, "query")),
-        )
-        for name, encode in encoders().items()
-    }
+    models = model_vectors(texts, asked)
     if args.mpnet:
         from sentence_transformers import SentenceTransformer
 
@@ -148,10 +158,7 @@ def main() -> None:
         def mpnet_encode(batch: list[str]) -> np.ndarray:
             return mpnet.encode(batch, batch_size=32, normalize_embeddings=True)
 
-        models["mpnet"] = (
-            cached("mpnet_docs", lambda: mpnet_encode(texts)),
-            cached("mpnet_queries", lambda: mpnet_encode(asked)),
-        )
+        models["mpnet"] = (cached("mpnet_docs", texts, mpnet_encode), cached("mpnet_queries", asked, mpnet_encode))
     tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(texts)
     tfidf_docs, tfidf_queries = tfidf.transform(texts), tfidf.transform(asked)
     row = {q: i for i, q in enumerate(asked)}

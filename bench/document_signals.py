@@ -28,7 +28,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 from _shared import wilson
-from dense_lists import CACHE, K, Ranked, arguments, cached, corpus, dbsf_scores, encoders, top
+from dense_lists import K, Ranked, arguments, cached, corpus, dbsf_scores, encoders, model_vectors, top
 from search_quality import RRF_K, benchmark_movies, mrr_interval
 
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
@@ -128,11 +128,12 @@ def main() -> None:
         f"{title}. {', '.join(genres[m])}. {overview or ''}".strip() if genres.get(m) else text
         for (m, title, overview), text in zip(written, texts)
     ]
-    query_vectors = {name: np.load(CACHE / f"{name}_queries.npy") for name in ("e5", "minilm", "use")}
+    indexed = model_vectors(texts, asked)
+    query_vectors = {name: queries_ for name, (_, queries_) in indexed.items()}
     documents = {
-        "as indexed": {name: np.load(CACHE / f"{name}_docs.npy") for name in ("e5", "minilm", "use")},
+        "as indexed": {name: docs for name, (docs, _) in indexed.items()},
         "genres written in": {
-            name: cached(f"{name}_docs_genres", lambda encode=encode: encode(with_genres, "passage"))
+            name: cached(f"{name}_docs_genres", with_genres, lambda batch, encode=encode: encode(batch, "passage"))
             for name, encode in encoders().items()
         },
     }

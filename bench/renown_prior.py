@@ -11,7 +11,7 @@ fused by DBSF as Qdrant computes it), MiniLM's list for queries read as English 
 others, as movrec asks them. `w` is chosen on the tuning part only: the largest weight that costs
 the description set (its answers drawn uniformly from the catalogue, so renown says nothing about
 them) nothing there; the held-out part reports it. Reads the vectors bench/dense_lists.py cached
-(run it first). ~1 min.
+(encodes them if it has not run: ~3 min). ~1 min.
 Usage: python bench/renown_prior.py [--data ../shared/data]
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 from _shared import wilson
-from dense_lists import CACHE, DEPTH, K, arguments, corpus, dbsf_scores, top
+from dense_lists import DEPTH, K, arguments, corpus, dbsf_scores, model_vectors, top
 from search_quality import mrr_interval
 
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
@@ -34,10 +34,7 @@ def main() -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     queries, ids, texts, asked = corpus(data)
-    vectors = {
-        name: (np.load(CACHE / f"{name}_docs.npy"), np.load(CACHE / f"{name}_queries.npy"))
-        for name in ("e5", "minilm", "use")
-    }
+    vectors = model_vectors(texts, asked)
     english = Embedder(EmbedderSettings(model="all-MiniLM-L6-v2", second_model=None))  # who asks MiniLM
     tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(texts)
     tfidf_docs, tfidf_queries = tfidf.transform(texts), tfidf.transform(asked)

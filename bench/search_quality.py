@@ -10,7 +10,9 @@ answer's own text is never simply copied into the index. Query sets with known a
   Spanish, French, German and Chinese (88 queries; not translations of the overviews);
 * translated descriptions: bench/data/crosslingual_uniform.csv, the description queries of 48
   movies drawn as the descriptions are (most of them little known), translated by hand into the
-  same four languages (192 queries): what favouring well-known films costs other languages.
+  same four languages (192 queries): what favouring well-known films costs other languages;
+* unseen descriptions (`--unseen N`): up to N more first sentences, those after the first --per-set
+  in the same order; no script ever asked them, so no setting was chosen on them (all held out).
 Systems, all over the same texts (title + overview without its first sentence):
 * movrec: the product's `search()` over a real embedded collection (title, overview chunks and
   profile points, built by `embed_partition` / `build_points`): e5, BM25 and the second models'
@@ -37,7 +39,7 @@ Wilson for recalls, bootstrap for MRR.
 
 Embeddings are cached under ~/.cache/movrec/bench/search_quality (the first run embeds about 30k
 texts: ~20 min on 2 cores).
-Usage: python bench/search_quality.py [--data ../shared/data] [--per-set 1000]
+Usage: python bench/search_quality.py [--data ../shared/data] [--per-set 1000] [--unseen 4648]
 """
 
 from __future__ import annotations
@@ -132,12 +134,15 @@ def cached_vectors(embedder: Embedder, name: str, ids: list[str], texts: list[st
     return vectors
 
 
-def query_sets(data: Path, movies: pl.DataFrame, firsts: dict[str, str], per_set: int) -> pl.DataFrame:
-    """(set, movie_id, query, held_out)."""
+def query_sets(data: Path, movies: pl.DataFrame, firsts: dict[str, str], per_set: int, unseen: int = 0) -> pl.DataFrame:
+    """(set, movie_id, query, held_out). `unseen`: up to that many more description queries, those
+    after the first `per_set` in the same order ("unseen descriptions", all held out): no benchmark
+    or tuning script has asked them, so they measure what no setting was chosen on."""
     ids = movies["movie_id"].to_list()
     number = {m: int(m.removeprefix("tmdb-")) for m in ids}
     order = sorted(ids, key=lambda m: (number[m] * 7919) % 10007)  # a fixed shuffle
-    rows = [("descriptions", m, firsts[m], number[m] % 5 == 0) for m in order if m in firsts][:per_set]
+    described = [m for m in order if m in firsts]
+    rows = [("descriptions", m, firsts[m], number[m] % 5 == 0) for m in described[:per_set]]
     ml = data / "ml-latest-small"
     links = pl.read_csv(ml / "links.csv", schema_overrides={"tmdbId": pl.Float64})
     tags = tag_queries(pl.read_csv(ml / "tags.csv"), links, set(ids))
@@ -156,6 +161,7 @@ def query_sets(data: Path, movies: pl.DataFrame, firsts: dict[str, str], per_set
     # languages: what renown costs queries not in English, as the descriptions say it for English ones
     translated = pl.read_csv(HERE / "data" / "crosslingual_uniform.csv")
     rows += [("translated descriptions", m, q, number[m] % 5 == 0) for m, _, q in translated.iter_rows() if m in number]
+    rows += [("unseen descriptions", m, firsts[m], True) for m in described[per_set : per_set + unseen]]
     return pl.DataFrame(rows, schema=["set", "movie_id", "query", "held_out"], orient="row")
 
 
@@ -163,6 +169,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=str(HERE.parents[1] / "shared" / "data"))
     parser.add_argument("--per-set", type=int, default=1000)
+    parser.add_argument(
+        "--unseen", type=int, default=0, help="this many more descriptions, after the first --per-set (4,648 exist)"
+    )
     parser.add_argument(
         "--variants",
         default="",
@@ -174,7 +183,7 @@ def main() -> None:
     data = Path(args.data)
     CACHE.mkdir(parents=True, exist_ok=True)
     movies, firsts = benchmark_movies(data)
-    queries = query_sets(data, movies, firsts, args.per_set)
+    queries = query_sets(data, movies, firsts, args.per_set, args.unseen)
     print(queries.group_by("set").agg(pl.len(), pl.col("held_out").sum()).sort("set"))
 
     e5 = Embedder(EmbedderSettings())  # movrec's (with its second model): queries through int8 ONNX

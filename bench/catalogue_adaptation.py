@@ -21,7 +21,7 @@ for the 10k movies (a further 8-10 minutes for mpnet's with `--quality`).
 `--passes 3 --steps 1000` trains three passes (each asking each overview's next sentence);
 `--variants` measures other fusion settings over each index (tune on the tuning part).
 Usage: python bench/catalogue_adaptation.py [--data ../shared/data] [--steps 100] [--passes 1] [--seed 7]
-       [--quality] [--fusion-only] [--sets cross-lingual] [--variants 8:1:dbsf,5:1:rrf,5:1:dbsf:0.3:1.0]
+       [--quality] [--fusion-only] [--sets cross-lingual] [--unseen 4648] [--variants 8:1:dbsf,5:1:rrf,5:1:dbsf:0.3:1.0]
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("--quality", action="store_true", help="also the quality profile (mpnet) with both adapted")
     parser.add_argument("--fusion-only", action="store_true", help="skip MiniLM alone (packaged and adapted)")
     parser.add_argument("--sets", default="", help="only these query sets, e.g. 'cross-lingual' (default: all)")
+    parser.add_argument("--unseen", type=int, default=0, help="as bench/search_quality.py's: more descriptions")
     parser.add_argument(
         "--variants",
         default="",
@@ -69,7 +70,7 @@ def main() -> None:
     args = parser.parse_args()
     data = Path(args.data)
     movies, firsts = benchmark_movies(data)
-    queries = query_sets(data, movies, firsts, 1000).filter(pl.col("set") != "titles")
+    queries = query_sets(data, movies, firsts, 1000, args.unseen).filter(pl.col("set") != "titles")
     if args.sets:
         queries = queries.filter(pl.col("set").is_in(args.sets.split(",")))
     # the product's own training (core/adaptation.py, what `movrec adapt` runs), into a home of its own

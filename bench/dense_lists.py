@@ -108,6 +108,17 @@ def model_vectors(texts: list[str], asked: list[str]) -> dict[str, tuple[np.ndar
     }
 
 
+def print_ranks(ranks: dict[tuple[str, str, str], list[int | None]], column: str = "system") -> None:
+    """A table of Recall@10 and MRR@10 per (query set, subset, system), from each query's rank of its
+    answer (None: not in the top 10); systems in the order they were first recorded."""
+    print(f"\n| query set | subset | queries | {column} | Recall@10 | MRR@10 |")
+    print("|---|---|---|---|---|---|")
+    for (group, subset, system), found in sorted(ranks.items(), key=lambda kv: kv[0][:2]):  # stable
+        mrr = np.array([1.0 / r if r else 0.0 for r in found])
+        recall = wilson(sum(r is not None for r in found), len(found), digits=3)
+        print(f"| {group} | {subset} | {len(found)} | {system} | {recall} | {mrr_interval(mrr)} |")
+
+
 def corpus(data: Path) -> tuple[pl.DataFrame, list[str], list[str], list[str]]:
     """(query sets, movie ids, their indexed texts, the distinct queries) as search_quality.py has them."""
     movies, firsts = benchmark_movies(data)
@@ -174,13 +185,7 @@ def main() -> None:
             got = fuse(lists)
             rank = got.index(position[movie]) + 1 if position[movie] in got else None
             ranks.setdefault((group, "held-out" if held_out else "tuning", system), []).append(rank)
-    print("\n| query set | subset | queries | lists | Recall@10 | MRR@10 |")
-    print("|---|---|---|---|---|---|")
-    for (group, subset, system), found in sorted(ranks.items(), key=lambda kv: kv[0][:2]):  # stable: systems in order
-        mrr = np.array([1.0 / r if r else 0.0 for r in found])
-        hits = sum(r is not None for r in found)
-        recall = wilson(hits, len(found), digits=3)
-        print(f"| {group} | {subset} | {len(found)} | {system} | {recall} | {mrr_interval(mrr)} |")
+    print_ranks(ranks, "lists")
 
 
 if __name__ == "__main__":

@@ -27,9 +27,8 @@ from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
-from _shared import wilson
-from dense_lists import K, Ranked, arguments, cached, corpus, dbsf_scores, encoders, model_vectors, top
-from search_quality import RRF_K, benchmark_movies, mrr_interval
+from dense_lists import K, Ranked, arguments, cached, corpus, dbsf_scores, encoders, model_vectors, print_ranks, top
+from search_quality import RRF_K, benchmark_movies
 
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.lexical import AVERAGE_LENGTH
@@ -181,12 +180,7 @@ def main() -> None:
                 baseline = rrf(lists["e5"], lists["minilm"], words)
                 record(group, subset, f"RRF(e5 + MiniLM + {lexical_name}), {texts_name}", movie, baseline)
                 record(group, subset, f"{lexical_name} alone, {texts_name}", movie, words[0][:K].tolist())
-    print("\n| query set | subset | queries | system | Recall@10 | MRR@10 |")
-    print("|---|---|---|---|---|---|")
-    for (group, subset, system), found in sorted(ranks.items(), key=lambda kv: kv[0][:2]):
-        mrr = np.array([1.0 / r if r else 0.0 for r in found])
-        recall = wilson(sum(r is not None for r in found), len(found), digits=3)
-        print(f"| {group} | {subset} | {len(found)} | {system} | {recall} | {mrr_interval(mrr)} |")
+    print_ranks(ranks)
 
 
 if __name__ == "__main__":

@@ -27,9 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from _shared import wilson
-from dense_lists import K, Ranked, arguments, corpus, dbsf_scores, model_vectors, top
-from search_quality import benchmark_movies, mrr_interval
+from dense_lists import K, Ranked, arguments, corpus, dbsf_scores, model_vectors, print_ranks, top
+from search_quality import benchmark_movies
 
 from movrec_dagster.core.embedding import DEFAULT_MAX_SEQ_LENGTH, Embedder, EmbedderSettings
 from movrec_dagster.core.onnx_encoder import OnnxEncoder, onnx_encoder
@@ -133,12 +132,7 @@ def main() -> None:
                 v = query[name] + b * docs[first[:k]].mean(axis=0)
                 moved.append(top(docs @ (v / np.linalg.norm(v))))
             record(group, subset, f"feedback, k {k}, b {b}", movie, ranked(*fused(moved + [words])))
-    print("\n| query set | subset | queries | system | Recall@10 | MRR@10 |")
-    print("|---|---|---|---|---|---|")
-    for (group, subset, system), found in sorted(ranks.items(), key=lambda kv: kv[0][:2]):
-        mrr = np.array([1.0 / r if r else 0.0 for r in found])
-        recall = wilson(sum(r is not None for r in found), len(found), digits=3)
-        print(f"| {group} | {subset} | {len(found)} | {system} | {recall} | {mrr_interval(mrr)} |")
+    print_ranks(ranks)
 
     def score(system: str, subset: str = "tuning") -> tuple[float, float]:
         found = ranks[("descriptions", subset, system)]

@@ -37,11 +37,15 @@ DEPTH, K = 50, 10
 Ranked = tuple[np.ndarray, np.ndarray]  # (document indexes, scores), best first
 
 
+def digest(texts: list[str]) -> str:
+    """Names what a cache file was computed from: a query set added or changed gets a new file
+    instead of being read back with its rows misaligned."""
+    return hashlib.sha256("\n".join(texts).encode()).hexdigest()[:12]
+
+
 def cached(name: str, texts: list[str], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
-    """`encode(texts)`, kept in CACHE under a digest of the texts: a query set added or changed is
-    encoded again instead of read back with its rows misaligned."""
-    digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:12]
-    path = CACHE / f"{name}-{digest}.npy"
+    """`encode(texts)`, kept in CACHE under the texts' `digest`."""
+    path = CACHE / f"{name}-{digest(texts)}.npy"
     if path.exists():
         return np.load(path)
     CACHE.mkdir(parents=True, exist_ok=True)

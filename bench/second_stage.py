@@ -22,12 +22,11 @@ Usage: python bench/second_stage.py [--data ../shared/data]
 
 from __future__ import annotations
 
-import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from dense_lists import K, Ranked, arguments, corpus, dbsf_scores, model_vectors, print_ranks, top
+from dense_lists import K, Ranked, arguments, corpus, dbsf_scores, digest, model_vectors, print_ranks, top
 from search_quality import benchmark_movies
 
 from movrec_dagster.core.embedding import DEFAULT_MAX_SEQ_LENGTH, Embedder, EmbedderSettings
@@ -45,8 +44,7 @@ class Tokens:
     """One model's unit token vectors per text (its specials dropped), float16, end to end in one array."""
 
     def __init__(self, encoder: OnnxEncoder, texts: list[str], kind: str, name: str) -> None:
-        digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:12]
-        path = CACHE / f"{name}-{kind}-{digest}.npz"
+        path = CACHE / f"{name}-{kind}-{digest(texts)}.npz"
         if not path.exists():
             CACHE.mkdir(parents=True, exist_ok=True)
             with ThreadPoolExecutor(2) as pool:
@@ -60,14 +58,8 @@ class Tokens:
 
 
 def token_vectors(encoder: OnnxEncoder, text: str, kind: str) -> np.ndarray:
-    """What `OnnxEncoder._encode_one` pools, unpooled: one unit vector per token, no CLS / SEP."""
-    encoding = encoder.tokenizer.encode(encoder.meta["prompts"][kind] + text, add_special_tokens=False)
-    encoding.truncate(encoder.meta["max_seq_length"] - encoder.specials)
-    encoding = encoder.tokenizer.post_process(encoding)
-    ids = np.array([encoding.ids], dtype=np.int64)
-    mask = np.array([encoding.attention_mask], dtype=np.int64)
-    feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-    hidden = encoder.session.run(None, {name: feeds[name] for name in encoder.inputs})[0][0][1:-1]
+    """What the encoder pools, unpooled: one unit vector per token, no CLS / SEP."""
+    hidden = encoder.token_states(encoder.meta["prompts"][kind] + text)[0][0][1:-1]
     return (hidden / (np.linalg.norm(hidden, axis=1, keepdims=True) + 1e-12)).astype(np.float16)
 
 

@@ -138,14 +138,19 @@ class OnnxEncoder:
         with ThreadPoolExecutor(min(self.threads, len(texts))) as pool:
             return np.concatenate(list(pool.map(lambda text: self._encode_one(prompt + text), texts)))
 
-    def _encode_one(self, text: str) -> np.ndarray:
+    def token_states(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(the model's last hidden states, the attention mask) for one text, prompt included, cut
+        as the model's tokenizer cuts it: what a vector pools (bench/second_stage.py reads them unpooled)."""
         encoding = self.tokenizer.encode(text, add_special_tokens=False)
         encoding.truncate(self.meta["max_seq_length"] - self.specials)
         encoding = self.tokenizer.post_process(encoding)
         ids = np.array([encoding.ids], dtype=np.int64)
         mask = np.array([encoding.attention_mask], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        hidden = self.session.run(None, {name: feeds[name] for name in self.inputs})[0]
+        return self.session.run(None, {name: feeds[name] for name in self.inputs})[0], mask
+
+    def _encode_one(self, text: str) -> np.ndarray:
+        hidden, mask = self.token_states(text)
         if self.meta["pooling"] == "cls":
             vectors = hidden[:, 0]
         else:

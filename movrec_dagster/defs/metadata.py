@@ -11,9 +11,14 @@ import polars as pl
 
 from movrec_dagster.core.stages import StageReport
 
+CELL = 300  # characters a table cell keeps
+
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")[:300]
+    # a cause names the file first and what movrec did about it last ("...; still serving the last
+    # good version"): a long path or decoder message is cut from the middle, so both ends stay
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= CELL else f"{text[: CELL // 2]} … {text[-(CELL // 2 - 3) :]}"
 
 
 def failures_markdown(failures: dict[str, str]) -> str:

@@ -42,8 +42,13 @@ postgres:
 	  || (apt-get update -qq && apt-get install -y -q postgresql >/dev/null) \
 	  || echo "postgresql could not be installed: the PostgreSQL deployment test will be skipped"
 
+# Two workers, a test file each at a time (`--dist loadfile`: a module's fixtures are built once):
+# many tests wait on `dagster dev`, sensors or subprocesses, and the other worker runs meanwhile
+# (the suite on 2 cores: 22-28 min in one process, about 11 in two)
+TEST_WORKERS ?= 2
+
 test: lint chromium postgres
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # the fast tier: pure-core tests with small fakes (and the real embedded engine), under a minute
 test-fast: lint

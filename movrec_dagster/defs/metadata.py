@@ -17,8 +17,10 @@ CELL = 300  # characters a table cell keeps
 def _cell(text: str) -> str:
     # a cause names the file first and what movrec did about it last ("...; still serving the last
     # good version"): a long path or decoder message is cut from the middle, so both ends stay
-    text = text.replace("|", "\\|").replace("\n", " ")
-    return text if len(text) <= CELL else f"{text[: CELL // 2]} … {text[-(CELL // 2 - 3) :]}"
+    text = text.replace("\n", " ")
+    if len(text) > CELL:
+        text = f"{text[: CELL // 2]} … {text[-(CELL // 2 - 3) :]}"
+    return text.replace("|", "\\|")  # after the cut, which must not split an escape from its pipe
 
 
 def failures_markdown(failures: dict[str, str]) -> str:

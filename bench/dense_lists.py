@@ -28,12 +28,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 from _shared import wilson
-from search_quality import HERE, benchmark_movies, mrr_interval, query_sets
+from search_quality import HERE, RRF_K, benchmark_movies, mrr_interval, query_sets
 
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 
 CACHE = Path.home() / ".cache" / "movrec" / "bench" / "dense_lists"
 DEPTH, K = 50, 10
+RENOWN = 0.8  # the product's weight (EVALUATION.md step 11)
 Ranked = tuple[np.ndarray, np.ndarray]  # (document indexes, scores), best first
 
 
@@ -74,6 +75,26 @@ def dbsf_scores(lists: list[Ranked], weights: list[float] | None = None) -> dict
 
 def dbsf(lists: list[Ranked], weights: list[float] | None = None) -> list[int]:
     fused = dbsf_scores(lists, weights)
+    return sorted(fused, key=lambda i: -fused[i])[:K]
+
+
+def renown_fused(lists: list[Ranked], prior: np.ndarray, weight: float = RENOWN) -> tuple[np.ndarray, np.ndarray]:
+    """movrec's first stage: (candidates, DBSF score + weight x renown), as the engine's formula adds it."""
+    scores = dbsf_scores(lists)
+    candidates = np.array(list(scores))
+    return candidates, np.array([scores[c] for c in candidates]) + weight * prior[candidates]
+
+
+def ranked(candidates: np.ndarray, scores: np.ndarray) -> list[int]:
+    return candidates[np.argsort(-scores, kind="stable")][:K].tolist()
+
+
+def rrf(*lists: Ranked) -> list[int]:
+    """The plain baseline's reciprocal-rank fusion (k = 60)."""
+    fused: dict[int, float] = {}
+    for indexes, _ in lists:
+        for rank, i in enumerate(indexes.tolist(), 1):
+            fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank)
     return sorted(fused, key=lambda i: -fused[i])[:K]
 
 

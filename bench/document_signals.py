@@ -27,8 +27,8 @@ from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
-from dense_lists import K, Ranked, arguments, cached, corpus, dbsf_scores, encoders, model_vectors, print_ranks, top
-from search_quality import RRF_K, benchmark_movies
+from dense_lists import K, arguments, cached, corpus, dbsf_scores, encoders, model_vectors, print_ranks, rrf, top
+from search_quality import benchmark_movies
 
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.lexical import AVERAGE_LENGTH
@@ -105,14 +105,6 @@ def engine_bm25(texts: list[str], asked: list[str], stem: bool, query_idf: bool,
 
 def bm25_name(stem: bool, query_idf: bool, k: float, b: float) -> str:
     return f"BM25{'' if stem else ' unstemmed'}{', query IDF' if query_idf else ''}, k {k} b {b}"
-
-
-def rrf(*lists: Ranked) -> list[int]:
-    fused: dict[int, float] = {}
-    for indexes, _ in lists:
-        for rank, i in enumerate(indexes.tolist(), 1):
-            fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank)
-    return sorted(fused, key=lambda i: -fused[i])[:K]
 
 
 def main() -> None:

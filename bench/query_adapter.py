@@ -26,20 +26,19 @@ import time
 
 import numpy as np
 import torch
-from dense_lists import K, Ranked, arguments, cached, dbsf_scores, encoders, print_ranks, top
+from dense_lists import Ranked, arguments, cached, encoders, print_ranks, ranked, renown_fused, rrf, top
 from search_quality import benchmark_movies, query_sets
 
 from movrec_dagster.core.adaptation import cloze_pairs
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.vectorstore.types import renown
 
-RENOWN = 0.8
 SCALE = 20.0  # MultipleNegativesRankingLoss's, as `movrec adapt` trains
 DECAYS = (0.0, 0.01, 0.1)  # x ||W - I||^2, chosen on the kept-out pairs
 MAX_STEPS, EVERY = 400, 20
 
 
-def train_adapter(questions: np.ndarray, passages: np.ndarray, both_sides: bool) -> tuple[np.ndarray, str]:
+def train_adapter(questions: np.ndarray, passages: np.ndarray, both_sides: bool) -> np.ndarray:
     """W (d x d, from the identity) for `normalize(W q) . p` (or `. normalize(W p)`), full-batch softmax
     over the training passages; steps and decay chosen on the last tenth of the pairs."""
     n = len(questions)
@@ -71,7 +70,7 @@ def train_adapter(questions: np.ndarray, passages: np.ndarray, both_sides: bool)
                 if accuracy > best[0]:
                     best = (accuracy, w.detach().clone(), f"decay {decay}, {step} steps")
     print(f"    kept-out top-1 {kept_out_accuracy(eye):.3f} -> {best[0]:.3f} ({best[2]})", flush=True)
-    return best[1].numpy(), best[2]
+    return best[1].numpy()
 
 
 def unit(vectors: np.ndarray) -> np.ndarray:
@@ -107,7 +106,7 @@ def main() -> None:
         ps = cached(f"{name}_cloze_p", [b for _, b in pairs], lambda b, run=run: run(b, "passage"))
         for both in (False, True):
             print(f"  {name}, {'both sides' if both else 'query side'}:", flush=True)
-            adapters[(name, both)] = train_adapter(qs, ps, both)[0]
+            adapters[(name, both)] = train_adapter(qs, ps, both)
         print(f"  {name}: adapters in {time.perf_counter() - started:.0f} s", flush=True)
 
     tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(texts)
@@ -119,32 +118,20 @@ def main() -> None:
     row, position = {q: i for i, q in enumerate(asked)}, {m: i for i, m in enumerate(ids)}
     ranks: dict[tuple[str, str, str], list[int | None]] = {}
 
-    def fused(lists: list[Ranked]) -> list[int]:
-        scores = dbsf_scores(lists)
-        candidates = np.array(list(scores))
-        total = np.array([scores[c] for c in candidates]) + RENOWN * prior[candidates]
-        return candidates[np.argsort(-total, kind="stable")][:K].tolist()
-
-    def rrf(lists: list[Ranked]) -> list[int]:
-        scores: dict[int, float] = {}
-        for indexes, _ in lists:
-            for rank, i in enumerate(indexes.tolist()):
-                scores[i] = scores.get(i, 0.0) + 1.0 / (60 + rank + 1)
-        return sorted(scores, key=lambda i: -scores[i])[:K]
-
-    def dense(name: str, i: int, adapted: tuple[str, bool] | None) -> Ranked:
+    def dense(name: str, i: int, both_sides: bool | None) -> Ranked:
+        """`name`'s list for query `i`: as packaged (None), or through its adapter on one or both sides."""
         docs, asked_vectors = vectors[name]
-        if adapted is None or adapted[0] != name:
+        if both_sides is None:
             return top(docs @ asked_vectors[i])
-        w = adapters[(name, adapted[1])]
-        return top((adapted_docs[(name, True)] if adapted[1] else docs) @ unit(w @ asked_vectors[i]))
+        query = unit(adapters[(name, both_sides)] @ asked_vectors[i])
+        return top((adapted_docs[(name, True)] if both_sides else docs) @ query)
 
-    variants: dict[str, list[tuple[str, bool]]] = {
-        "movrec's lists (first stage)": [],
-        "e5 adapted, query side": [("e5", False)],
-        "MiniLM adapted, query side": [("minilm", False)],
-        "e5 + MiniLM adapted, query side": [("e5", False), ("minilm", False)],
-        "e5 + MiniLM adapted, both sides": [("e5", True), ("minilm", True)],
+    variants: dict[str, dict[str, bool]] = {  # system -> the models adapted, on both sides or not
+        "movrec's lists (first stage)": {},
+        "e5 adapted, query side": {"e5": False},
+        "MiniLM adapted, query side": {"minilm": False},
+        "e5 + MiniLM adapted, query side": {"e5": False, "minilm": False},
+        "e5 + MiniLM adapted, both sides": {"e5": True, "minilm": True},
     }
     for n, (group, movie, text, held_out) in enumerate(queries.iter_rows()):
         subset, i = "held-out" if held_out else "tuning", row[text]
@@ -156,10 +143,10 @@ def main() -> None:
             ranks.setdefault((group, subset, system), []).append(rank)
 
         plain = [top(vectors[m][0] @ vectors[m][1][i]) for m in ("e5", "minilm")]
-        record("plain RRF(e5 + MiniLM + TF-IDF)", rrf(plain + [words]))
+        record("plain RRF(e5 + MiniLM + TF-IDF)", rrf(*plain, words))
         for system, adapted in variants.items():
-            lists = [dense(m, i, next((a for a in adapted if a[0] == m), None)) for m in ("e5", second)]
-            record(system, fused(lists + [words]))
+            lists = [dense(m, i, adapted.get(m)) for m in ("e5", second)]
+            record(system, ranked(*renown_fused(lists + [words], prior)))
         if n % 1000 == 0:
             print(f"  {n} queries asked", flush=True)
     print_ranks(ranks)

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from dense_lists import K, Ranked, arguments, corpus, dbsf_scores, digest, model_vectors, print_ranks, top
+from dense_lists import arguments, corpus, digest, model_vectors, print_ranks, ranked, renown_fused, top
 from search_quality import benchmark_movies
 
 from movrec_dagster.core.embedding import DEFAULT_MAX_SEQ_LENGTH, Embedder, EmbedderSettings
@@ -34,7 +34,6 @@ from movrec_dagster.core.onnx_encoder import OnnxEncoder, onnx_encoder
 from movrec_dagster.core.vectorstore.types import renown
 
 CACHE = Path.home() / ".cache" / "movrec" / "bench" / "second_stage"
-RENOWN = 0.8  # the product's weight (EVALUATION.md step 11)
 TOKEN_WEIGHTS = (0.05, 0.1, 0.2, 0.4)  # x the candidates' standardised MaxSim
 FEEDBACK = [(k, b) for k in (3, 5, 10) for b in (0.3, 0.6, 1.0)]
 TOKEN_MODELS = {"MiniLM": "all-MiniLM-L6-v2", "e5": "multilingual-e5-small"}
@@ -63,10 +62,6 @@ def token_vectors(encoder: OnnxEncoder, text: str, kind: str) -> np.ndarray:
     return (hidden / (np.linalg.norm(hidden, axis=1, keepdims=True) + 1e-12)).astype(np.float16)
 
 
-def ranked(candidates: np.ndarray, scores: np.ndarray) -> list[int]:
-    return candidates[np.argsort(-scores, kind="stable")][:K].tolist()
-
-
 def main() -> None:
     data, _ = arguments()
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -93,17 +88,13 @@ def main() -> None:
         rank = got.index(position[movie]) + 1 if position[movie] in got else None
         ranks.setdefault((group, subset, system), []).append(rank)
 
-    def fused(lists: list[Ranked]) -> tuple[np.ndarray, np.ndarray]:
-        scores = dbsf_scores(lists)
-        candidates = np.array(list(scores))
-        return candidates, np.array([scores[c] for c in candidates]) + RENOWN * prior[candidates]
-
     for group, movie, text, held_out in queries.iter_rows():
         subset, i = "held-out" if held_out else "tuning", asked_row[text]
         second = "minilm" if english.asked(text) else "use"
         query = {name: vectors[name][1][i] for name in ("e5", second)}
         words = top((tfidf_docs @ tfidf_queries[i].T).toarray().ravel())
-        candidates, base = fused([top(vectors[name][0] @ query[name]) for name in ("e5", second)] + [words])
+        lists = [top(vectors[name][0] @ query[name]) for name in ("e5", second)]
+        candidates, base = renown_fused(lists + [words], prior)
         record(group, subset, "first stage (movrec's lists)", movie, ranked(candidates, base))
         for name, (docs, asked_tokens) in tokens.items():
             if name == "MiniLM" and second != "minilm":
@@ -123,7 +114,7 @@ def main() -> None:
                 docs = vectors[name][0]
                 v = query[name] + b * docs[first[:k]].mean(axis=0)
                 moved.append(top(docs @ (v / np.linalg.norm(v))))
-            record(group, subset, f"feedback, k {k}, b {b}", movie, ranked(*fused(moved + [words])))
+            record(group, subset, f"feedback, k {k}, b {b}", movie, ranked(*renown_fused(moved + [words], prior)))
     print_ranks(ranks)
 
     def score(system: str, subset: str = "tuning") -> tuple[float, float]:

@@ -154,3 +154,15 @@ def test_item_knn_follows_its_formula() -> None:
     assert sim["b"] == pytest.approx(2 / (3**0.5 * 2**0.5 + 10))
     assert sim["c"] == pytest.approx(1 / (3**0.5 * 1 + 10))
     assert model.scores(["b"], ["c"]) == pytest.approx({"a": sim["b"] - 0.5 * sim["c"]})
+
+
+def test_the_catalogue_is_filed_by_language_in_batches_as_one_text_at_a_time() -> None:
+    """Every TMDB overview document's language, read in a batch per partition (what the index step
+    does) and one at a time (`text_language`): the same 10,000 answers."""
+    from movrec_dagster.core.lexical import text_language, text_languages
+    from movrec_dagster.core.stages.embeddings import document_text
+
+    frame = pl.read_csv(TMDB).with_columns(pl.col("overview").fill_null(""))
+    for (language,), part in frame.group_by("original_language"):
+        texts = [document_text(str(t), o) for t, o in part.select("title", "overview").iter_rows()]
+        assert text_languages(texts, str(language)) == [text_language(text, str(language)) for text in texts]

@@ -17,7 +17,7 @@ import polars as pl
 
 from .entities import title_keys
 from .home import MovrecHome, read_table
-from .lexical import document_vector, term_counts, text_language
+from .lexical import document_vector, term_counts, text_languages
 from .pending import pending_partitions
 from .stages.embeddings import document_text, title_text
 from .vectorstore import PayloadFilter, VectorPoint, VectorStore
@@ -73,11 +73,20 @@ def build_points(
     for alias, target in aliases.select("alias", "movie_id").iter_rows() if aliases is not None else []:
         also.setdefault(target, []).append(alias)
     kinds = kinds or {}
+    rows = [  # not those removed or re-filed since they were embedded
+        (row, movie)
+        for row in embeddings.iter_rows(named=True)
+        if (movie := meta.get(row["movie_id"])) is not None and movie["language"] == language
+    ]
+    # catalogue text says its own language (transcripts are in their spoken one): read all at once
+    documents = {
+        i: document_text(title_text(movie), row["text"] or "")
+        for i, (row, movie) in enumerate(rows)
+        if row["kind"] == "overview"
+    }
+    written = dict(zip(documents, text_languages(list(documents.values()), language)))
     points = []
-    for row in embeddings.iter_rows(named=True):
-        movie = meta.get(row["movie_id"])
-        if movie is None or movie["language"] != language:  # removed or re-filed since it was embedded
-            continue
+    for i, (row, movie) in enumerate(rows):
         payload = {
             "movie_id": row["movie_id"],
             "title": movie["title"],
@@ -108,9 +117,8 @@ def build_points(
         sparse = None
         if row["kind"] == "transcript":  # in its spoken language
             sparse = document_vector(row["text"] or "", language)
-        elif row["kind"] == "overview":  # the document (see `embed_partition`); catalogue text says its language
-            text = document_text(title_text(movie), row["text"] or "")
-            sparse = document_vector(text, text_language(text, language))
+        elif row["kind"] == "overview":  # the document (see `embed_partition`)
+            sparse = document_vector(documents[i], written[i])
         points.append(VectorPoint(row["point_id"], row["vector"], payload, sparse, row.get("vector2")))
     return points
 

@@ -24,14 +24,24 @@ query's terms simply match none of its old ones, so search falls back to the den
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
 from .vectorstore.types import LEXICAL_VERSION, TermCounts
 
-__all__ = ["LEXICAL_VERSION", "analyzer", "document_vector", "query_vector", "term_counts", "text_language"]
+__all__ = [
+    "LEXICAL_VERSION",
+    "analyzer",
+    "document_vector",
+    "query_vector",
+    "term_counts",
+    "text_language",
+    "text_languages",
+]
+_WORD = re.compile(r"\w+")  # words as Python reads them: what `text_languages` asks each analyzer about
 AVERAGE_LENGTH = 60.0  # tokens of a typical chunk (a title + overview, a few transcript lines)
 
 # partition language (ISO 639-1) -> the analyzer's language (stop words and Snowball stemmer)
@@ -94,14 +104,23 @@ def analyzer(language: str | None, stem: bool = True) -> Any:  # qdrant_edge.Bm2
     return Bm25(_config(ANALYZERS.get(language or ""), stem))
 
 
+def _leaders(removed: dict[str, int]) -> list[str]:
+    """The languages with the most stop words (`removed`: how many of a text's words each language's
+    analyzer drops), where that is at least two."""
+    best = max(removed.values(), default=0)
+    return [code for code, count in removed.items() if count == best] if best >= 2 else []
+
+
 def _stop_word_leaders(text: str) -> list[str]:
     """The languages whose stop words make up most of `text` (at least two of its words)."""
     words = len(analyzer(None).embed_query(text).indices)
     if words == 0:
         return []
-    removed = {code: words - len(analyzer(code, stem=False).embed_query(text).indices) for code in ANALYZERS}
-    best = max(removed.values())
-    return [code for code, count in removed.items() if count == best] if best >= 2 else []
+    return _leaders({code: words - len(analyzer(code, stem=False).embed_query(text).indices) for code in ANALYZERS})
+
+
+def _chosen(leaders: list[str], fallback: str) -> str:
+    return leaders[0] if len(leaders) == 1 and fallback not in leaders else fallback
 
 
 def text_language(text: str, fallback: str) -> str:
@@ -109,8 +128,31 @@ def text_language(text: str, fallback: str) -> str:
     than any other language's but `fallback`, which wins ties); else `fallback`. Catalogue overviews
     are often English whatever the movie's spoken language (TMDB's are), and an English overview read
     as Japanese matches no English query (measured in EVALUATION.md)."""
-    leaders = _stop_word_leaders(text)
-    return leaders[0] if len(leaders) == 1 and fallback not in leaders else fallback
+    return _chosen(_stop_word_leaders(text), fallback)
+
+
+def text_languages(texts: Sequence[str], fallback: str) -> list[str]:
+    """`text_language` of each of `texts`, the same answers for a fraction of the work: each language's
+    analyzer reads every distinct word of the batch once, instead of every text once (the 10k TMDB
+    overviews: 6.1 s -> 1.6 s, the same 10,000 answers; 5 s of the English partition's index step).
+
+    Whether the engine drops a word as a stop word depends on the word alone, so the words a
+    language's analyzer drops from the batch's distinct words are the ones it drops from each text.
+    A text with a term that reading did not produce (a script written without spaces, which the
+    tokenizer splits by context; a word Python lowercases otherwise) is read alone, as
+    `text_language` reads it: the answers stay the same whatever the batch."""
+    words = " ".join(sorted({word for text in texts for word in _WORD.findall(text.lower())}))
+    seen = set(analyzer(None).embed_query(words).indices)
+    stops = {code: seen - set(analyzer(code, stem=False).embed_query(words).indices) for code in ANALYZERS}
+    out = []
+    for text in texts:
+        terms = set(analyzer(None).embed_query(text).indices)
+        if terms <= seen:
+            leaders = _leaders({code: len(terms & dropped) for code, dropped in stops.items()})
+        else:
+            leaders = _stop_word_leaders(text)
+        out.append(_chosen(leaders, fallback))
+    return out
 
 
 def written_in(text: str, languages: Collection[str]) -> bool:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from movrec_dagster.core.lexical import document_vector, query_vector, text_language, written_in
+from movrec_dagster.core.lexical import document_vector, query_vector, text_language, text_languages, written_in
 from movrec_dagster.core.vectorstore import EdgeStore, VectorPoint, point_id
 
 SPANISH = {
@@ -31,6 +31,30 @@ def test_a_text_is_filed_under_the_language_of_its_stop_words() -> None:
     assert text_language("A boy dreams of becoming a musician although his family bans music.", "es") == "en"
     assert text_language("Im Herbst läuft ein deutsches U-Boot in den Atlantik aus.", "en") == "de"
     assert text_language("Coco", "es") == "es"  # too short to tell: the partition's language
+
+
+MIXED = [
+    *SPANISH.values(),
+    "A boy dreams of becoming a musician although his family bans music.",
+    "Im Herbst läuft ein deutsches U-Boot in den Atlantik aus, und die Mannschaft ist jung.",
+    "Un jeune homme quitte sa ville natale pour devenir chef dans un grand restaurant de Paris.",
+    "Un ragazzo sogna di diventare un musicista anche se la sua famiglia lo vieta.",
+    "一名宇航员被困在火星上，他必须想办法活下去。",
+    "宇宙飛行士が火星に取り残され、生き延びなければならない。",
+    "Коко",
+    "",
+    "!!! ... ???",
+    "The Spanish word 'los' and the French 'les' in an English text: the and of the it.",
+]
+
+
+@pytest.mark.parametrize("fallback", ["en", "es", "it", "ja", "xx"])
+def test_languages_read_in_one_batch_are_those_read_one_text_at_a_time(fallback: str) -> None:
+    """The index step reads a partition's overviews together (each language's analyzer once over
+    their words): the same answers as one text at a time, whatever the partition."""
+    assert text_languages(MIXED, fallback) == [text_language(text, fallback) for text in MIXED]
+    assert {"es", "en", "de", "fr"} <= set(text_languages(MIXED, "xx"))  # not all the fallback
+    assert text_languages([], fallback) == []
 
 
 def test_a_query_reads_as_its_language_for_a_one_language_model() -> None:

@@ -173,6 +173,15 @@ def test_the_renown_formula_adds_to_the_fused_score_in_both_engines(
         for h in hits:
             assert h.score == pytest.approx(plain[h.id] + 2.5 * h.payload.get("renown", 0.0), abs=1e-4)
     assert [h.id for h in heavier[0]] == [h.id for h in heavier[1]]
+    # the formula rescores only the fused list's best `Fusion.rescored(limit)`, in both engines alike
+    short = replace(search, limit=2, renown_weight=2.5)
+    renowned = {p.id: p.payload.get("renown", 0.0) for p in points}
+    order = sorted(fused[0], key=lambda i: -fused[0][i])
+    head = order[: types.FUSION.rescored(2)]
+    assert len(head) < len(order)
+    got = [[h.id for h in s.query_batch([short])[0]] for s in stores]
+    assert got[0] == got[1] == sorted(head, key=lambda i: -(fused[0][i] + 2.5 * renowned[i]))[:2]
+    assert got[0] != sorted(order, key=lambda i: -(fused[0][i] + 2.5 * renowned[i]))[:2]  # all 40 rescored
 
 
 def test_engines_agree_on_recommend_queries(tmp_path: Path) -> None:

@@ -309,7 +309,7 @@ class EdgeStore(VersionedStore):
             fused = Fusion.Dbsf() if fusion.method == "dbsf" else Fusion.Rrf(k=RRF_K, weights=fusion.weights(search))
             renown_weight = fusion.formula_weight(search)
             if renown_weight:  # the fused list rescored by the engine's formula (`Fusion.renown_weight`)
-                prefetches = [Prefetch(limit=depth, prefetches=prefetches, query=fused)]
+                prefetches = [Prefetch(limit=fusion.rescored(search.limit), prefetches=prefetches, query=fused)]
                 fused = _renown_formula(renown_weight)
             return QueryRequest(
                 limit=search.limit,

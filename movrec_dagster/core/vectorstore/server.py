@@ -252,7 +252,7 @@ class QdrantServerStore(VersionedStore):
             )
             renown_weight = fusion.formula_weight(search)
             if renown_weight:  # as `EdgeStore._request`: the fused list rescored by the formula
-                prefetch = [models.Prefetch(prefetch=prefetch, query=fused, limit=depth)]
+                prefetch = [models.Prefetch(prefetch=prefetch, query=fused, limit=fusion.rescored(search.limit))]
                 bonus = models.MultExpression(mult=[renown_weight, "renown"])
                 formula = models.SumExpression(sum=["$score", bonus])
                 fused = models.FormulaQuery(formula=formula, defaults={"renown": 0.0})

@@ -29,6 +29,12 @@ INDEXED_FIELDS = {
     "renown": "float",  # read by the hybrid query's score formula (`Fusion.renown_weight`)
 }
 RRF_K = 60  # reciprocal rank fusion constant (Qdrant's default)
+# the fused candidates the renown formula rescores, x the limit. search() fetches 8 x top_k x
+# `Fusion.depth` per list and reads back 2 x top_k hits; rescoring all of the fused list (400 for
+# top 10) took 0.6 of the engine's 4.5 ms at 10k movies, while rescoring the best 100 gave every one
+# of bench/search_quality.py's 6,834 queries (all sets, the unseen descriptions too) the same top 10
+# (4 changed one query's, 3 six, 2 fifty-four). BENCHMARKS.md, "GET /search".
+RESCORED = 5
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,11 @@ class Fusion:
 
     def prefetch(self, limit: int) -> int:
         return max(limit * self.depth, limit)
+
+    def rescored(self, limit: int) -> int:
+        """How many of the fused list the renown formula rescores: its best `RESCORED` x `limit`, not
+        all `depth` x `limit` (a movie further down passed none of them in any benchmark query)."""
+        return min(self.prefetch(limit), max(limit * RESCORED, limit))
 
     def relevance(self, score: float, lists: int = 2, renown_: float = 0.0, weight: float | None = None) -> float:
         """A fused score as a share of the best one possible, how well the text matched (the

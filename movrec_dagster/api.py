@@ -190,9 +190,7 @@ def create_app(home: MovrecHome | None = None, store: VectorStore | None = None)
     app = FastAPI(title="movrec", version="0.1.0", description="Movie search and recommendations from your videos.")
     harden(app)
 
-    # the dependencies are `async`: FastAPI runs a plain `def` one on a worker thread, a hop per
-    # request for a few microseconds of work
-    async def check_key(x_api_key: Annotated[str | None, Header()] = None) -> None:
+    def check_key(x_api_key: Annotated[str | None, Header()] = None) -> None:
         expected = os.environ.get("MOVREC_API_KEY")
         if expected and not hmac.compare_digest((x_api_key or "").encode(), expected.encode()):
             raise HTTPException(status_code=401, detail="missing or wrong X-API-Key")
@@ -205,7 +203,7 @@ def create_app(home: MovrecHome | None = None, store: VectorStore | None = None)
         info = store.serving_info()
         return embedder_for(info.model, info.second)
 
-    async def filters(
+    def filters(
         language: Annotated[list[str], Query(max_length=20)] = [],  # noqa: B006 - FastAPI reads defaults
         genre: Annotated[list[str], Query(max_length=20)] = [],  # noqa: B006
         year_min: Annotated[int | None, Query(ge=1870, le=2100)] = None,

@@ -9,11 +9,9 @@ other hit comes from the hybrid search over titles, overviews and transcript lin
 from __future__ import annotations
 
 import difflib
-import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
-from functools import cache
 from typing import Any
 
 from .embedding import Embedder
@@ -214,17 +212,17 @@ def search_many(
     # while this one reads the query for the lexical side and the title lookup. e5 starts first: it
     # is a search's longest step, and which second models to ask (reading the query's language,
     # 0.7 ms) is decided while it runs
-    pool = _encoding_threads(os.getpid())
-    encoded = pool.submit(embedder.encode, list(texts), "query")
-    seconds_asked = _seconds_asked(store, embedder, texts) if hybrid else []
-    later = pool.submit(_second_queries, seconds_asked, texts) if seconds_asked else None
-    # each query read by each searched language's analyzer (its stop words and stems)
-    languages = (flt.languages or store.languages()) if hybrid else ()
-    counts = store.terms() if hybrid else None  # each query term weighs its IDF (`TermCounts`)
-    sparses = [query_vector(text, languages, counts) if hybrid else None for text in texts]
-    titled = [title_matches(store, text, flt)[:top_k] for text in texts]
-    vectors = encoded.result()
-    seconds = later.result() if later is not None else [()] * len(texts)
+    with ThreadPoolExecutor(2) as pool:
+        encoded = pool.submit(embedder.encode, list(texts), "query")
+        seconds_asked = _seconds_asked(store, embedder, texts) if hybrid else []
+        later = pool.submit(_second_queries, seconds_asked, texts) if seconds_asked else None
+        # each query read by each searched language's analyzer (its stop words and stems)
+        languages = (flt.languages or store.languages()) if hybrid else ()
+        counts = store.terms() if hybrid else None  # each query term weighs its IDF (`TermCounts`)
+        sparses = [query_vector(text, languages, counts) if hybrid else None for text in texts]
+        titled = [title_matches(store, text, flt)[:top_k] for text in texts]
+        vectors = encoded.result()
+        seconds = later.result() if later is not None else [()] * len(texts)
     content = replace(flt, kinds=CONTENT_KINDS)
     wanted = [top_k + len(named) for named in titled]
     searches = []
@@ -241,15 +239,6 @@ def search_many(
         hits = best_per_movie(store, search_, want, first)
         out.append(_titles_first(hits, named, top_k, _lists(search_), search_.renown_weight))
     return out
-
-
-@cache
-def _encoding_threads(pid: int) -> ThreadPoolExecutor:
-    """The two threads searches encode their queries on, kept for the process (starting two per
-    search cost 0.15 ms of it); concurrent searches queue on them, as on two cores they would
-    anyway. Keyed by process id: a forked child has none of its parent's threads."""
-    del pid
-    return ThreadPoolExecutor(2, thread_name_prefix="movrec-query")
 
 
 def _seconds_asked(store: VectorStore, embedder: Embedder, texts: list[str]) -> list[tuple[Embedder, list[str]]]:

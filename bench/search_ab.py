@@ -1,0 +1,106 @@
+"""GET /search of two checkouts of movrec, asked the same queries in turn: which code is faster.
+
+`search_latency.py` runs one server after the other, and on these VMs the speed of the hour moves a
+p50 by more than a code change does (the same code measured 14.1 and 15.5 ms ten minutes apart).
+Here both servers run at once, each over its own copy of the same index, and every query goes to
+both, in a random order per query, so both meet the same hour; the per-query difference is paired.
+Each server's query vectors are its own (a query is new to each), and nothing else runs.
+
+`--baseline`: the root of the other checkout (e.g. `git worktree add /tmp/base <commit>`); its
+`movrec serve` runs this interpreter with that root first on PYTHONPATH.
+Usage: python bench/search_ab.py --baseline /tmp/base [--data ../shared/data] [--queries 400] [--rounds 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from _shared import build_index
+from search_latency import get, percentiles
+from search_quality import CACHE, HERE, benchmark_movies, index_cache, query_sets
+
+from movrec_dagster.core.embedding import Embedder, EmbedderSettings
+from movrec_dagster.core.home import MovrecHome
+
+
+def serve(root: Path, code: Path | None, port: int) -> subprocess.Popen:
+    env = os.environ | {"MOVREC_HOME": str(root), "MOVREC_API_RATE_LIMIT": "100000/second"}
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(code), env.get("PYTHONPATH", "")])
+    command = [sys.executable, "-m", "movrec_dagster.cli", "serve", "--port", str(port)]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def connect(port: int) -> http.client.HTTPConnection:
+    for _ in range(600):
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            get(connection, "/search", q="warm up")  # loads the models
+            return connection
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"movrec serve on port {port} did not answer")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--baseline", required=True, help="root of the other checkout")
+    parser.add_argument("--data", default=str(HERE.parents[1] / "shared" / "data"))
+    parser.add_argument("--queries", type=int, default=400)
+    parser.add_argument("--rounds", type=int, default=1, help="passes over the queries (each a new server pair)")
+    args = parser.parse_args()
+    data = Path(args.data)
+    movies, firsts = benchmark_movies(data)
+    asked = query_sets(data, movies, firsts, args.queries).filter(pl.col("set").is_in(["descriptions", "tags"]))
+    with tempfile.TemporaryDirectory() as tmp:
+        built = MovrecHome(Path(tmp) / "built")
+        settings = EmbedderSettings(backend="onnx-int8")
+        build_index(movies, Embedder(settings), built.qdrant, index_cache(settings), reuse=CACHE / "index-onnx-int8")
+        ms: dict[str, dict[str, list[float]]] = {"this": {}, "baseline": {}}
+        rng = random.Random(7)
+        for round_ in range(args.rounds):
+            servers, connections = {}, {}
+            for port, (name, code) in enumerate((("this", None), ("baseline", Path(args.baseline))), start=8771):
+                root = Path(tmp) / f"{name}-{round_}"
+                shutil.copytree(built.root, root)
+                servers[name] = serve(root, code, port)
+                connect(port)
+            # connected again once both answer: uvicorn closes a connection idle for 5 s
+            connections = {name: connect(port) for port, name in enumerate(servers, start=8771)}
+            try:
+                for kind, text in asked.select("set", "query").iter_rows():
+                    for name in rng.sample(list(connections), 2):
+                        started = time.perf_counter()
+                        get(connections[name], "/search", q=text, top_k=10)
+                        ms[name].setdefault(kind, []).append((time.perf_counter() - started) * 1000)
+            finally:
+                for server in servers.values():
+                    server.terminate()
+                    server.wait(timeout=30)
+        print(f"\nbaseline: {args.baseline}; {args.rounds} round(s); GET /search p50 / p99 ms, each query to both\n")
+        print("| queries | n | this checkout | baseline | this - baseline, median per query [95% bootstrap] |")
+        print("|---|---|---|---|---|")
+        for kind in ("descriptions", "tags"):
+            a, b = np.array(ms["this"][kind]), np.array(ms["baseline"][kind])
+            diff = a - b
+            boot = np.random.default_rng(7).choice(diff, size=(2000, len(diff)))
+            low, high = np.percentile(np.median(boot, axis=1), [2.5, 97.5])
+            print(
+                f"| {kind} | {len(a)} | {percentiles(list(a))} | {percentiles(list(b))} | "
+                f"{np.median(diff):+.2f} [{low:+.2f}, {high:+.2f}] |"
+            )
+
+
+if __name__ == "__main__":
+    main()

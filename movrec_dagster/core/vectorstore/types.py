@@ -111,7 +111,8 @@ class Fusion:
 
     def rescored(self, limit: int) -> int:
         """How many of the fused list the renown formula rescores: its best `RESCORED` x `limit`, not
-        all `depth` x `limit` (a movie further down passed none of them in any benchmark query)."""
+        all the candidates the lists fetched (`Search.candidates`: 400 for search()'s top 10); a
+        movie further down passed none of them in any benchmark query."""
         return min(self.prefetch(limit), max(limit * RESCORED, limit))
 
     def relevance(self, score: float, lists: int = 2, renown_: float = 0.0, weight: float | None = None) -> float:

@@ -15,42 +15,21 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
 import random
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 from _shared import build_index
-from search_latency import get, percentiles
+from search_latency import get, percentiles, served
 from search_quality import CACHE, HERE, benchmark_movies, index_cache, query_sets
 
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
 from movrec_dagster.core.home import MovrecHome
-
-
-def serve(root: Path, code: Path | None, port: int) -> subprocess.Popen:
-    env = os.environ | {"MOVREC_HOME": str(root), "MOVREC_API_RATE_LIMIT": "100000/second"}
-    if code is not None:
-        env["PYTHONPATH"] = os.pathsep.join([str(code), env.get("PYTHONPATH", "")])
-    command = [sys.executable, "-m", "movrec_dagster.cli", "serve", "--port", str(port)]
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def connect(port: int) -> http.client.HTTPConnection:
-    for _ in range(600):
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            get(connection, "/search", q="warm up")  # loads the models
-            return connection
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"movrec serve on port {port} did not answer")
 
 
 def main() -> None:
@@ -70,24 +49,21 @@ def main() -> None:
         ms: dict[str, dict[str, list[float]]] = {"this": {}, "baseline": {}}
         rng = random.Random(7)
         for round_ in range(args.rounds):
-            servers, connections = {}, {}
-            for port, (name, code) in enumerate((("this", None), ("baseline", Path(args.baseline))), start=8771):
-                root = Path(tmp) / f"{name}-{round_}"
-                shutil.copytree(built.root, root)
-                servers[name] = serve(root, code, port)
-                connect(port)
-            # connected again once both answer: uvicorn closes a connection idle for 5 s
-            connections = {name: connect(port) for port, name in enumerate(servers, start=8771)}
-            try:
+            ports = {"this": 8771, "baseline": 8772}
+            with ExitStack() as stack:
+                for name, code in (("this", None), ("baseline", Path(args.baseline))):
+                    root = Path(tmp) / f"{name}-{round_}"
+                    shutil.copytree(built.root, root)
+                    stack.enter_context(served(MovrecHome(root), "onnx-int8", ports[name], code))
+                # connected again once both answer: uvicorn closes a connection idle for 5 s
+                connections = {
+                    name: http.client.HTTPConnection("127.0.0.1", port, timeout=60) for name, port in ports.items()
+                }
                 for kind, text in asked.select("set", "query").iter_rows():
                     for name in rng.sample(list(connections), 2):
                         started = time.perf_counter()
                         get(connections[name], "/search", q=text, top_k=10)
                         ms[name].setdefault(kind, []).append((time.perf_counter() - started) * 1000)
-            finally:
-                for server in servers.values():
-                    server.terminate()
-                    server.wait(timeout=30)
         print(f"\nbaseline: {args.baseline}; {args.rounds} round(s); GET /search p50 / p99 ms, each query to both\n")
         print("| queries | n | this checkout | baseline | this - baseline, median per query [95% bootstrap] |")
         print("|---|---|---|---|---|")

@@ -52,12 +52,18 @@ BACKENDS = ("torch", "onnx-int8")
 
 
 @contextmanager
-def served(home: MovrecHome, backend: str, port: int = 8765) -> Iterator[http.client.HTTPConnection]:
-    """`movrec serve` over `home`, its queries encoded by `backend`; a connection once it answers."""
+def served(
+    home: MovrecHome, backend: str, port: int = 8765, code: Path | None = None
+) -> Iterator[http.client.HTTPConnection]:
+    """`movrec serve` over `home`, its queries encoded by `backend`; a connection once it answers.
+    `code`: the root of another checkout to serve from (first on PYTHONPATH; bench/search_ab.py)."""
     env = os.environ | {"MOVREC_HOME": str(home.root), "MOVREC_EMBED_BACKEND": backend}
     env["MOVREC_API_RATE_LIMIT"] = "100000/second"  # one client asking as fast as it can is no abuse here
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(code), env.get("PYTHONPATH", "")])
     command = [sys.executable, "-m", "movrec_dagster.cli", "serve", "--port", str(port)]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # run from `code`'s root: `python -m` puts the working directory first on sys.path, ahead of PYTHONPATH
+    server = subprocess.Popen(command, env=env, cwd=code, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(600):
             try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import polars as pl
 import pytest
@@ -12,7 +14,7 @@ from movrec_dagster.core.indexing import build_points, changed_partitions, parti
 from movrec_dagster.core.pending import clear_pending, mark_pending
 from movrec_dagster.core.stages import embed_partition
 from movrec_dagster.core.tables import TRANSCRIPT_SCHEMA
-from movrec_dagster.core.vectorstore import PayloadFilter
+from movrec_dagster.core.vectorstore import PayloadFilter, VectorPoint
 
 from .fakes import FakeEmbedder, catalogue, video, videos
 
@@ -120,6 +122,30 @@ def test_points_carry_title_keys_aliases_and_the_video() -> None:
     ]
 
 
+def test_points_read_vectors_as_the_table_holds_them() -> None:
+    """Points take each row's vectors from the table whatever its layout: fixed-size arrays (what
+    embed_partition writes), lists (an older table), a second vector missing on some rows; each
+    point's vectors and digest are those of its own row."""
+    from movrec_dagster.core.indexing import point_digest
+
+    movies = resolve_movies(videos(), {}, catalogue((1, "Alpha", 2000, "en", 1.0), (2, "Beta", 2001, "en", 2.0))).movies
+    frame, _ = embed_partition(movies, None, None, FakeEmbedder(second=True))
+    assert isinstance(frame.schema["vector"], pl.Array)
+    width = frame.schema["vector2"].size
+    as_lists = frame.with_columns(pl.col("vector", "vector2").cast(pl.List(pl.Float32)))
+    some_missing = frame.with_columns(
+        pl.when(pl.col("kind") == "title").then(None).otherwise(pl.col("vector2")).alias("vector2")
+    )
+    arrays, lists, missing = (build_points("en", f, movies, None, "fake") for f in (frame, as_lists, some_missing))
+    assert [point_digest(p) for p in arrays] == [point_digest(p) for p in lists]
+    rows = {r["point_id"]: r for r in frame.iter_rows(named=True)}
+    for point in arrays:
+        assert point.vector.tolist() == pytest.approx(rows[point.id]["vector"])
+        assert point.second.tolist() == pytest.approx(rows[point.id]["vector2"]) and len(point.second) == width
+    assert {p.payload["kind"] for p in missing if p.second is None} == {"title"}
+    assert [p.vector.tolist() for p in missing] == [p.vector.tolist() for p in arrays]
+
+
 def test_a_second_model_adds_its_vectors_and_reuses_the_first_models() -> None:
     """Turning the second model on re-encodes each text by the second model only; its vectors reach
     the points (and a profile of their own); a version without the second vector gets none."""
@@ -182,7 +208,11 @@ def test_a_sync_writes_only_the_points_that_changed(tmp_path, engine: str) -> No
     assert sync_partition(store, "en", points(*rows)) == 0  # the same points again: nothing written
     rows[1] = (2, "Movie 2", 2002, "en", 9.0)  # its popularity changed: its points' payload did
     again = points(*rows[:4], (7, "Movie 7", 2007, "en", 1.0))  # movie 5 gone, movie 7 new
-    changed = {p.payload["movie_id"] for p in again if p not in first}
+
+    def plain(p: VectorPoint) -> tuple:  # points hold numpy vectors, which `==` compares elementwise
+        return p.id, p.vector.tolist(), json.dumps(p.payload, sort_keys=True), p.sparse, p.second
+
+    changed = {p.payload["movie_id"] for p in again if plain(p) not in [plain(q) for q in first]}
     written = sync_partition(store, "en", again)
     assert changed == {"tmdb-2", "tmdb-7"}
     assert written == sum(p.payload["movie_id"] in changed for p in again)

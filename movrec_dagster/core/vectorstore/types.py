@@ -295,12 +295,15 @@ def point_id(movie_id: str, kind: str, index: int) -> str:
 
 @dataclass
 class VectorPoint:
+    """A point to write. Its vectors are lists or float32 arrays (`indexing.build_points` hands
+    arrays: compare points by `indexing.point_digest`, not `==`, which compares arrays elementwise)."""
+
     id: str
-    vector: Sequence[float]
+    vector: Sequence[float] | np.ndarray
     payload: dict[str, Any]
     sparse: Sparse | None = None
     # the second models' vectors end to end, in the version's order (`split_seconds`)
-    second: Sequence[float] | None = None
+    second: Sequence[float] | np.ndarray | None = None
 
 
 def dense_vectors(point: VectorPoint, copies: bool, seconds: Sequence[int] = ()) -> dict[str, list[float]]:

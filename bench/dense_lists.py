@@ -24,6 +24,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -31,6 +32,7 @@ from _shared import wilson
 from search_quality import HERE, RRF_K, benchmark_movies, mrr_interval, query_sets
 
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
+from movrec_dagster.core.vectorstore.types import renown
 
 CACHE = Path.home() / ".cache" / "movrec" / "bench" / "dense_lists"
 DEPTH, K = 50, 10
@@ -151,6 +153,22 @@ def corpus(data: Path) -> tuple[pl.DataFrame, list[str], list[str], list[str]]:
     ids = movies["movie_id"].to_list()
     texts = [f"{t}. {o or ''}".strip() for t, o in movies.select("title", "overview").iter_rows()]
     return queries, ids, texts, list(dict.fromkeys(queries["query"].to_list()))
+
+
+def tfidf_matrices(texts: list[str], asked: list[str]) -> tuple[Any, Any]:
+    """(documents, queries) as TF-IDF rows: the plain lexical list, and the engine's BM25 stand-in."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(texts)
+    return tfidf.transform(texts), tfidf.transform(asked)
+
+
+def renown_prior(data: Path, ids: list[str]) -> np.ndarray:
+    """Each movie's renown (`types.renown`) from the popularity figure the product's catalogue reads
+    (the vote count where the file has one), in `ids`' order."""
+    movies, _ = benchmark_movies(data)
+    popularity = dict(zip(movies["movie_id"].to_list(), movies["popularity"].to_list()))
+    return np.array([renown(popularity.get(m)) for m in ids])
 
 
 SYSTEMS: dict[str, Callable[[dict[str, Ranked]], list[int]]] = {

@@ -14,18 +14,26 @@ Usage: python bench/e5_prompts.py [--data ../shared/data]
 
 from __future__ import annotations
 
-import numpy as np
-import polars as pl
-from dense_lists import K, arguments, cached, corpus, model_vectors, print_ranks, ranked, renown_fused, rrf, top
+from dense_lists import (
+    K,
+    arguments,
+    cached,
+    corpus,
+    model_vectors,
+    print_ranks,
+    ranked,
+    renown_fused,
+    renown_prior,
+    rrf,
+    tfidf_matrices,
+    top,
+)
 
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
-from movrec_dagster.core.vectorstore.types import renown
 
 
 def main() -> None:
     data, _ = arguments()
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     queries, ids, texts, asked = corpus(data)
     vectors = model_vectors(texts, asked)
     e5 = Embedder(EmbedderSettings(second_model=None))
@@ -34,11 +42,8 @@ def main() -> None:
         "query: ": cached("e5_docs_query_prompt", texts, lambda batch: e5.encode(batch, "query")),
     }
     english = Embedder(EmbedderSettings(model="all-MiniLM-L6-v2", second_model=None))  # who asks MiniLM
-    tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(texts)
-    tfidf_docs, tfidf_queries = tfidf.transform(texts), tfidf.transform(asked)
-    raw = pl.read_csv(data / "tmdb_top10k" / "top10K-TMDB-movies.csv")
-    votes = dict(zip(("tmdb-" + raw["id"].cast(pl.String)).to_list(), raw["vote_count"].to_list()))
-    prior = np.array([renown(votes.get(m)) for m in ids])
+    tfidf_docs, tfidf_queries = tfidf_matrices(texts, asked)
+    prior = renown_prior(data, ids)
     row, position = {q: i for i, q in enumerate(asked)}, {m: i for i, m in enumerate(ids)}
     ranks: dict[tuple[str, str, str], list[int | None]] = {}
     for group, movie, text, held_out in queries.iter_rows():

@@ -22,11 +22,10 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 from _shared import wilson
-from dense_lists import RENOWN, K, arguments, corpus, dbsf_scores, model_vectors, top
+from dense_lists import RENOWN, K, arguments, corpus, dbsf_scores, model_vectors, renown_prior, tfidf_matrices, top
 from search_quality import mrr_interval
 
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
-from movrec_dagster.core.vectorstore.types import renown
 
 FIGURES = ("top", "lead", "z")
 PERCENTILES = (10, 20, 30, 40, 50, 60, 70)
@@ -58,16 +57,11 @@ class Query:
 
 def main() -> None:
     data, _ = arguments()
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     queries, ids, texts, asked = corpus(data)
     vectors = model_vectors(texts, asked)
     english = Embedder(EmbedderSettings(model="all-MiniLM-L6-v2", second_model=None))  # who asks MiniLM
-    tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(texts)
-    tfidf_docs, tfidf_queries = tfidf.transform(texts), tfidf.transform(asked)
-    raw = pl.read_csv(data / "tmdb_top10k" / "top10K-TMDB-movies.csv")
-    votes = dict(zip(("tmdb-" + raw["id"].cast(pl.String)).to_list(), raw["vote_count"].to_list()))
-    prior = np.array([renown(votes.get(m)) for m in ids])
+    tfidf_docs, tfidf_queries = tfidf_matrices(texts, asked)
+    prior = renown_prior(data, ids)
     row, position = {q: i for i, q in enumerate(asked)}, {m: i for i, m in enumerate(ids)}
     found: list[Query] = []
     for group, movie, text, held_out in queries.filter(pl.col("set").is_in(SETS)).iter_rows():

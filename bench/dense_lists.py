@@ -198,7 +198,6 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mpnet", help="an all-mpnet-base-v2 sentence-transformers folder: its lists too")
     data, args = arguments(parser)
-    from sklearn.feature_extraction.text import TfidfVectorizer
 
     CACHE.mkdir(parents=True, exist_ok=True)
     queries, ids, texts, asked = corpus(data)
@@ -213,8 +212,7 @@ def main() -> None:
             return mpnet.encode(batch, batch_size=32, normalize_embeddings=True)
 
         models["mpnet"] = (cached("mpnet_docs", texts, mpnet_encode), cached("mpnet_queries", asked, mpnet_encode))
-    tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(texts)
-    tfidf_docs, tfidf_queries = tfidf.transform(texts), tfidf.transform(asked)
+    tfidf_docs, tfidf_queries = tfidf_matrices(texts, asked)
     row = {q: i for i, q in enumerate(asked)}
     position = {m: i for i, m in enumerate(ids)}
     ranks: dict[tuple[str, str, str], list[int | None]] = {}

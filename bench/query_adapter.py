@@ -26,12 +26,23 @@ import time
 
 import numpy as np
 import torch
-from dense_lists import Ranked, arguments, cached, encoders, print_ranks, ranked, renown_fused, rrf, top
+from dense_lists import (
+    Ranked,
+    arguments,
+    cached,
+    encoders,
+    print_ranks,
+    ranked,
+    renown_fused,
+    renown_prior,
+    rrf,
+    tfidf_matrices,
+    top,
+)
 from search_quality import benchmark_movies, query_sets
 
 from movrec_dagster.core.adaptation import cloze_pairs
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
-from movrec_dagster.core.vectorstore.types import renown
 
 SCALE = 20.0  # MultipleNegativesRankingLoss's, as `movrec adapt` trains
 DECAYS = (0.0, 0.01, 0.1)  # x ||W - I||^2, chosen on the kept-out pairs
@@ -82,8 +93,6 @@ def main() -> None:
     parser.add_argument("--unseen", type=int, default=0, help="this many unseen descriptions as well (4,648 exist)")
     parser.add_argument("--passes", type=int, default=1, help="cloze pairs per overview (core.adaptation)")
     data, args = arguments(parser)
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     movies, firsts = benchmark_movies(data)
     queries = query_sets(data, movies, firsts, 1000, args.unseen)
     queries = queries.filter(queries["set"] != "titles")  # the exact-title lookup answers those
@@ -109,10 +118,8 @@ def main() -> None:
             adapters[(name, both)] = train_adapter(qs, ps, both)
         print(f"  {name}: adapters in {time.perf_counter() - started:.0f} s", flush=True)
 
-    tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(texts)
-    tfidf_docs, tfidf_queries = tfidf.transform(texts), tfidf.transform(asked)
-    popularity = dict(zip(ids, movies["popularity"].to_list()))
-    prior = np.array([renown(popularity.get(m)) for m in ids])
+    tfidf_docs, tfidf_queries = tfidf_matrices(texts, asked)
+    prior = renown_prior(data, ids)
     english = Embedder(EmbedderSettings(model="all-MiniLM-L6-v2", second_model=None))
     adapted_docs = {key: unit(vectors[key[0]][0] @ w.T) for key, w in adapters.items() if key[1]}
     row, position = {q: i for i, q in enumerate(asked)}, {m: i for i, m in enumerate(ids)}

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 from _shared import wilson
-from dense_lists import DEPTH, K, arguments, corpus, dbsf_scores, model_vectors, top
+from dense_lists import DEPTH, K, arguments, corpus, dbsf_scores, model_vectors, tfidf_matrices, top
 from search_quality import mrr_interval
 
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
@@ -31,13 +31,10 @@ WEIGHTS = (0.0, 0.3, 0.5, 0.7, 1.0, 1.5)
 
 def main() -> None:
     data, _ = arguments()
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     queries, ids, texts, asked = corpus(data)
     vectors = model_vectors(texts, asked)
     english = Embedder(EmbedderSettings(model="all-MiniLM-L6-v2", second_model=None))  # who asks MiniLM
-    tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(texts)
-    tfidf_docs, tfidf_queries = tfidf.transform(texts), tfidf.transform(asked)
+    tfidf_docs, tfidf_queries = tfidf_matrices(texts, asked)
     raw = pl.read_csv(data / "tmdb_top10k" / "top10K-TMDB-movies.csv")
     figures = {
         column: dict(zip(("tmdb-" + raw["id"].cast(pl.String)).to_list(), raw[column].to_list()))

@@ -7,7 +7,7 @@ both, in a random order per query, so both meet the same hour; the per-query dif
 Each server's query vectors are its own (a query is new to each), and nothing else runs.
 
 `--baseline`: the root of the other checkout (e.g. `git worktree add /tmp/base <commit>`); its
-`movrec serve` runs this interpreter with that root first on PYTHONPATH.
+`movrec serve` runs this interpreter from that root (`search_latency.served`).
 Usage: python bench/search_ab.py --baseline /tmp/base [--data ../shared/data] [--queries 400] [--rounds 1]
 """
 

@@ -26,12 +26,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from dense_lists import arguments, corpus, digest, model_vectors, print_ranks, ranked, renown_fused, top
-from search_quality import benchmark_movies
+from dense_lists import (
+    arguments,
+    corpus,
+    digest,
+    model_vectors,
+    print_ranks,
+    ranked,
+    renown_fused,
+    renown_prior,
+    tfidf_matrices,
+    top,
+)
 
 from movrec_dagster.core.embedding import DEFAULT_MAX_SEQ_LENGTH, Embedder, EmbedderSettings
 from movrec_dagster.core.onnx_encoder import OnnxEncoder, onnx_encoder
-from movrec_dagster.core.vectorstore.types import renown
 
 CACHE = Path.home() / ".cache" / "movrec" / "bench" / "second_stage"
 TOKEN_WEIGHTS = (0.05, 0.1, 0.2, 0.4)  # x the candidates' standardised MaxSim
@@ -64,16 +73,11 @@ def token_vectors(encoder: OnnxEncoder, text: str, kind: str) -> np.ndarray:
 
 def main() -> None:
     data, _ = arguments()
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     queries, ids, texts, asked = corpus(data)
     queries = queries.filter(queries["set"] != "titles")  # the exact-title lookup answers those
     vectors = model_vectors(texts, asked)
-    tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(texts)
-    tfidf_docs, tfidf_queries = tfidf.transform(texts), tfidf.transform(asked)
-    movies, _ = benchmark_movies(data)
-    popularity = dict(zip(movies["movie_id"].to_list(), movies["popularity"].to_list()))
-    prior = np.array([renown(popularity.get(m)) for m in ids])
+    tfidf_docs, tfidf_queries = tfidf_matrices(texts, asked)
+    prior = renown_prior(data, ids)
     english = Embedder(EmbedderSettings(model="all-MiniLM-L6-v2", second_model=None))  # who asks MiniLM
     wanted = list(dict.fromkeys(queries["query"].to_list()))
     tokens = {}

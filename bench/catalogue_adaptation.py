@@ -19,8 +19,10 @@ run, not chosen on any part, and e5 was trained with MiniLM's settings unchanged
 Cost: 6-9 minutes of training MiniLM and 18-19 of e5 on 2 cores, then the adapted models' vectors
 for the 10k movies (a further 8-10 minutes for mpnet's with `--quality`).
 `--passes 3 --steps 1000` trains three passes (each asking each overview's next sentence);
-`--variants` measures other fusion settings over each index (tune on the tuning part).
+`--learning-rate` and `--batch-size` train both models with another setting (the defaults are
+`movrec adapt`'s); `--variants` measures other fusion settings over each index (tune on the tuning part).
 Usage: python bench/catalogue_adaptation.py [--data ../shared/data] [--steps 100] [--passes 1] [--seed 7]
+       [--learning-rate 3e-5] [--batch-size 32]
        [--quality] [--fusion-only] [--sets cross-lingual] [--unseen 4648] [--variants 8:1:dbsf,5:1:rrf,5:1:dbsf:0.3:1.0]
 """
 
@@ -56,6 +58,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100, help="at most")
     parser.add_argument("--passes", type=int, default=1, help="over the overviews, each asking another sentence")
     parser.add_argument("--seed", type=int, default=7, help="which pairs, in which order (runs differ)")
+    parser.add_argument("--learning-rate", type=float, default=AdaptSettings.learning_rate, help="AdamW's, both models")
+    parser.add_argument("--batch-size", type=int, default=AdaptSettings.batch_size, help="pairs a step")
     parser.add_argument("--quality", action="store_true", help="also the quality profile (mpnet) with both adapted")
     parser.add_argument("--fusion-only", action="store_true", help="skip MiniLM alone (packaged and adapted)")
     parser.add_argument("--sets", default="", help="only these query sets, e.g. 'cross-lingual' (default: all)")
@@ -78,7 +82,17 @@ def main() -> None:
     catalogue = list(movies.select("title", "overview").iter_rows())
     adapted = {}
     for base in MEASURED:  # what `movrec adapt` trains by default: e5 (the first model) and MiniLM
-        done = adapt(catalogue, AdaptSettings(base=base, steps=args.steps, passes=args.passes, seed=args.seed))
+        done = adapt(
+            catalogue,
+            AdaptSettings(
+                base=base,
+                steps=args.steps,
+                passes=args.passes,
+                seed=args.seed,
+                learning_rate=args.learning_rate,
+                batch_size=args.batch_size,
+            ),
+        )
         print(
             f"{done.name}: {done.pairs} cloze pairs from {movies.height} indexed overviews, "
             f"{done.steps} steps in {done.seconds:.0f} s",

@@ -48,7 +48,10 @@ class AdaptSettings:
     # one moved the benchmark's tuning part by a few queries for 3x the training (EVALUATION.md), so
     # one; more for a small catalogue, whose one pass is a few steps
     passes: int = 1
-    batch_size: int = 32  # in-batch negatives: each pair's passage is the others' wrong answer
+    # in-batch negatives: each pair's passage is the others' wrong answer. Both fixed before the
+    # first run; 64 pairs a step and a learning rate of 1e-4 each lost on the benchmark's tuning
+    # part (EVALUATION.md, "A larger learning rate or a larger batch?")
+    batch_size: int = 32
     learning_rate: float = 3e-5
     # saved with the model, which then reads at most this many tokens, as it was trained and as the
     # benchmark measured it: as the first model it cuts long overviews and transcripts into more

@@ -14,7 +14,9 @@ finds English documents through English stems, a Spanish one Spanish documents t
 Each of a query's terms weighs its IDF (`types.TermCounts`, which every sync writes beside its
 points), and the engine multiplies the IDF in once more, as TF-IDF's cosine has it on both sides:
 a query's rare words count for more than the engine's own weighting gives them. Measured in
-EVALUATION.md (bench/document_signals.py, then bench/search_quality.py).
+EVALUATION.md (bench/document_signals.py, then bench/search_quality.py). The words a query writes
+with a capital where no sentence begins (names: "banker Andy Dufresne") weigh twice that
+(`NAME_WEIGHT`, bench/name_weight.py): the dense models read a name as one more word.
 
 This replaced a hand-written hashed BM25 without stop words or stemming (lexical format 1); measured
 in EVALUATION.md (bench/search_quality.py). A collection version records the format it was built
@@ -43,6 +45,13 @@ __all__ = [
 ]
 _WORD = re.compile(r"\w+")  # words as Python reads them: what `text_languages` asks each analyzer about
 AVERAGE_LENGTH = 60.0  # tokens of a typical chunk (a title + overview, a few transcript lines)
+# a query's names (`names`) weigh this many times their IDF: a description names who and where, and
+# the overview it describes names them again. 1 to 3 measured in the product (bench/name_weight.py,
+# EVALUATION.md step 19): 2 is the largest gain on descriptions (tuning part 0.585 -> 0.603) that
+# cost no other set anything; 3 cost the cross-lingual set a query
+NAME_WEIGHT = 2.0
+_CAPITALISED = re.compile(r"\b[^\W\d_][\w'-]*")
+_SENTENCE_END = (".", "!", "?", ":", ";", '"', "\u201c")
 
 # partition language (ISO 639-1) -> the analyzer's language (stop words and Snowball stemmer)
 ANALYZERS = {
@@ -173,20 +182,42 @@ def document_vector(text: str, language: str) -> Vector:
     return list(vector.indices), list(vector.values)
 
 
+def names(text: str) -> list[str]:
+    """The words of `text` written with a capital where a sentence does not begin: names, mostly
+    ("Andy", "Dufresne", "Shawshank"). None where every word has one ("THE DARK KNIGHT", a title
+    typed in title case): capitals there tell no word from another."""
+    words = list(_CAPITALISED.finditer(text))
+    if all(match.group()[0].isupper() for match in words):
+        return []
+    out = []
+    for n, match in enumerate(words):
+        before = text[: match.start()].rstrip()
+        if match.group()[0].isupper() and n and before and not before.endswith(_SENTENCE_END):
+            out.append(match.group())
+    return out
+
+
 def query_vector(text: str, languages: Iterable[str], counts: TermCounts | None = None) -> Vector:
     """Each term of each language's reading of `text`, once, weighted by its IDF in `counts` (the
     engine multiplies it in once more; see `TermCounts`), or 1 each without counts (a version
-    written before them). A stop word of one language kept by another's analyzer matches only the
-    few documents of that other language holding it."""
+    written before them), and by NAME_WEIGHT where it is one of the query's `names`. A stop word of
+    one language kept by another's analyzer matches only the few documents of that other language
+    holding it."""
     terms: set[int] = set()
+    named: set[int] = set()
+    stressed = " ".join(names(text)) if NAME_WEIGHT != 1.0 else ""
     # languages without stop words or a stemmer here read text alike: once for all of them
     codes = {code if code in ANALYZERS else "" for code in languages}
     for code in sorted(codes) or ["en"]:
         terms.update(analyzer(code or None).embed_query(text).indices)
+        if stressed:
+            named.update(analyzer(code or None).embed_query(stressed).indices)
     ordered = sorted(terms)
-    if counts is None or not counts.documents:
-        return ordered, [1.0] * len(ordered)
-    return ordered, [round(counts.idf(term), 6) for term in ordered]
+    idf = counts is not None and counts.documents > 0
+    return ordered, [
+        round((counts.idf(term) if idf else 1.0) * (NAME_WEIGHT if term in named else 1.0), 6)  # type: ignore[union-attr]
+        for term in ordered
+    ]
 
 
 def term_counts(vectors: Iterable[Vector | None]) -> TermCounts:

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from movrec_dagster.core.lexical import document_vector, query_vector, text_language, text_languages, written_in
+from movrec_dagster.core import lexical
+from movrec_dagster.core.lexical import (
+    document_vector,
+    names,
+    query_vector,
+    text_language,
+    text_languages,
+    written_in,
+)
 from movrec_dagster.core.vectorstore import EdgeStore, VectorPoint, point_id
 
 SPANISH = {
@@ -137,3 +145,36 @@ def test_a_query_term_weighs_its_idf_from_the_counts_a_sync_writes(tmp_path: Pat
     # a movie gone from a language: its terms leave the counts with it
     sync_partition(store, "en", [p for p in points(IDF_CASE, "en") if p.payload["movie_id"] != "waits"])
     assert submarine not in store.terms().counts and store.terms().documents == len(IDF_CASE) + len(SPANISH) - 1
+
+
+def test_names_are_the_words_written_with_a_capital_where_no_sentence_begins() -> None:
+    text = 'Framed for murder, banker Andy Dufresne goes to Shawshank. There he meets Red. "Hope" is good.'
+    assert names(text) == ["Andy", "Dufresne", "Shawshank", "Red"]
+    assert names("dark comedy heist twist ending") == []
+    assert names("THE DARK KNIGHT") == names("Star Wars Return Of The Jedi") == []  # capitals everywhere
+    assert names("Im Herbst läuft ein U-Boot aus") == ["Herbst", "U-Boot"]  # German nouns: all weigh alike
+
+
+def test_a_query_name_weighs_name_weight_times_its_idf() -> None:
+    """The terms a query's names make weigh NAME_WEIGHT x their IDF, its other terms their IDF; the
+    capital that begins a sentence is no name."""
+    from movrec_dagster.core.vectorstore.types import TermCounts
+
+    query = "Prison life as banker Dufresne meets Red"
+    (prison, life, banker, dufresne, red) = (
+        query_vector(word, ["en"])[0][0] for word in ("prison", "life", "banker", "dufresne", "red")
+    )
+    counts = TermCounts(100, {prison: 10, life: 40, banker: 5, dufresne: 1, red: 20})
+    terms, weights = query_vector(query, ["en"], counts)
+    weight = dict(zip(terms, weights))
+    assert lexical.NAME_WEIGHT > 1
+    for term in (dufresne, red):
+        assert weight[term] == pytest.approx(lexical.NAME_WEIGHT * counts.idf(term), abs=1e-5)
+    for term in (prison, life, banker):
+        assert weight[term] == pytest.approx(counts.idf(term), abs=1e-5)
+    # without counts (a version written before them) the names still weigh more than the rest
+    plain = dict(zip(*query_vector(query, ["en"])))
+    assert (plain[dufresne], plain[prison]) == (lexical.NAME_WEIGHT, 1.0)
+    # in capitals throughout, no word is stressed: each weighs its IDF
+    loud = dict(zip(*query_vector("PRISON LIFE AS BANKER DUFRESNE", ["en"], counts)))
+    assert loud == {term: pytest.approx(counts.idf(term), abs=1e-5) for term in (prison, life, banker, dufresne)}

@@ -213,11 +213,8 @@ def query_vector(text: str, languages: Iterable[str], counts: TermCounts | None 
         if stressed:
             named.update(analyzer(code or None).embed_query(stressed).indices)
     ordered = sorted(terms)
-    idf = counts is not None and counts.documents > 0
-    return ordered, [
-        round((counts.idf(term) if idf else 1.0) * (NAME_WEIGHT if term in named else 1.0), 6)  # type: ignore[union-attr]
-        for term in ordered
-    ]
+    idf = counts.idf if counts is not None and counts.documents else (lambda term: 1.0)
+    return ordered, [round(idf(term) * (NAME_WEIGHT if term in named else 1.0), 6) for term in ordered]
 
 
 def term_counts(vectors: Iterable[Vector | None]) -> TermCounts:

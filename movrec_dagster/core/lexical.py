@@ -190,9 +190,9 @@ def names(text: str) -> list[str]:
     if all(match.group()[0].isupper() for match in words):
         return []
     out = []
-    for n, match in enumerate(words):
-        before = text[: match.start()].rstrip()
-        if match.group()[0].isupper() and n and before and not before.endswith(_SENTENCE_END):
+    for previous, match in zip(words, words[1:]):  # the first word begins a sentence
+        between = text[previous.end() : match.start()].rstrip()
+        if match.group()[0].isupper() and not between.endswith(_SENTENCE_END):
             out.append(match.group())
     return out
 

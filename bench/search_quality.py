@@ -69,12 +69,12 @@ from movrec_dagster.core.models import (
     embedder_model_path,
 )
 from movrec_dagster.core.search import search
+from movrec_dagster.core.sentences import SENTENCE_END
 from movrec_dagster.core.tables import VIDEO_SCHEMA
 from movrec_dagster.core.vectorstore import types as vtypes
 
 CACHE = Path.home() / ".cache" / "movrec" / "bench" / "search_quality"
 HERE = Path(__file__).resolve().parent
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
 K, RRF_K, DEPTH = 10, 60, 100
 
 

@@ -17,6 +17,7 @@ class MovieOut(BaseModel):
     sentiment: float = 0.0
     matched_kind: str = ""
     matched_text: str = ""
+    matched_sentence: str | None = None  # search: the sentence of matched_text holding the query's words
     start: float | None = None
     video_id: str | None = None  # the video whose line matched
     video_kind: str | None = None

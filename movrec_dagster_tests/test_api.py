@@ -23,6 +23,9 @@ def test_health_and_openapi(client: TestClient) -> None:
 def test_search_finds_the_martian(client: TestClient) -> None:
     hits = client.get("/search", params={"q": "NASA tries to rescue an astronaut stranded on Mars"}).json()
     assert hits[0]["movie_id"] == "the-martian" and hits[0]["matched_text"]
+    # the evidence down to the sentence holding the query's words ("NASA", "rescue", "Mars")
+    assert hits[0]["matched_sentence"] and hits[0]["matched_sentence"] in hits[0]["matched_text"]
+    assert "NASA" in hits[0]["matched_sentence"] or "Mars" in hits[0]["matched_sentence"]
     relevance = [h["relevance"] for h in hits]  # the fusion score on 0-1, best first
     assert 0 < relevance[-1] <= relevance[0] <= 1 and relevance[0] > 0.5
     spanish = client.get("/search", params={"q": "space", "language": "es", "top_k": 2}).json()

@@ -24,14 +24,13 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from .models import USE_MULTILINGUAL, adapted_models, base_model, build_once, default_prompts, embedder_model_path
+from .sentences import SENTENCE_END
 
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
 MIN_WORDS = 6  # a sentence shorter than this says too little to be a question
 
 

@@ -96,6 +96,9 @@ def build_points(
             "title_keys": sorted({*title_keys(movie["title"]), *title_keys(movie["original_title"])}),
             "aliases": sorted(also.get(row["movie_id"], [])),
             "language": language,
+            # what the text is written in: a transcript's spoken language, a catalogue text's own
+            # (read once here; a hit's matched sentence is found with its analyzer)
+            "text_language": written.get(i, language),
             "year": movie["year"],
             "genres": movie["genres"] or [],
             "sentiment": float(mood.get(row["movie_id"], 0.0)),

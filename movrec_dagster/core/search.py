@@ -16,7 +16,8 @@ from typing import Any
 
 from .embedding import Embedder
 from .entities import normal_title, title_keys
-from .lexical import query_vector, written_in
+from .lexical import Vector, query_vector, written_in
+from .sentences import matched_sentence
 from .vectorstore import Hit, PayloadFilter, Search, VectorStore
 from .vectorstore import types as vtypes
 
@@ -43,14 +44,16 @@ class MovieHit:
     video_kind: str | None = None
     picture_video: str | None = None  # the movie's video whose frame pictures it
     relevance: float | None = None  # `score` on 0-1, for people (see `search`)
+    matched_sentence: str | None = None  # the sentence of `matched_text` with the query's words
     renown: float = 0.0  # how widely known (0-1, `vtypes.renown`); search adds `Fusion.renown_weight` x it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def explanation(self) -> str:
-        """The evidence for this hit in words: the transcript line (with its time) or overview that matched."""
-        text = self.matched_text.strip()
+        """The evidence for this hit in words: the transcript line (with its time) or overview that
+        matched, down to the sentence holding the query's words where one does."""
+        text = (self.matched_sentence or self.matched_text).strip()
         if self.matched_kind == "transcript":
             at = f" at {self.start:.0f} s" if self.start is not None else ""
             video = f" ({self.video_kind or 'video'} {self.video_id})" if self.video_id else ""
@@ -102,11 +105,17 @@ def find_movie(store: VectorStore, key: str) -> str:
     raise MovieNotFound(f"'{key}' is not in the index (no movie with that id, title or a close title)")
 
 
-def movie_hit(hit: Hit) -> MovieHit:
+def movie_hit(hit: Hit, query: Vector | None = None) -> MovieHit:
+    """The hit as a person reads it; with the `query`'s lexical vector, the sentence of its matched
+    text holding the query's words (`sentences.matched_sentence`)."""
     p = hit.payload
     kind, text = p.get("kind", ""), p.get("text", "")
     if kind == "overview" and not text:  # a movie without an overview: its document is its title
         kind, text = "title", p.get("title") or ""
+    sentence = None
+    if query is not None and kind in EVIDENCE_KINDS:
+        # a version written before `text_language`: the partition's language reads most of it
+        sentence = matched_sentence(text, query, p.get("text_language") or p.get("language", ""))
     return MovieHit(
         movie_id=p["movie_id"],
         title=p.get("title") or p["movie_id"],
@@ -122,6 +131,7 @@ def movie_hit(hit: Hit) -> MovieHit:
         video_kind=p.get("video_kind"),
         picture_video=p.get("picture_video"),
         renown=float(p.get("renown") or 0.0),
+        matched_sentence=sentence,
     )
 
 
@@ -168,11 +178,11 @@ def best_per_movie(store: VectorStore, search_: Search, top_k: int, first: list[
     while True:
         hits = first if first is not None else store.query_batch([search_])[0]
         first = None
-        movies: dict[str, MovieHit] = {}
+        movies: dict[str, Hit] = {}
         for hit in hits:  # hits come best first, so the first per movie is its best
-            movies.setdefault(hit.payload["movie_id"], movie_hit(hit))
+            movies.setdefault(hit.payload["movie_id"], hit)
         if len(movies) >= top_k or len(hits) < search_.limit:
-            return list(movies.values())[:top_k]
+            return [movie_hit(hit, search_.sparse) for hit in list(movies.values())[:top_k]]
         wider = search_.limit * 4
         search_ = replace(search_, limit=wider, candidates=max(search_.candidates or 0, wider))
 

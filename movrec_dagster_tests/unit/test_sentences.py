@@ -1,0 +1,88 @@
+"""The sentence a search hit quotes: the one of its overview or transcript chunk holding the query's
+words, by each word's weight, read by the text's own language (Qdrant's analyzers, no model)."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from movrec_dagster.core.entities import resolve_movies
+from movrec_dagster.core.indexing import build_points, sync_partition
+from movrec_dagster.core.lexical import analyzer, query_vector
+from movrec_dagster.core.search import MovieHit, search
+from movrec_dagster.core.sentences import matched_sentence, sentences
+from movrec_dagster.core.stages import embed_partition
+from movrec_dagster.core.vectorstore import EdgeStore
+
+from .fakes import FakeEmbedder, catalogue, videos
+
+SHAWSHANK = (
+    "Framed in the 1940s for a double murder, banker Andy Dufresne begins a new life at Shawshank. "
+    "He puts his accounting skills to work for an amoral warden. "
+    "Dufresne comes to be admired by the other inmates for his unquenchable sense of hope."
+)
+
+
+def test_sentences_end_at_a_stop_before_a_capital() -> None:
+    assert sentences(' One. Two! Three? "Four" ') == ["One.", "Two!", "Three?", '"Four"']
+    # no capital after the stop, or no space: the same sentence
+    assert sentences("He met dr. who, a 3.5 million seller. Then") == ["He met dr. who, a 3.5 million seller.", "Then"]
+
+
+def test_the_sentence_holding_the_query_words_is_chosen() -> None:
+    query = query_vector("a man who cooks the books for a corrupt warden", ["en"])
+    assert matched_sentence(SHAWSHANK, query, "en") == "He puts his accounting skills to work for an amoral warden."
+    # through the stem: "admiring inmate" meets "admired ... inmates"
+    assert matched_sentence(SHAWSHANK, query_vector("admiring inmate", ["en"]), "en").startswith("Dufresne comes")
+    assert matched_sentence(SHAWSHANK, query_vector("a robot on a spaceship", ["en"]), "en") is None
+
+
+def test_a_rare_word_outweighs_a_common_one() -> None:
+    """Query weights are IDF: the sentence with the rarer word wins over the earlier one."""
+    text = "A man walks home. A pirate sails home."
+    man, pirate = (analyzer("en").embed_query(w).indices[0] for w in ("man", "pirate"))
+    assert matched_sentence(text, ([man, pirate], [1.0, 3.0]), "en") == "A pirate sails home."
+    assert matched_sentence(text, ([man, pirate], [3.0, 1.0]), "en") == "A man walks home."
+    assert matched_sentence(text, ([man, pirate], [1.0, 1.0]), "en") == "A man walks home."  # the earlier of equals
+
+
+def test_a_spanish_overview_is_read_by_the_spanish_analyzer() -> None:
+    text = "Una pintora vive en Madrid. Los perros corren por el parque cada mañana."
+    query = query_vector("un perro corriendo", ["en", "es"])
+    assert matched_sentence(text, query, "es") == "Los perros corren por el parque cada mañana."
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> EdgeStore:
+    movies = catalogue((278, "The Shawshank Redemption", 1994, "en", 90.0), (194, "Amélie", 2001, "fr", 30.0))
+    movies = movies.with_columns(
+        pl.Series(
+            "overview", [SHAWSHANK, "Amélie is an innocent and naive girl in Paris. She decides to help her family."]
+        )
+    )
+    res = resolve_movies(videos(), {}, movies)
+    embedder = FakeEmbedder()
+    store = EdgeStore(tmp_path_factory.mktemp("qdrant"))
+    store.switch(store.create_version("movies__fake__1", embedder.dimension, "fake").name)
+    for language in ("en", "fr"):
+        members = res.movies.filter(pl.col("language") == language)
+        frame, _ = embed_partition(members, None, None, embedder)
+        sync_partition(store, language, build_points(language, frame, members, None, "fake"))
+    return store
+
+
+def test_a_search_hit_quotes_its_matched_sentence(store: EdgeStore) -> None:
+    """The French film's English overview is read as English (`text_language`): "families" meets
+    "family" through the English stemmer only."""
+
+    def hit(query: str, movie: str) -> MovieHit:
+        return next(h for h in search(store, FakeEmbedder(), query, top_k=2) if h.movie_id == movie)
+
+    shawshank = hit("an accountant working for a warden", "tmdb-278")
+    assert shawshank.matched_kind == "overview" and shawshank.matched_text.startswith("Framed")
+    assert shawshank.matched_sentence == "He puts his accounting skills to work for an amoral warden."
+    assert shawshank.explanation() == f'its overview: "{shawshank.matched_sentence}"'
+    assert hit("two families", "tmdb-194").matched_sentence == "She decides to help her family."
+    # a query sharing no word is found by meaning alone (here the fake vectors): the whole text quoted
+    for other in search(store, FakeEmbedder(), "zzz qqq", top_k=2):
+        assert other.matched_sentence is None and other.explanation() == f'its overview: "{other.matched_text}"'

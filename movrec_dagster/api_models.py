@@ -17,8 +17,8 @@ class MovieOut(BaseModel):
     sentiment: float = 0.0
     matched_kind: str = ""
     matched_text: str = ""
-    matched_sentence: str | None = None  # search: the sentence of matched_text holding the query's words
-    start: float | None = None
+    matched_sentence: str | None = None  # search: the sentence or transcript line holding the query's words
+    start: float | None = None  # seconds into the video where the matched line is said
     video_id: str | None = None  # the video whose line matched
     video_kind: str | None = None
     picture_video: str | None = None  # the movie's video whose frame pictures it

@@ -112,6 +112,10 @@ def test_long_transcript_is_chunked_not_truncated(embedder: Embedder) -> None:
     joined = " ".join(c.text for c in chunks)
     assert all(w in joined for w in (words[0], words[750], words[-1]))
     assert chunks[0].start == 0 and chunks[-1].end == 15
+    # each chunk keeps its lines (segments, or their pieces) with when each is said
+    assert all(" ".join(text for _, text in c.lines) == c.text for c in chunks)
+    assert [at for c in chunks for at, _ in c.lines] == sorted(at for c in chunks for at, _ in c.lines)
+    assert {at for c in chunks for at, _ in c.lines} == {s.start for s in segments}
 
 
 def test_chunking_is_the_same_without_torch() -> None:

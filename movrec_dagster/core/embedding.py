@@ -100,6 +100,7 @@ class Chunk:
     text: str
     start: float | None
     end: float | None
+    lines: tuple[tuple[float, str], ...] = ()  # (start, text) of each segment or piece it joins
 
 
 _load_lock = threading.Lock()
@@ -277,21 +278,21 @@ class Embedder:
         """Group consecutive segments into chunks that fit the model; split any segment that alone is too long."""
         budget = self.token_budget
         chunks: list[Chunk] = []
-        texts: list[str] = []
+        lines: list[tuple[float, str]] = []
         start = end = None
         used = 0
         split = self.split_texts([seg.text for seg in segments], budget, with_counts=True)
         for seg, pieces in zip(segments, split):
             for piece, tokens in pieces:
-                if texts and used + tokens > budget:
-                    chunks.append(Chunk(" ".join(texts), start, end))
-                    texts, used, start = [], 0, None
+                if lines and used + tokens > budget:
+                    chunks.append(Chunk(" ".join(text for _, text in lines), start, end, tuple(lines)))
+                    lines, used, start = [], 0, None
                 start = seg.start if start is None else start
                 end = seg.end
-                texts.append(piece)
+                lines.append((seg.start, piece))
                 used += tokens
-        if texts:
-            chunks.append(Chunk(" ".join(texts), start, end))
+        if lines:
+            chunks.append(Chunk(" ".join(text for _, text in lines), start, end, tuple(lines)))
         return chunks
 
     def split_texts(self, texts: list[str], budget: int | None = None, with_counts: bool = False) -> list[list]:

@@ -122,6 +122,8 @@ def build_points(
         sparse = None
         if row["kind"] == "transcript":  # in its spoken language
             sparse = document_vector(row["text"] or "", language)
+            if row.get("lines"):  # the chunk's lines and when each is said: what a hit quotes and seeks to
+                payload["lines"] = [[line["start"], line["text"]] for line in row["lines"]]
         elif row["kind"] == "overview":  # the document (see `embed_partition`)
             sparse = document_vector(documents[i], written[i])
         points.append(VectorPoint(row["point_id"], vector, payload, sparse, second))

@@ -17,7 +17,7 @@ from typing import Any
 from .embedding import Embedder
 from .entities import normal_title, title_keys
 from .lexical import Vector, query_vector, written_in
-from .sentences import matched_sentence
+from .sentences import matched_line, matched_sentence
 from .vectorstore import Hit, PayloadFilter, Search, VectorStore
 from .vectorstore import types as vtypes
 
@@ -39,7 +39,7 @@ class MovieHit:
     sentiment: float
     matched_kind: str
     matched_text: str
-    start: float | None
+    start: float | None  # when the matched line is said (a chunk's start where no line is known)
     video_id: str | None = None  # the video whose line matched
     video_kind: str | None = None
     picture_video: str | None = None  # the movie's video whose frame pictures it
@@ -112,10 +112,15 @@ def movie_hit(hit: Hit, query: Vector | None = None) -> MovieHit:
     kind, text = p.get("kind", ""), p.get("text", "")
     if kind == "overview" and not text:  # a movie without an overview: its document is its title
         kind, text = "title", p.get("title") or ""
-    sentence = None
+    sentence, start = None, p.get("start")
     if query is not None and kind in EVIDENCE_KINDS:
         # a version written before `text_language`: the partition's language reads most of it
-        sentence = matched_sentence(text, query, p.get("text_language") or p.get("language", ""))
+        language = p.get("text_language") or p.get("language", "")
+        line = matched_line(p["lines"], query, language) if p.get("lines") else None
+        if line is not None:  # a transcript's line, and when it is said
+            start, sentence = line
+        elif not p.get("lines"):  # an overview, or a chunk written before its lines were kept
+            sentence = matched_sentence(text, query, language)
     return MovieHit(
         movie_id=p["movie_id"],
         title=p.get("title") or p["movie_id"],
@@ -126,7 +131,7 @@ def movie_hit(hit: Hit, query: Vector | None = None) -> MovieHit:
         sentiment=float(p.get("sentiment") or 0.0),
         matched_kind=kind,
         matched_text=text,
-        start=p.get("start"),
+        start=start,
         video_id=p.get("video_id"),
         video_kind=p.get("video_kind"),
         picture_video=p.get("picture_video"),

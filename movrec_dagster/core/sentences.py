@@ -1,17 +1,20 @@
 """Sentences of catalogue text and transcripts: where movrec splits them, and which one a search matched.
 
 One split serves three readers: `movrec adapt` asks one sentence of an overview for the rest of it
-(`adaptation.pairs`), the search benchmark takes an overview's first sentence as a description
-(bench/search_quality.py), and a search hit quotes the sentence of its overview or transcript chunk
-that holds the query's words (`matched_sentence`), so a person reads the evidence rather than a
-whole overview. A sentence ends at ".", "!" or "?" followed by a space and a capital or a quote,
+(`adaptation.cloze_pairs`), the search benchmark takes an overview's first sentence as a description
+(bench/search_quality.py), and a search hit quotes the sentence of its overview that holds the
+query's words (`matched_sentence`), or the line of its transcript chunk and when it is said
+(`matched_line`), so a person reads the evidence rather than a whole overview or two minutes of
+dialogue. A sentence ends at ".", "!" or "?" followed by a space and a capital or a quote,
 so "Dr. who" and "3.5 million" stay whole.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 from .lexical import Vector, analyzer
 
@@ -26,23 +29,38 @@ def sentences(text: str) -> list[str]:
 def matched_sentence(text: str, query: Vector, language: str) -> str | None:
     """The sentence of `text` (written in `language`) whose words carry the most of the query's
     weight (`lexical.query_vector`: each term's IDF, names more), the earlier of equals; None where
-    no sentence shares a word with the query (a match by meaning alone, a query in another language).
+    no sentence shares a word with the query (a match by meaning alone, a query in another language)."""
+    parts = _sentences(text)
+    best = _best(parts, query, language)
+    return None if best is None else parts[best]
 
-    The engine tells which points matched, not which of their words did, so each sentence is read
-    again by the language's analyzer (`_read`)."""
+
+def matched_line(lines: Sequence[Sequence[Any]], query: Vector, language: str) -> tuple[float, str] | None:
+    """`matched_sentence` over a transcript chunk's (start, text) lines: the line and when it is said."""
+    best = _best(tuple(str(text) for _, text in lines), query, language)
+    return None if best is None else (float(lines[best][0]), str(lines[best][1]))
+
+
+def _best(parts: tuple[str, ...], query: Vector, language: str) -> int | None:
     weights = dict(zip(*query))
     best, best_weight = None, 0.0
-    for sentence, terms in _read(text, language) if weights else ():
+    for i, terms in enumerate(_terms(parts, language) if weights else ()):
         weight = sum(weights.get(term, 0.0) for term in terms)
         if weight > best_weight:
-            best, best_weight = sentence, weight
+            best, best_weight = i, weight
     return best
 
 
 @lru_cache(maxsize=4096)
-def _read(text: str, language: str) -> tuple[tuple[str, frozenset[int]], ...]:
-    """Each sentence of `text` with its terms. 16 us a sentence, 0.4-0.6 ms for a page of ten
-    overviews (GET /search +0.55 ms p50, bench/search_ab.py); the same movies come back for many
-    queries, so their sentences are read once (4,096 texts, a few MB)."""
+def _sentences(text: str) -> tuple[str, ...]:
+    return tuple(sentences(text))
+
+
+@lru_cache(maxsize=4096)
+def _terms(parts: tuple[str, ...], language: str) -> tuple[frozenset[int], ...]:
+    """Each part's terms, read by the language's analyzer: the engine tells which points matched, not
+    which of their words did. 16 us a sentence, 0.4-0.6 ms for a page of ten overviews (GET /search
+    +0.55 ms p50, bench/search_ab.py); the same movies come back for many queries, so their texts
+    are read once (4,096 texts, a few MB)."""
     read = analyzer(language)
-    return tuple((sentence, frozenset(read.embed_query(sentence).indices)) for sentence in sentences(text))
+    return tuple(frozenset(read.embed_query(part).indices) for part in parts)

@@ -62,6 +62,7 @@ LANGUAGE_SCHEMA = {
     "error": pl.String,
 }
 SEGMENT = pl.Struct({"start": pl.Float64, "end": pl.Float64, "text": pl.String})
+LINE = pl.Struct({"start": pl.Float64, "text": pl.String})  # a transcript chunk's line: when it is said
 TRANSCRIPT_SCHEMA = {
     "video_id": pl.String,
     "movie_id": pl.String,
@@ -94,6 +95,9 @@ def embedding_schema(dimension: int, second_dimension: int | None = None) -> dic
         "text": pl.String,
         "start": pl.Float64,
         "end": pl.Float64,
+        # a transcript chunk's lines (its segments, or their pieces) with their times: what a hit
+        # quotes and seeks to (`sentences.matched_line`); null for catalogue text
+        "lines": pl.List(LINE),
         "source_key": pl.String,  # the movie's inputs: unchanged key, rows reused as they are
         "text_hash": pl.String,  # model + text: a vector is never computed twice for the same text
         "vector": pl.Array(pl.Float32, dimension),

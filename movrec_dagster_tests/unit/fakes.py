@@ -49,7 +49,7 @@ class FakeEmbedder:
         return [[t] if t else [] for t in texts]
 
     def chunk_segments(self, segments: list[Any]) -> list[Chunk]:
-        return [Chunk(s.text, s.start, s.end) for s in segments]
+        return [Chunk(s.text, s.start, s.end, ((s.start, s.text),)) for s in segments]
 
 
 def video(video_id: str, **fields: Any) -> dict[str, Any]:

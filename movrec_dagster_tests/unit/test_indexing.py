@@ -90,6 +90,23 @@ def test_one_movie_many_videos_title_overview_and_chunks_with_reuse_by_text() ->
     assert sorted(lines["video_id"].to_list()) == ["c1", "c2"] and lines["point_id"].n_unique() == 2
 
 
+def test_a_table_written_before_lines_were_kept_gets_them_without_encoding() -> None:
+    clips = videos(video("c1", title="Casablanca", year=1942))
+    res = resolve_movies(clips, {"c1": "en"}, catalogue((289, "Casablanca", 1942, "en", 1.0)))
+    heard = _transcripts(("c1", "tmdb-289", "Play it, Sam."))
+    embedder = FakeEmbedder()
+    frame, _ = embed_partition(res.movies, heard, None, embedder)
+    line = frame.filter(pl.col("kind") == "transcript")["lines"].to_list()
+    assert line == [[{"start": 1.0, "text": "Play it, Sam."}]]
+    embedder.encoded.clear()
+    again, report = embed_partition(res.movies, heard, frame.drop("lines"), embedder)
+    assert embedder.encoded == [] and report.processed == 1  # cut again, every vector reused
+    assert again.filter(pl.col("kind") == "transcript")["lines"].to_list() == line
+    assert again.columns == frame.columns
+    _, kept = embed_partition(res.movies, heard, again, embedder)
+    assert embedder.encoded == [] and kept.processed == 0 and kept.cached == 1  # with lines: kept as it is
+
+
 def test_vectors_are_reused_by_text_across_tables() -> None:
     cat = catalogue((1, "Alpha", 2000, "en", 1.0))
     movies = resolve_movies(videos(), {}, cat).movies

@@ -3,18 +3,22 @@ words, by each word's weight, read by the text's own language (Qdrant's analyzer
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 import pytest
 
+from movrec_dagster.core.embedding import Chunk
 from movrec_dagster.core.entities import resolve_movies
 from movrec_dagster.core.indexing import build_points, sync_partition
 from movrec_dagster.core.lexical import analyzer, query_vector
 from movrec_dagster.core.search import MovieHit, search
 from movrec_dagster.core.sentences import matched_sentence, sentences
 from movrec_dagster.core.stages import embed_partition
+from movrec_dagster.core.tables import TRANSCRIPT_SCHEMA
 from movrec_dagster.core.vectorstore import EdgeStore
 
-from .fakes import FakeEmbedder, catalogue, videos
+from .fakes import FakeEmbedder, catalogue, video, videos
 
 SHAWSHANK = (
     "Framed in the 1940s for a double murder, banker Andy Dufresne begins a new life at Shawshank. "
@@ -86,3 +90,47 @@ def test_a_search_hit_quotes_its_matched_sentence(store: EdgeStore) -> None:
     # a query sharing no word is found by meaning alone (here the fake vectors): the whole text quoted
     for other in search(store, FakeEmbedder(), "zzz qqq", top_k=2):
         assert other.matched_sentence is None and other.explanation() == f'its overview: "{other.matched_text}"'
+
+
+class OneChunkEmbedder(FakeEmbedder):
+    """A transcript's segments in one chunk, as the real embedder joins short lines (its lines kept)."""
+
+    def chunk_segments(self, segments: list[Any]) -> list[Chunk]:
+        lines = tuple((s.start, s.text) for s in segments)
+        return [Chunk(" ".join(s.text for s in segments), segments[0].start, segments[-1].end, lines)]
+
+
+def test_a_transcript_hit_quotes_its_line_and_when_it_is_said(tmp_path) -> None:  # noqa: ANN001
+    said = [
+        (3.0, "Of all the gin joints in all the towns in all the world, she walks into mine."),
+        (41.5, "Major Strasser has been shot."),
+        (95.0, "Round up the usual suspects."),
+    ]
+    heard = pl.DataFrame(
+        [
+            {
+                "video_id": "c1",
+                "movie_id": "casablanca",
+                "content_hash": "h-c1",
+                "fingerprint": "w",
+                "language": "en",
+                "segments": [{"start": at, "end": at + 2.0, "text": text} for at, text in said],
+                "error": None,
+            }
+        ],
+        schema=TRANSCRIPT_SCHEMA,
+    )
+    res = resolve_movies(
+        videos(video("c1", sidecar_id="casablanca", title="Casablanca", year=1942)), {"c1": "en"}, None
+    )
+    embedder = OneChunkEmbedder()
+    store = EdgeStore(tmp_path)
+    store.switch(store.create_version("movies__fake__1", embedder.dimension, "fake").name)
+    frame, _ = embed_partition(res.movies, heard, None, embedder)
+    sync_partition(store, "en", build_points("en", frame, res.movies, None, "fake", res.aliases, {"c1": "film"}))
+    hit = search(store, embedder, "rounding up suspects", top_k=1)[0]
+    assert hit.matched_kind == "transcript" and hit.matched_text.startswith("Of all the gin joints")
+    assert (hit.start, hit.matched_sentence) == (95.0, "Round up the usual suspects.")
+    assert hit.explanation() == 'its soundtrack (film c1) says at 95 s: "Round up the usual suspects."'
+    shot = search(store, embedder, "who shot the major?", top_k=1)[0]
+    assert (shot.start, shot.matched_sentence) == (41.5, "Major Strasser has been shot.")

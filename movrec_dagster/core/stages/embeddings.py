@@ -24,7 +24,7 @@ import polars as pl
 
 from ..embedding import Embedder, SecondModels
 from ..progress import Tracker
-from ..tables import embedding_schema
+from ..tables import LINE, embedding_schema
 from ..vectorstore import point_id
 from .report import StageReport, timed
 from .transcripts import ok_rows, segments_of
@@ -56,6 +56,10 @@ def _source_key(movie: dict[str, Any], trs: list[dict[str, Any]], model: str) ->
     heard = [f"{t['video_id']}:{t['content_hash']}:{t['fingerprint']}" for t in trs]
     raw = [model, DOCUMENT_FORMAT, title_text(movie), movie["overview"] or "", *heard]
     return hashlib.sha256("\x1f".join(raw).encode()).hexdigest()
+
+
+def _without_lines(rows: pl.DataFrame) -> bool:
+    return bool(rows.filter((pl.col("kind") == "transcript") & pl.col("lines").is_null()).height)
 
 
 def known_vectors(frames: list[pl.DataFrame]) -> dict[str, np.ndarray]:
@@ -95,6 +99,10 @@ def embed_partition(
         heard.setdefault(tr["movie_id"], []).append(tr)
     if previous is not None and "source_key" not in previous.columns:
         previous = None  # an older layout: its vectors come in through `vectors` (see upgrade.py)
+    if previous is not None and "lines" not in previous.columns:  # written before lines were kept
+        previous = previous.insert_column(
+            previous.columns.index("end") + 1, pl.Series("lines", [None] * len(previous), pl.List(LINE))
+        )
     prior = previous.partition_by("movie_id", as_dict=True) if previous is not None and len(previous) else {}
     kept: list[pl.DataFrame] = []
     todo: list[tuple[dict[str, Any], list[dict[str, Any]], str]] = []
@@ -104,7 +112,8 @@ def embed_partition(
             continue  # its videos are not transcribed (yet), and there is nothing else to say
         key = _source_key(movie, trs, embedder.settings.vectors_version)
         old = prior.get((movie["movie_id"],))
-        if old is not None and old["source_key"][0] == key:
+        # a transcript chunk written without its lines is cut again (its vectors reused by text hash)
+        if old is not None and old["source_key"][0] == key and not _without_lines(old):
             kept.append(old)
             report.cached += 1
         else:
@@ -119,15 +128,16 @@ def embed_partition(
         # astronaut..."), so what a query says of the film and of its name meet in one vector; a
         # movie without an overview is its title alone. The title point (exact-title lookups) shares
         # the first piece's vector: nothing is encoded twice.
-        texts: list[tuple[str, str | None, int, str, str, float | None, float | None]] = [
-            ("overview", None, i, piece, document_text(title, piece), None, None)
+        texts: list[tuple[str, str | None, int, str, str, float | None, float | None, list | None]] = [
+            ("overview", None, i, piece, document_text(title, piece), None, None, None)
             for i, piece in enumerate([p for p in overview if p.strip()] or [""])
         ]
-        texts.insert(0, ("title", None, 0, title, texts[0][4], None, None))
+        texts.insert(0, ("title", None, 0, title, texts[0][4], None, None, None))
         for tr in trs:
             for i, chunk in enumerate(embedder.chunk_segments(segments_of(tr))):
-                texts.append(("transcript", tr["video_id"], i, chunk.text, chunk.text, chunk.start, chunk.end))
-        for kind, video, chunk, text, encoded, start, end in texts:
+                lines = [{"start": at, "text": line} for at, line in chunk.lines]
+                texts.append(("transcript", tr["video_id"], i, chunk.text, chunk.text, chunk.start, chunk.end, lines))
+        for kind, video, chunk, text, encoded, start, end, lines in texts:
             rows.append(
                 {
                     "point_id": point_id(movie["movie_id"], kind if video is None else f"{kind}:{video}", chunk),
@@ -138,6 +148,7 @@ def embed_partition(
                     "text": text,
                     "start": start,
                     "end": end,
+                    "lines": lines,
                     "source_key": key,
                     "text_hash": text_hash(fingerprint, encoded),
                 }
@@ -232,6 +243,7 @@ def _profiles(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "text": content[0]["text"],
                 "start": None,
                 "end": None,
+                "lines": None,
                 "source_key": items[0]["source_key"],
                 "text_hash": None,
                 "vector": _unit_mean([r["vector"] for r in content]),

@@ -4,7 +4,7 @@ One split serves three readers: `movrec adapt` asks one sentence of an overview 
 (`adaptation.cloze_pairs`), the search benchmark takes an overview's first sentence as a description
 (bench/search_quality.py), and a search hit quotes the sentence of its overview that holds the
 query's words (`matched_sentence`), or the line of its transcript chunk and when it is said
-(`matched_line`), so a person reads the evidence rather than a whole overview or two minutes of
+(`matched_line`), so a person reads the evidence rather than a whole overview or a minute of
 dialogue. A sentence ends at ".", "!" or "?" followed by a space and a capital or a quote,
 so "Dr. who" and "3.5 million" stay whole.
 """
@@ -60,7 +60,8 @@ def _sentences(text: str) -> tuple[str, ...]:
 def _terms(parts: tuple[str, ...], language: str) -> tuple[frozenset[int], ...]:
     """Each part's terms, read by the language's analyzer: the engine tells which points matched, not
     which of their words did. 16 us a sentence, 0.4-0.6 ms for a page of ten overviews (GET /search
-    +0.55 ms p50, bench/search_ab.py); the same movies come back for many queries, so their texts
+    +0.46-0.65 ms p50, bench/search_ab.py); 8 us a transcript line (75 characters, the demo trailers'
+    mean), 0.2 ms a chunk of 25. The same movies come back for many queries, so their texts
     are read once (4,096 texts, a few MB)."""
     read = analyzer(language)
     return tuple(frozenset(read.embed_query(part).indices) for part in parts)

@@ -44,7 +44,7 @@ class MovieHit:
     video_kind: str | None = None
     picture_video: str | None = None  # the movie's video whose frame pictures it
     relevance: float | None = None  # `score` on 0-1, for people (see `search`)
-    matched_sentence: str | None = None  # the sentence of `matched_text` with the query's words
+    matched_sentence: str | None = None  # the overview sentence or transcript line with the query's words
     renown: float = 0.0  # how widely known (0-1, `vtypes.renown`); search adds `Fusion.renown_weight` x it
 
     def to_dict(self) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from movrec_dagster.api import create_app
+from movrec_dagster.core.home import read_table
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +31,22 @@ def test_search_finds_the_martian(client: TestClient) -> None:
     assert 0 < relevance[-1] <= relevance[0] <= 1 and relevance[0] > 0.5
     spanish = client.get("/search", params={"q": "space", "language": "es", "top_k": 2}).json()
     assert spanish and {h["language"] for h in spanish} == {"es"}
+
+
+def test_a_transcript_hit_quotes_its_line_and_when_it_is_said(client: TestClient, indexed) -> None:  # noqa: ANN001
+    """The trailer's chunk holds three lines; the hit quotes the one with the query's words and its
+    time, as the transcript has them."""
+    home = indexed[0]
+    hits = client.get("/search", params={"q": "astronauts trapped in a crippled capsule"}).json()
+    hit = next(h for h in hits if h["movie_id"] == "apollo-13")
+    assert hit["matched_kind"] == "transcript" and "crippled" in hit["matched_sentence"]
+    transcripts = read_table(home.table("transcripts", "en"))
+    assert transcripts is not None
+    said = [
+        s for row in transcripts.iter_rows(named=True) if row["video_id"] == hit["video_id"] for s in row["segments"]
+    ]
+    line = next(s for s in said if "crippled" in s["text"])
+    assert hit["start"] == line["start"] > said[0]["start"] and hit["matched_sentence"] == line["text"].strip()
 
 
 @pytest.mark.parametrize(

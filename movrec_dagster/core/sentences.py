@@ -48,7 +48,7 @@ def matched_sentence(text: str, query: Vector, language: str) -> str | None:
 def matched_line(lines: Sequence[Sequence[Any]], query: Vector, language: str) -> tuple[float, str] | None:
     """`matched_sentence` over a transcript chunk's (start, text) lines: the line and when it is said."""
     best = _best(tuple(str(text) for _, text in lines), query, language)
-    return None if best is None else (float(lines[best][0]), str(lines[best][1]))
+    return None if best is None else (float(lines[best][0]), str(lines[best][1]).strip())
 
 
 def _best(parts: tuple[str, ...], query: Vector, language: str) -> int | None:

@@ -80,7 +80,7 @@ def _print_hits(results: list, as_json: bool, explain: bool = False) -> None:  #
         elif h.matched_text:
             at = f" @{h.start:.0f}s" if h.start is not None else ""
             label = "about" if h.matched_kind == "profile" else f"{h.matched_kind}{at}"
-            click.echo(f"      {label}: {(h.matched_sentence or h.matched_text)[:140]}")
+            click.echo(f"      {label}: {h.matched_sentence or h.matched_text[:140]}")  # the evidence whole
 
 
 def _report(result) -> None:  # noqa: ANN001

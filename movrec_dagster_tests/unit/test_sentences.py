@@ -16,7 +16,7 @@ from movrec_dagster.core.search import MovieHit, search
 from movrec_dagster.core.sentences import matched_sentence, sentences
 from movrec_dagster.core.stages import embed_partition
 from movrec_dagster.core.tables import TRANSCRIPT_SCHEMA
-from movrec_dagster.core.vectorstore import EdgeStore
+from movrec_dagster.core.vectorstore import EdgeStore, QdrantServerStore
 
 from .fakes import FakeEmbedder, catalogue, video, videos
 
@@ -105,7 +105,9 @@ class OneChunkEmbedder(FakeEmbedder):
         return [Chunk(" ".join(s.text for s in segments), segments[0].start, segments[-1].end, lines)]
 
 
-def test_a_transcript_hit_quotes_its_line_and_when_it_is_said(tmp_path) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("engine", ["edge", "server"])
+def test_a_transcript_hit_quotes_its_line_and_when_it_is_said(tmp_path, engine: str) -> None:  # noqa: ANN001
+    """Either engine (the server's API through qdrant-client's local mode) holds the lines as written."""
     said = [
         (3.0, "Of all the gin joints in all the towns in all the world, she walks into mine."),
         (41.5, "Major Strasser has been shot."),
@@ -129,7 +131,7 @@ def test_a_transcript_hit_quotes_its_line_and_when_it_is_said(tmp_path) -> None:
         videos(video("c1", sidecar_id="casablanca", title="Casablanca", year=1942)), {"c1": "en"}, None
     )
     embedder = OneChunkEmbedder()
-    store = EdgeStore(tmp_path)
+    store = EdgeStore(tmp_path) if engine == "edge" else QdrantServerStore(path=str(tmp_path))
     store.switch(store.create_version("movies__fake__1", embedder.dimension, "fake").name)
     frame, _ = embed_partition(res.movies, heard, None, embedder)
     sync_partition(store, "en", build_points("en", frame, res.movies, None, "fake", res.aliases, {"c1": "film"}))

@@ -316,7 +316,8 @@ def with_evidence(store: VectorStore, vector: Any, hits: list[MovieHit]) -> list
     if not hits:
         return hits
     ids = tuple(h.movie_id for h in hits)
-    chunks = store.query(vector, PayloadFilter(movie_ids=ids, kinds=EVIDENCE_KINDS), limit=len(ids) * 16)
+    flt = PayloadFilter(movie_ids=ids, kinds=EVIDENCE_KINDS)
+    chunks = store.query_batch([Search(vector, flt, limit=len(ids) * 16, without=("lines",))])[0]
     best: dict[str, Hit] = {}
     for chunk in chunks:  # best first
         best.setdefault(chunk.payload["movie_id"], chunk)

@@ -16,7 +16,7 @@ from movrec_dagster.core.search import MovieHit, search
 from movrec_dagster.core.sentences import matched_sentence, sentences
 from movrec_dagster.core.stages import embed_partition
 from movrec_dagster.core.tables import TRANSCRIPT_SCHEMA
-from movrec_dagster.core.vectorstore import EdgeStore, QdrantServerStore
+from movrec_dagster.core.vectorstore import EdgeStore, PayloadFilter, QdrantServerStore, Search
 
 from .fakes import FakeEmbedder, catalogue, video, videos
 
@@ -141,3 +141,9 @@ def test_a_transcript_hit_quotes_its_line_and_when_it_is_said(tmp_path, engine: 
     assert hit.explanation() == 'its soundtrack (film c1) says at 95 s: "Round up the usual suspects."'
     shot = search(store, embedder, "who shot the major?", top_k=1)[0]
     assert (shot.start, shot.matched_sentence) == (41.5, "Major Strasser has been shot.")
+    # where no hit quotes them (the evidence for similar movies), the lines are left out
+    chunks = PayloadFilter(kinds=("transcript",))
+    vector = embedder.encode(["gin"], "query")[0]
+    lean = store.query_batch([Search(vector, chunks, 1, without=("lines",)), Search(vector, chunks, 1)])
+    assert "lines" not in lean[0][0].payload and lean[0][0].payload["text"].startswith("Of all the gin joints")
+    assert lean[1][0].payload["lines"][2] == [95.0, "Round up the usual suspects."]

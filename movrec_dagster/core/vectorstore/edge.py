@@ -315,7 +315,7 @@ class EdgeStore(VersionedStore):
                 limit=search.limit,
                 prefetches=prefetches,
                 query=fused,
-                with_payload=True,
+                with_payload=_payload(search),
                 with_vector=search.with_vectors,
             )
         return QueryRequest(
@@ -323,7 +323,7 @@ class EdgeStore(VersionedStore):
             query=dense,
             filter=flt_,
             params=params,
-            with_payload=True,
+            with_payload=_payload(search),
             with_vector=search.with_vectors,
         )
 
@@ -404,6 +404,12 @@ class EdgeStore(VersionedStore):
                 hits += [hit_of(r) for r in records]
                 if offset is None:
                     return hits
+
+
+def _payload(search: types.Search) -> Any:
+    from qdrant_edge import PayloadSelector
+
+    return PayloadSelector.Exclude(list(search.without)) if search.without else True
 
 
 def edge_filter(flt: PayloadFilter | None) -> Any:

@@ -224,7 +224,8 @@ class QdrantServerStore(VersionedStore):
 
         flt_, sparse = client_filter(search.flt), search.sparse
         params = _search_params()
-        common = {"limit": search.limit, "with_payload": True, "with_vector": search.with_vectors}
+        payload = models.PayloadSelectorExclude(exclude=list(search.without)) if search.without else True
+        common = {"limit": search.limit, "with_payload": payload, "with_vector": search.with_vectors}
         # hybrid: dense (e5 and the asked second models) and BM25 candidates, fused (types.Fusion)
         if sparse and sparse[0]:
             fusion = types.FUSION

@@ -45,6 +45,8 @@ __all__ = [
 ]
 _WORD = re.compile(r"\w+")  # words as Python reads them: what `text_languages` asks each analyzer about
 AVERAGE_LENGTH = 60.0  # tokens of a typical chunk (a title + overview, a few transcript lines)
+# BM25's term-frequency saturation and length normalisation (the engine's defaults; bench/bm25_params.py)
+BM25_K, BM25_B = 1.2, 0.75
 # a query's names (`names`) weigh this many times their IDF: a description names who and where, and
 # the overview it describes names them again. 1 to 3 measured in the product (bench/name_weight.py,
 # EVALUATION.md step 19): 2 is the largest gain on descriptions (tuning part 0.585 -> 0.603) that
@@ -94,6 +96,8 @@ def _config(name: str | None, stem: bool = True) -> Any:
     # the multilingual tokenizer splits Chinese and Japanese into words and keeps other scripts whole
     if name is None:  # words as they are: no stop words, no stemming
         return Bm25Config(
+            k=BM25_K,
+            b=BM25_B,
             tokenizer=TokenizerType.Multilingual,
             stopwords=StopwordsSet(),
             stemmer=DisabledStemmer(),
@@ -101,7 +105,7 @@ def _config(name: str | None, stem: bool = True) -> Any:
         )
     if not stem:
         return Bm25Config(language=name, tokenizer=TokenizerType.Multilingual, stemmer=DisabledStemmer())
-    return Bm25Config(language=name, tokenizer=TokenizerType.Multilingual, avg_len=AVERAGE_LENGTH)
+    return Bm25Config(k=BM25_K, b=BM25_B, language=name, tokenizer=TokenizerType.Multilingual, avg_len=AVERAGE_LENGTH)
 
 
 @lru_cache(maxsize=128)

@@ -45,7 +45,9 @@ __all__ = [
 ]
 _WORD = re.compile(r"\w+")  # words as Python reads them: what `text_languages` asks each analyzer about
 AVERAGE_LENGTH = 60.0  # tokens of a typical chunk (a title + overview, a few transcript lines)
-# BM25's term-frequency saturation and length normalisation (the engine's defaults; bench/bm25_params.py)
+# BM25's term-frequency saturation and length normalisation: the engine's defaults. b 0.5 and 1.0
+# and k 0.9 and 2.0 measured in the product (bench/bm25_params.py, EVALUATION.md step 20): none
+# gains the descriptions' tuning part (0.601-0.603 against 0.603); DBSF rescales the list anyway
 BM25_K, BM25_B = 1.2, 0.75
 # a query's names (`names`) weigh this many times their IDF: a description names who and where, and
 # the overview it describes names them again. 1 to 3 measured in the product (bench/name_weight.py,

@@ -23,14 +23,12 @@ import argparse
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import polars as pl
-from _shared import QueryCache, build_index, wilson
-from search_quality import HERE, K, benchmark_movies, index_cache, mrr_interval, query_sets
+from _shared import QueryCache, build_index
+from search_quality import HERE, benchmark_movies, index_cache, product_rows, query_sets
 
 from movrec_dagster.core import lexical
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
-from movrec_dagster.core.search import search
 
 
 def main() -> None:
@@ -53,20 +51,8 @@ def main() -> None:
         with store.session():
             for weight in (float(w) for w in args.weights.split(",")):
                 lexical.NAME_WEIGHT = weight
-                ranks: dict[tuple[str, str], list[int]] = {}
-                for group, movie, query, held_out in queries.iter_rows():
-                    got = [hit.movie_id for hit in search(store, vectors, query, top_k=K)]
-                    ranks.setdefault((group, "held-out" if held_out else "tuning"), []).append(
-                        got.index(movie) + 1 if movie in got else 0
-                    )
-                for part, found in ranks.items():
-                    r = np.array(found)
-                    hits = (r > 0) & (r <= K)
-                    mrr = np.where(hits, 1.0 / np.maximum(r, 1), 0.0)
-                    rows.setdefault(part, []).append(
-                        f"| {part[0]} | {part[1]} | {len(r)} | {weight:g} | "
-                        f"{wilson(int(hits.sum()), len(r), digits=3)} | {mrr_interval(mrr)} |"
-                    )
+                for part, row in product_rows(store, vectors, queries, f"{weight:g}").items():
+                    rows.setdefault(part, []).append(row)
     for part in sorted(rows):
         print("\n".join(rows[part]))
 

@@ -71,6 +71,7 @@ from movrec_dagster.core.models import (
 from movrec_dagster.core.search import search
 from movrec_dagster.core.sentences import SENTENCE_END
 from movrec_dagster.core.tables import VIDEO_SCHEMA
+from movrec_dagster.core.vectorstore import VectorStore
 from movrec_dagster.core.vectorstore import types as vtypes
 
 CACHE = Path.home() / ".cache" / "movrec" / "bench" / "search_quality"
@@ -108,6 +109,29 @@ def mrr_interval(values: np.ndarray, seed: int = 5) -> str:
     rng = np.random.default_rng(seed)
     means = values[rng.integers(0, len(values), size=(1000, len(values)))].mean(axis=1)
     return f"{values.mean():.3f} [{np.percentile(means, 2.5):.3f}, {np.percentile(means, 97.5):.3f}]"
+
+
+def product_rows(
+    store: VectorStore, embedder: Embedder, queries: pl.DataFrame, label: str
+) -> dict[tuple[str, str], str]:
+    """movrec's `search()` asked each of `queries` (set, movie_id, query, held_out rows): per (set,
+    part), a table row `| set | part | queries | label | Recall@10 | MRR@10 |` with intervals."""
+    ranks: dict[tuple[str, str], list[int]] = {}
+    for group, movie, query, held_out in queries.iter_rows():
+        got = [hit.movie_id for hit in search(store, embedder, query, top_k=K)]
+        ranks.setdefault((group, "held-out" if held_out else "tuning"), []).append(
+            got.index(movie) + 1 if movie in got else 0
+        )
+    rows = {}
+    for part, found in ranks.items():
+        r = np.array(found)
+        hits = (r > 0) & (r <= K)
+        mrr = np.where(hits, 1.0 / np.maximum(r, 1), 0.0)
+        rows[part] = (
+            f"| {part[0]} | {part[1]} | {len(r)} | {label} | "
+            f"{wilson(int(hits.sum()), len(r), digits=3)} | {mrr_interval(mrr)} |"
+        )
+    return rows
 
 
 def index_cache(settings: EmbedderSettings) -> Path:

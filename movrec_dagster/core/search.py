@@ -116,10 +116,9 @@ def movie_hit(hit: Hit, query: Vector | None = None) -> MovieHit:
     if query is not None and kind in EVIDENCE_KINDS:
         # a version written before `text_language`: the partition's language reads most of it
         language = p.get("text_language") or p.get("language", "")
-        line = matched_line(p["lines"], query, language) if p.get("lines") else None
-        if line is not None:  # a transcript's line, and when it is said
-            start, sentence = line
-        elif not p.get("lines"):  # an overview, or a chunk written before its lines were kept
+        if p.get("lines"):  # a transcript chunk: its line with the query's words, and when it is said
+            start, sentence = matched_line(p["lines"], query, language) or (start, None)
+        else:  # an overview, or a chunk written before its lines were kept
             sentence = matched_sentence(text, query, language)
     return MovieHit(
         movie_id=p["movie_id"],

@@ -25,7 +25,8 @@ SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
 _ABBREVIATION = re.compile(r"\b(?:Dr|Mr|Mrs|Ms|Mme|St|Jr|Sr|Prof|Gen|Capt|Lt|Sgt|Col|Gov|Sen|Rev|Mt|vs|[A-Z])\.$")
 
 
-def sentences(text: str) -> list[str]:
+@lru_cache(maxsize=4096)  # the same movies come back for many queries
+def sentences(text: str) -> tuple[str, ...]:
     """`text`'s sentences, in order (one: the text itself, stripped)."""
     out: list[str] = []
     for part in SENTENCE_END.split(text.strip()):
@@ -33,14 +34,14 @@ def sentences(text: str) -> list[str]:
             out[-1] = f"{out[-1]} {part}"
         elif part:
             out.append(part)
-    return out
+    return tuple(out)
 
 
 def matched_sentence(text: str, query: Vector, language: str) -> str | None:
     """The sentence of `text` (written in `language`) whose words carry the most of the query's
     weight (`lexical.query_vector`: each term's IDF, names more), the earlier of equals; None where
     no sentence shares a word with the query (a match by meaning alone, a query in another language)."""
-    parts = _sentences(text)
+    parts = sentences(text)
     best = _best(parts, query, language)
     return None if best is None else parts[best]
 
@@ -59,11 +60,6 @@ def _best(parts: tuple[str, ...], query: Vector, language: str) -> int | None:
         if weight > best_weight:
             best, best_weight = i, weight
     return best
-
-
-@lru_cache(maxsize=4096)
-def _sentences(text: str) -> tuple[str, ...]:
-    return tuple(sentences(text))
 
 
 @lru_cache(maxsize=4096)

@@ -28,14 +28,14 @@ SHAWSHANK = (
 
 
 def test_sentences_end_at_a_stop_before_a_capital() -> None:
-    assert sentences(' One. Two! Three? "Four" ') == ["One.", "Two!", "Three?", '"Four"']
+    assert sentences(' One. Two! Three? "Four" ') == ("One.", "Two!", "Three?", '"Four"')
     # no capital after the stop, or no space: the same sentence
-    assert sentences("He met dr. who, a 3.5 million seller. Then") == ["He met dr. who, a 3.5 million seller.", "Then"]
+    assert sentences("He met dr. who, a 3.5 million seller. Then") == ("He met dr. who, a 3.5 million seller.", "Then")
     # titles and initials end no sentence
-    assert sentences("Dr. Ryan Stone meets John F. Kennedy of the U.S. Army. He leaves.") == [
+    assert sentences("Dr. Ryan Stone meets John F. Kennedy of the U.S. Army. He leaves.") == (
         "Dr. Ryan Stone meets John F. Kennedy of the U.S. Army.",
         "He leaves.",
-    ]
+    )
 
 
 def test_the_sentence_holding_the_query_words_is_chosen() -> None:

@@ -17,14 +17,17 @@ class MovieOut(BaseModel):
     sentiment: float = 0.0
     matched_kind: str = ""
     matched_text: str = ""
-    matched_sentence: str | None = None  # search: the sentence or transcript line holding the query's words
+    # the sentence or transcript line holding the query's words (search), or the words of the movie a
+    # similar movie or recommendation was found for
+    matched_sentence: str | None = None
     start: float | None = None  # seconds into the video where the matched line is said
     video_id: str | None = None  # the video whose line matched
     video_kind: str | None = None
     picture_video: str | None = None  # the movie's video whose frame pictures it
     relevance: float | None = None  # search: how well the text matched, 0-1 (1: top of every fused list)
     renown: float | None = None  # search: how widely known, 0-1; the score adds a share of it
-    because_of: str | None = None
+    because_of: str | None = None  # recommendations: the liked movie behind it
+    because_of_title: str | None = None
     signals: dict[str, float] | None = None  # recommendations: content and collaborative scores
 
     @computed_field  # type: ignore[prop-decorator]

@@ -64,6 +64,8 @@ def _filters(language: tuple[str, ...], genre: tuple[str, ...], year_min: int | 
 
 def _print_hits(results: list, as_json: bool, explain: bool = False) -> None:  # noqa: ANN001
     """Search/similar hits or recommendations; `explain` adds each one's evidence in words."""
+    from movrec_dagster.core.sentences import excerpt
+
     if as_json:
         rows = [r.to_dict() | ({"explanation": r.explanation()} if explain else {}) for r in results]
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -80,7 +82,7 @@ def _print_hits(results: list, as_json: bool, explain: bool = False) -> None:  #
         elif h.matched_text:
             at = f" @{h.start:.0f}s" if h.start is not None else ""
             label = "about" if h.matched_kind == "profile" else f"{h.matched_kind}{at}"
-            click.echo(f"      {label}: {h.matched_sentence or h.matched_text[:140]}")  # the evidence whole
+            click.echo(f"      {label}: {h.matched_sentence or excerpt(h.matched_text, 140)}")  # whole words
 
 
 def _report(result) -> None:  # noqa: ANN001
@@ -397,7 +399,8 @@ def recommend_cmd(
     _print_hits(recs, as_json, explain)
     if not (as_json or explain):
         for rank, r in enumerate(recs, 1):
-            click.echo(f"  {rank}. {r.hit.movie_id}: because you liked {r.because_of}")
+            liked = f"{r.because_of_title} ({r.because_of})" if r.because_of_title else r.because_of
+            click.echo(f"  {rank}. {r.hit.movie_id}: because you liked {liked}")
 
 
 def _recommend_for_user(home: MovrecHome, user_id: str, strategy: str, top_k: int, flt, as_json: bool) -> None:  # noqa: ANN001

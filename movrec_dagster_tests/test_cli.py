@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from dagster._core.instance.ref import InstanceRef
 
 from movrec_dagster.cli import main
+from movrec_dagster.core.sentences import excerpt
 from movrec_dagster.runner import instance_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,10 +135,15 @@ def test_explain_gives_the_evidence(indexed) -> None:  # noqa: ANN001
     transcripts = {
         r["movie_id"]: r for r in recs if r["matched_kind"] == "transcript"
     }  # evidence is a real line of the movie, with its time
-    assert recs and all(r["explanation"].startswith("because you liked the-martian") for r in recs)
+    assert recs and all(r["explanation"].startswith("because you liked The Martian (the-martian)") for r in recs)
+    assert all(r["because_of_title"] == "The Martian" for r in recs)
     assert all(r["matched_kind"] in ("transcript", "overview") and r["matched_text"] for r in recs)
-    for movie, rec in transcripts.items():
-        assert rec["start"] is not None and f'"{rec["matched_text"]}"' in rec["explanation"], movie
+    for movie, rec in transcripts.items():  # the line sharing The Martian's words, or the chunk's start
+        quoted = rec["matched_sentence"] or excerpt(rec["matched_text"])
+        assert rec["start"] is not None and f'"{quoted}"' in rec["explanation"], movie
+        assert quoted.rstrip("…") in rec["matched_text"], movie
+    # Apollo 13's trailer: its line with "astronauts" (The Martian's overview has "astronaut")
+    assert "astronauts" in transcripts["apollo-13"]["matched_sentence"]
     out = runner.invoke(main, ["--home", str(home.root), "similar", "THE MARTIAN", "--explain", "--top-k", "2"])
     assert out.exit_code == 0 and out.output.count("why: ") == 2
 

@@ -51,6 +51,7 @@ FILTERS = [
     PayloadFilter(min_sentiment=0.5),
     PayloadFilter(exclude_movie_ids=("m1", "m2")),
     PayloadFilter(kinds=("overview",)),
+    PayloadFilter(point_ids=(point_id("m1", "transcript", 1), point_id("m5", "transcript", 41))),
 ]
 
 
@@ -66,6 +67,8 @@ def test_engines_agree(tmp_path: Path) -> None:
         a = [h.id for h in edge.query(query, flt, limit=7)]
         b = [h.id for h in client.query(query, flt, limit=7)]
         assert a == b, flt
+        if flt is not None and flt.point_ids:  # those points and no other
+            assert sorted(a) == sorted(flt.point_ids)
 
 
 def test_engines_agree_on_hybrid_queries(tmp_path: Path) -> None:

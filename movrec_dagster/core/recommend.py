@@ -40,24 +40,30 @@ class Recommendation:
     because_of: str | None  # the liked movie that drove this one most
     content: float = 0.0  # the recommend score (with a taste model: cosine to the user vector)
     collaborative: float = 0.0  # item-kNN score (0 without ratings)
+    because_of_title: str | None = None  # that movie's title, for people
 
     def to_dict(self) -> dict:
         signals = {"content": round(self.content, 4), "collaborative": round(self.collaborative, 4)}
-        return self.hit.to_dict() | {"because_of": self.because_of, "signals": signals}
+        because = {"because_of": self.because_of, "because_of_title": self.because_of_title}
+        return self.hit.to_dict() | because | {"signals": signals}
 
     def explanation(self) -> str:
         source = "people who liked it also liked this" if self.collaborative > 0 else "closest in content"
+        liked = f"{self.because_of_title} ({self.because_of})" if self.because_of_title else self.because_of
         return (
-            f"because you liked {self.because_of} ({source}; content {self.content:.2f}, "
+            f"because you liked {liked} ({source}; content {self.content:.2f}, "
             f"collaborative {self.collaborative:.2f}); {self.hit.explanation()}"
         )
 
 
-def profiles(store: VectorStore, movie_ids: list[str]) -> dict[str, np.ndarray]:
+def profiles(store: VectorStore, movie_ids: list[str], titles: dict[str, str] | None = None) -> dict[str, np.ndarray]:
+    """Each movie's profile vector; `titles`, where given, gets each one's title."""
     if not movie_ids:
         return {}
     found = store.scroll(PayloadFilter(movie_ids=tuple(movie_ids), kinds=("profile",)), with_vectors=True)
     vectors = {h.payload["movie_id"]: np.asarray(h.vector, dtype=np.float32) for h in found}
+    if titles is not None:
+        titles.update({h.payload["movie_id"]: h.payload.get("title") or h.payload["movie_id"] for h in found})
     missing = sorted(set(movie_ids) - set(vectors))
     if missing:
         raise MovieNotFound(f"not in the index: {', '.join(missing)}")
@@ -154,7 +160,8 @@ def recommend(
     liked = list(dict.fromkeys(resolved[key] for key in liked))
     disliked = list(dict.fromkeys(resolved[key] for key in disliked))
     watched = [resolved.get(key, key) for key in watched or []]
-    liked_vectors = profiles(store, liked)
+    titles: dict[str, str] = {}
+    liked_vectors = profiles(store, liked, titles)
     disliked_vectors = profiles(store, disliked)
     liked_list, disliked_list = list(liked_vectors.values()), list(disliked_vectors.values())
     query = user_vector(liked_list, disliked_list)
@@ -189,8 +196,7 @@ def recommend(
         if candidates:
             candidates = _blend(candidates, cf, collaborative_weight)
     chosen = rerank(candidates, top_k, sentiment_weight, mmr_lambda)
-    evidence = {h.movie_id: h for h in with_evidence(store, query, [movie_hit(hit) for hit in chosen])}
-    out = []
+    because: dict[str, str] = {}
     for hit in chosen:
         movie = hit.payload["movie_id"]
         vector = np.asarray(hit.vector, dtype=np.float32)
@@ -200,6 +206,19 @@ def recommend(
         elif cf.get(movie) and neighbours is not None:  # the liked movie it co-occurs with most, when ratings drove it
             pairs = {m: dict(neighbours.neighbours.get(m, [])).get(movie, 0.0) for m in liked}
             pull = pairs if max(pairs.values()) > 0 else pull
-        because = max(pull, key=pull.__getitem__)
-        out.append(Recommendation(evidence[movie], because, cosine.get(movie, 0.0), cf.get(movie, 0.0)))
+        because[movie] = max(pull, key=pull.__getitem__)
+    # each one's evidence: its line or sentence sharing the most words with the liked movie behind it
+    evidence = {h.movie_id: h for h in with_evidence(store, query, [movie_hit(hit) for hit in chosen], because)}
+    out = []
+    for hit in chosen:
+        movie = hit.payload["movie_id"]
+        out.append(
+            Recommendation(
+                evidence[movie],
+                because[movie],
+                cosine.get(movie, 0.0),
+                cf.get(movie, 0.0),
+                titles.get(because[movie]),
+            )
+        )
     return out

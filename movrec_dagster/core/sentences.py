@@ -37,6 +37,25 @@ def sentences(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def excerpt(text: str, limit: int = 240) -> str:
+    """The start of `text` for a person to read: its first sentences while they fit in `limit`
+    characters, or the first sentence cut at a word ("…") where it alone is longer. Stored texts are
+    cut at a length, not at a word, so quoting them whole can end mid-word."""
+    parts = sentences(text)
+    if not parts:
+        return ""
+    out = parts[0]
+    for part in parts[1:]:
+        if len(out) + 1 + len(part) > limit:
+            break
+        out = f"{out} {part}"
+    if len(out) <= limit:
+        return out
+    head = out[: limit + 1]  # a space just after the limit: the last word fits whole
+    cut = head.rsplit(" ", 1)[0] if " " in head else out[:limit]
+    return f"{cut.rstrip(' ,;:-')}…"
+
+
 def matched_sentence(text: str, query: Vector, language: str) -> str | None:
     """The sentence of `text` (written in `language`) whose words carry the most of the query's
     weight (`lexical.query_vector`: each term's IDF, names more), the earlier of equals; None where

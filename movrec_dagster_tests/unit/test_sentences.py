@@ -3,6 +3,7 @@ words, by each word's weight, read by the text's own language (Qdrant's analyzer
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -12,8 +13,9 @@ from movrec_dagster.core.embedding import Chunk
 from movrec_dagster.core.entities import resolve_movies
 from movrec_dagster.core.indexing import build_points, sync_partition
 from movrec_dagster.core.lexical import analyzer, query_vector
-from movrec_dagster.core.search import MovieHit, search
-from movrec_dagster.core.sentences import matched_sentence, sentences
+from movrec_dagster.core.recommend import recommend
+from movrec_dagster.core.search import MovieHit, search, similar
+from movrec_dagster.core.sentences import excerpt, matched_sentence, sentences
 from movrec_dagster.core.stages import embed_partition
 from movrec_dagster.core.tables import TRANSCRIPT_SCHEMA
 from movrec_dagster.core.vectorstore import EdgeStore, PayloadFilter, QdrantServerStore, Search
@@ -105,14 +107,18 @@ class OneChunkEmbedder(FakeEmbedder):
         return [Chunk(" ".join(s.text for s in segments), segments[0].start, segments[-1].end, lines)]
 
 
-@pytest.mark.parametrize("engine", ["edge", "server"])
-def test_a_transcript_hit_quotes_its_line_and_when_it_is_said(tmp_path, engine: str) -> None:  # noqa: ANN001
-    """Either engine (the server's API through qdrant-client's local mode) holds the lines as written."""
-    said = [
-        (3.0, "Of all the gin joints in all the towns in all the world, she walks into mine."),
-        (41.5, "Major Strasser has been shot."),
-        (95.0, "Round up the usual suspects."),
-    ]
+SAID = [
+    (3.0, "Of all the gin joints in all the towns in all the world, she walks into mine."),
+    (41.5, "Major Strasser has been shot."),
+    (95.0, "Round up the usual suspects."),
+]
+SUSPECTS = "Five suspects are rounded up for a lineup after a truck is hijacked. A cop questions one of them."
+
+
+def casablanca(root: Path, engine: str) -> EdgeStore | QdrantServerStore:
+    """Casablanca (a film heard, one transcript chunk of three lines, no overview) and The Usual
+    Suspects (a catalogue overview, no video) indexed in `engine` (the server's API through
+    qdrant-client's local mode)."""
     heard = pl.DataFrame(
         [
             {
@@ -121,29 +127,65 @@ def test_a_transcript_hit_quotes_its_line_and_when_it_is_said(tmp_path, engine: 
                 "content_hash": "h-c1",
                 "fingerprint": "w",
                 "language": "en",
-                "segments": [{"start": at, "end": at + 2.0, "text": text} for at, text in said],
+                "segments": [{"start": at, "end": at + 2.0, "text": text} for at, text in SAID],
                 "error": None,
             }
         ],
         schema=TRANSCRIPT_SCHEMA,
     )
+    known = catalogue((629, "The Usual Suspects", 1995, "en", 50.0)).with_columns(pl.lit(SUSPECTS).alias("overview"))
     res = resolve_movies(
-        videos(video("c1", sidecar_id="casablanca", title="Casablanca", year=1942)), {"c1": "en"}, None
+        videos(video("c1", sidecar_id="casablanca", title="Casablanca", year=1942)), {"c1": "en"}, known
     )
     embedder = OneChunkEmbedder()
-    store = EdgeStore(tmp_path) if engine == "edge" else QdrantServerStore(path=str(tmp_path))
+    store = EdgeStore(root) if engine == "edge" else QdrantServerStore(path=str(root))
     store.switch(store.create_version("movies__fake__1", embedder.dimension, "fake").name)
     frame, _ = embed_partition(res.movies, heard, None, embedder)
     sync_partition(store, "en", build_points("en", frame, res.movies, None, "fake", res.aliases, {"c1": "film"}))
-    hit = search(store, embedder, "rounding up suspects", top_k=1)[0]
+    return store
+
+
+@pytest.mark.parametrize("engine", ["edge", "server"])
+def test_a_transcript_hit_quotes_its_line_and_when_it_is_said(tmp_path: Path, engine: str) -> None:
+    """Either engine holds the lines as written."""
+    store, embedder = casablanca(tmp_path, engine), OneChunkEmbedder()
+    hit = search(store, embedder, "rounding up suspects", top_k=1, flt=PayloadFilter(movie_ids=("casablanca",)))[0]
     assert hit.matched_kind == "transcript" and hit.matched_text.startswith("Of all the gin joints")
     assert (hit.start, hit.matched_sentence) == (95.0, "Round up the usual suspects.")
     assert hit.explanation() == 'its soundtrack (film c1) says at 95 s: "Round up the usual suspects."'
-    shot = search(store, embedder, "who shot the major?", top_k=1)[0]
+    shot = search(store, embedder, "who shot the major?", top_k=1, flt=PayloadFilter(movie_ids=("casablanca",)))[0]
     assert (shot.start, shot.matched_sentence) == (41.5, "Major Strasser has been shot.")
     # where no hit quotes them (the evidence for similar movies), the lines are left out
-    chunks = PayloadFilter(kinds=("transcript",))
+    chunks = PayloadFilter(kinds=("transcript",))  # Casablanca's one chunk
     vector = embedder.encode(["gin"], "query")[0]
     lean = store.query_batch([Search(vector, chunks, 1, without=("lines",)), Search(vector, chunks, 1)])
     assert "lines" not in lean[0][0].payload and lean[0][0].payload["text"].startswith("Of all the gin joints")
     assert lean[1][0].payload["lines"][2] == [95.0, "Round up the usual suspects."]
+
+
+@pytest.mark.parametrize("engine", ["edge", "server"])
+def test_a_similar_movie_quotes_what_it_shares_with_the_one_it_is_like(tmp_path: Path, engine: str) -> None:
+    """No query here: the line of Casablanca's chunk sharing the most of The Usual Suspects' words
+    ("suspects", "rounded up"), and when it is said, read from that chunk's lines alone."""
+    store = casablanca(tmp_path, engine)
+    hit = similar(store, "tmdb-629", top_k=1)[0]
+    assert hit.movie_id == "casablanca" and hit.matched_kind == "transcript"
+    assert (hit.start, hit.matched_sentence) == (95.0, "Round up the usual suspects.")
+    liked = recommend(store, ["tmdb-629"], top_k=1)[0]
+    assert (liked.because_of, liked.because_of_title) == ("tmdb-629", "The Usual Suspects")
+    assert liked.hit.matched_sentence == "Round up the usual suspects."
+    assert liked.explanation().startswith("because you liked The Usual Suspects (tmdb-629) (closest in content")
+    assert liked.explanation().endswith('says at 95 s: "Round up the usual suspects."')
+    # the other way round: The Usual Suspects' sentence sharing Casablanca's words (it has none: its
+    # words are not read, it has no overview), so its overview is quoted from the start
+    back = similar(store, "casablanca", top_k=1)[0]
+    assert back.matched_sentence is None and back.explanation() == f'its overview: "{SUSPECTS}"'
+
+
+def test_an_excerpt_ends_at_a_sentence_or_a_word() -> None:
+    assert excerpt(SHAWSHANK, 120) == SHAWSHANK.split(" He puts")[0]  # the second sentence would pass 120
+    assert excerpt(SHAWSHANK, 200) == SHAWSHANK.split(" Dufresne comes")[0]
+    assert excerpt(SHAWSHANK, len(SHAWSHANK)) == SHAWSHANK
+    assert excerpt(SHAWSHANK, 40) == "Framed in the 1940s for a double murder…"  # the comma's space at 41
+    assert excerpt(SHAWSHANK, 44) == "Framed in the 1940s for a double murder…"  # not "ban…"
+    assert excerpt("") == "" and excerpt("One.") == "One."

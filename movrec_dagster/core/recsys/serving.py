@@ -76,4 +76,6 @@ def similar_movies(
         return similar(store, movie_id, top_k, flt)
     hits = [r.hit for r in rank(model, store, [movie_id], {movie_id}, top_k, flt)]
     profile = store.scroll(PayloadFilter(movie_ids=(movie_id,), kinds=("profile",)), with_vectors=True)
-    return with_evidence(store, profile[0].vector, hits) if profile and profile[0].vector is not None else hits
+    if not profile or profile[0].vector is None:
+        return hits
+    return with_evidence(store, profile[0].vector, hits, {h.movie_id: movie_id for h in hits})

@@ -179,6 +179,7 @@ def recommend_for_user(
 
 def _readable(store: VectorStore, taste: UserTaste, out: list[UserRecommendation]) -> list[UserRecommendation]:
     if out and taste.vector is not None:  # the evidence a person can read: the line closest to their taste
-        lines = {h.movie_id: h for h in with_evidence(store, np.asarray(taste.vector), [r.hit for r in out])}
+        seeds = {r.hit.movie_id: r.evidence.get("liked") for r in out}  # the liked movie behind it, where one is
+        lines = {h.movie_id: h for h in with_evidence(store, np.asarray(taste.vector), [r.hit for r in out], seeds)}
         out = [replace(r, hit=lines.get(r.hit.movie_id, r.hit)) for r in out]
     return out

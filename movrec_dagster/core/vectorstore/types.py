@@ -343,6 +343,7 @@ class PayloadFilter:
     user_ids: tuple[str, ...] = ()  # the users collection
     exclude_movie_ids: tuple[str, ...] = ()
     exclude_point_ids: tuple[str, ...] = ()
+    point_ids: tuple[str, ...] = ()  # any of
 
     def clauses(self) -> tuple[list[tuple[str, str, Any]], list[tuple[str, str, Any]]]:
         """(must, must_not) as engine-neutral ("any" | "range" | "ids", key, value) triples."""
@@ -359,6 +360,8 @@ class PayloadFilter:
             )
             if values
         ]
+        if self.point_ids:
+            must.append(("ids", "", list(self.point_ids)))
         if self.year_min is not None or self.year_max is not None:
             must.append(("range", "year", (self.year_min, self.year_max)))
         if self.min_sentiment is not None:

@@ -92,6 +92,7 @@ def test_recommend(client: TestClient) -> None:
     recs = client.post("/recommend", json=body).json()["results"]
     ids = [r["movie_id"] for r in recs]
     assert ids[0] == "apollo-13" and "coco" not in ids and recs[0]["because_of"] == "the-martian"
+    assert recs[0]["because_of_title"] == "The Martian"  # for people; the id for clients
     assert client.post("/recommend", json={"liked": []}).status_code == 422
     assert client.post("/recommend", json={"liked": ["x"], "mmr_lambda": 2}).status_code == 422
     unknown = client.post("/recommend", json={"liked": ["nope", "the-martian"], "disliked": ["gone"], "top_k": 2})

@@ -146,6 +146,25 @@ def print_ranks(ranks: dict[tuple[str, str, str], list[int | None]], column: str
         print(f"| {group} | {subset} | {len(found)} | {system} | {recall} | {mrr_interval(mrr)} |")
 
 
+FIRST_STAGE = "first stage (movrec's lists)"
+
+
+def print_chosen(ranks: dict[tuple[str, str, str], list[int | None]], ideas: tuple[str, ...]) -> None:
+    """For each idea (a prefix of system names), its system best on the tuning part's descriptions
+    (Recall@10, then MRR@10), after the first stage, each with its held-out figures beside."""
+
+    def score(system: str, subset: str = "tuning") -> tuple[float, float]:
+        found = ranks[("descriptions", subset, system)]
+        return float(np.mean([r is not None for r in found])), float(np.mean([1.0 / r if r else 0.0 for r in found]))
+
+    print("\nChosen on the tuning part's descriptions (Recall@10, then MRR@10), held-out beside it:")
+    for idea in ideas:
+        tried = [s for (g, p, s) in ranks if (g, p) == ("descriptions", "tuning") and s.startswith(idea)]
+        for system in (FIRST_STAGE, max(tried, key=score)):
+            (tr, tm), (hr, hm) = score(system), score(system, "held-out")
+            print(f"  {system}: tuning {tr:.3f} / {tm:.3f}, held-out {hr:.3f} / {hm:.3f}")
+
+
 def corpus(data: Path) -> tuple[pl.DataFrame, list[str], list[str], list[str]]:
     """(query sets, movie ids, their indexed texts, the distinct queries) as search_quality.py has them."""
     movies, firsts = benchmark_movies(data)

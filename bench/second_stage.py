@@ -27,10 +27,12 @@ from pathlib import Path
 
 import numpy as np
 from dense_lists import (
+    FIRST_STAGE,
     arguments,
     corpus,
     digest,
     model_vectors,
+    print_chosen,
     print_ranks,
     ranked,
     renown_fused,
@@ -99,7 +101,7 @@ def main() -> None:
         words = top((tfidf_docs @ tfidf_queries[i].T).toarray().ravel())
         lists = [top(vectors[name][0] @ query[name]) for name in ("e5", second)]
         candidates, base = renown_fused(lists + [words], prior)
-        record(group, subset, "first stage (movrec's lists)", movie, ranked(candidates, base))
+        record(group, subset, FIRST_STAGE, movie, ranked(candidates, base))
         for name, (docs, asked_tokens) in tokens.items():
             if name == "MiniLM" and second != "minilm":
                 maxsim = None  # MiniLM is not asked about this query: the first stage stands
@@ -120,18 +122,7 @@ def main() -> None:
                 moved.append(top(docs @ (v / np.linalg.norm(v))))
             record(group, subset, f"feedback, k {k}, b {b}", movie, ranked(*renown_fused(moved + [words], prior)))
     print_ranks(ranks)
-
-    def score(system: str, subset: str = "tuning") -> tuple[float, float]:
-        found = ranks[("descriptions", subset, system)]
-        return float(np.mean([r is not None for r in found])), float(np.mean([1.0 / r if r else 0.0 for r in found]))
-
-    print("\nChosen on the tuning part's descriptions (Recall@10, then MRR@10), held-out beside it:")
-    for idea in ("MaxSim rerank, MiniLM", "MaxSim rerank, e5", "feedback"):
-        tried = [s for (g, p, s) in ranks if (g, p) == ("descriptions", "tuning") and s.startswith(idea)]
-        best = max(tried, key=score)
-        for system in ("first stage (movrec's lists)", best):
-            (tr, tm), (hr, hm) = score(system), score(system, "held-out")
-            print(f"  {system}: tuning {tr:.3f} / {tm:.3f}, held-out {hr:.3f} / {hm:.3f}")
+    print_chosen(ranks, ("MaxSim rerank, MiniLM", "MaxSim rerank, e5", "feedback"))
 
 
 if __name__ == "__main__":

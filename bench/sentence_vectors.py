@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import numpy as np
 from dense_lists import (
+    FIRST_STAGE,
     Ranked,
     arguments,
     cached,
     corpus,
     encoders,
     model_vectors,
+    print_chosen,
     print_ranks,
     ranked,
     renown_fused,
@@ -61,16 +63,16 @@ def variants(
     """Each system's lists for one query: movrec's, and the best sentence in place of or beside the
     whole overview (MiniLM's only for the queries MiniLM is asked about)."""
     out = {
-        "first stage (movrec's lists)": [top(whole["e5"]), top(whole[second]), words],
+        FIRST_STAGE: [top(whole["e5"]), top(whole[second]), words],
         "best sentence in place of the whole, e5": [top(best["e5"]), top(whole[second]), words],
         "best sentence beside the whole, e5": [top(whole["e5"]), top(best["e5"]), top(whole[second]), words],
         "mean of whole and best sentence, e5": [top((whole["e5"] + best["e5"]) / 2), top(whole[second]), words],
     }
     minilm = {  # MiniLM is not asked about this query: the first stage stands for its variants
-        "best sentence in place of the whole, MiniLM": out["first stage (movrec's lists)"],
-        "best sentence beside the whole, MiniLM": out["first stage (movrec's lists)"],
-        "mean of whole and best sentence, MiniLM": out["first stage (movrec's lists)"],
-        "mean of whole and best sentence, both": out["first stage (movrec's lists)"],
+        "best sentence in place of the whole, MiniLM": out[FIRST_STAGE],
+        "best sentence beside the whole, MiniLM": out[FIRST_STAGE],
+        "mean of whole and best sentence, MiniLM": out[FIRST_STAGE],
+        "mean of whole and best sentence, both": out[FIRST_STAGE],
     }
     if second == "minilm":
         mean = {name: top((whole[name] + best[name]) / 2) for name in ("e5", "minilm")}
@@ -123,16 +125,7 @@ def main() -> None:
             rank = got.index(position[movie]) + 1 if position[movie] in got else None
             ranks.setdefault((group, subset, system), []).append(rank)
     print_ranks(ranks)
-
-    def score(system: str, subset: str = "tuning") -> tuple[float, float]:
-        found = ranks[("descriptions", subset, system)]
-        return float(np.mean([r is not None for r in found])), float(np.mean([1.0 / r if r else 0.0 for r in found]))
-
-    print("\nChosen on the tuning part's descriptions (Recall@10, then MRR@10), held-out beside it:")
-    tried = [s for (g, p, s) in ranks if (g, p) == ("descriptions", "tuning")]
-    for system in ("first stage (movrec's lists)", max(tried, key=score)):
-        (tr, tm), (hr, hm) = score(system), score(system, "held-out")
-        print(f"  {system}: tuning {tr:.3f} / {tm:.3f}, held-out {hr:.3f} / {hm:.3f}")
+    print_chosen(ranks, ("",))
 
 
 if __name__ == "__main__":

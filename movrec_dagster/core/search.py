@@ -354,19 +354,31 @@ def with_evidence(
     return out
 
 
+WORDS_CHUNKS = 8  # a film heard and not catalogued: its words from this many chunks, spread over it
+
+
 def own_words(store: VectorStore, movie_ids: Sequence[str]) -> dict[str, Vector]:
-    """Each movie's overview read as a query would be (`lexical.query_vector`: its language's stems,
-    each term's IDF, names more): the words a movie found for it should share, to quote. Movies
-    without an overview have none."""
+    """Each movie's own words read as a query would be (`lexical.query_vector`: its language's stems,
+    each term's IDF, names more): what a movie found for it should share, to quote. The words are its
+    overview's, or, for a movie only heard (videos without a catalogue entry), those of
+    WORDS_CHUNKS of its transcript chunks spread over its videos: a whole film's would take the
+    analyzer about 20 ms, and a few minutes of dialogue name its people and places."""
     if not movie_ids:
         return {}
+    fields = ["movie_id", "text", "text_language", "language", "video_id", "start"]
     texts: dict[str, list[str]] = {}
     language: dict[str, str] = {}
-    fields = ["movie_id", "text", "text_language", "language"]
-    for hit in store.scroll(PayloadFilter(movie_ids=tuple(movie_ids), kinds=("overview",)), fields=fields):
-        p = hit.payload
-        if p.get("text"):
-            texts.setdefault(p["movie_id"], []).append(p["text"])
-            language[p["movie_id"]] = p.get("text_language") or p.get("language") or "en"
+    for kind in ("overview", "transcript"):
+        wanted = tuple(m for m in movie_ids if m not in texts)
+        found = store.scroll(PayloadFilter(movie_ids=wanted, kinds=(kind,)), fields=fields) if wanted else []
+        by_movie: dict[str, list[dict[str, Any]]] = {}
+        for hit in found:
+            if hit.payload.get("text"):
+                by_movie.setdefault(hit.payload["movie_id"], []).append(hit.payload)
+        for movie, parts in by_movie.items():
+            parts.sort(key=lambda p: (p.get("video_id") or "", p.get("start") or 0.0))
+            step = max(1, len(parts) // WORDS_CHUNKS)
+            texts[movie] = [p["text"] for p in parts[::step][:WORDS_CHUNKS]]
+            language[movie] = parts[0].get("text_language") or parts[0].get("language") or "en"
     counts = store.terms()
     return {movie: query_vector(" ".join(parts), [language[movie]], counts) for movie, parts in texts.items()}

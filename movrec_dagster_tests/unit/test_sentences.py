@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -14,7 +15,7 @@ from movrec_dagster.core.entities import resolve_movies
 from movrec_dagster.core.indexing import build_points, sync_partition
 from movrec_dagster.core.lexical import analyzer, query_vector
 from movrec_dagster.core.recommend import recommend
-from movrec_dagster.core.search import MovieHit, search, similar
+from movrec_dagster.core.search import WORDS_CHUNKS, MovieHit, own_words, search, similar, with_evidence
 from movrec_dagster.core.sentences import excerpt, matched_sentence, sentences
 from movrec_dagster.core.stages import embed_partition
 from movrec_dagster.core.tables import TRANSCRIPT_SCHEMA
@@ -176,10 +177,14 @@ def test_a_similar_movie_quotes_what_it_shares_with_the_one_it_is_like(tmp_path:
     assert liked.hit.matched_sentence == "Round up the usual suspects."
     assert liked.explanation().startswith("because you liked The Usual Suspects (tmdb-629) (closest in content")
     assert liked.explanation().endswith('says at 95 s: "Round up the usual suspects."')
-    # the other way round: The Usual Suspects' sentence sharing Casablanca's words (it has none: its
-    # words are not read, it has no overview), so its overview is quoted from the start
+    # the other way round: Casablanca has no overview, so its words are what is said in it; The
+    # Usual Suspects' sentence sharing them ("suspects", "rounded up") is quoted
     back = similar(store, "casablanca", top_k=1)[0]
-    assert back.matched_sentence is None and back.explanation() == f'its overview: "{SUSPECTS}"'
+    assert back.movie_id == "tmdb-629" and back.matched_sentence == SUSPECTS.split(" A cop")[0]
+    assert back.explanation() == f'its overview: "{back.matched_sentence}"'
+    # a movie sharing no word with the one it is like: its evidence quoted from the start, whole words
+    plain = with_evidence(store, np.ones(OneChunkEmbedder().dimension), [back], {back.movie_id: "unknown"})[0]
+    assert plain.matched_sentence is None and plain.explanation() == f'its overview: "{SUSPECTS}"'
 
 
 def test_an_excerpt_ends_at_a_sentence_or_a_word() -> None:
@@ -189,3 +194,30 @@ def test_an_excerpt_ends_at_a_sentence_or_a_word() -> None:
     assert excerpt(SHAWSHANK, 40) == "Framed in the 1940s for a double murder…"  # the comma's space at 41
     assert excerpt(SHAWSHANK, 44) == "Framed in the 1940s for a double murder…"  # not "ban…"
     assert excerpt("") == "" and excerpt("One.") == "One."
+
+
+def test_a_film_heard_lends_the_words_of_chunks_spread_over_it(tmp_path: Path) -> None:
+    """40 lines, a chunk each: its words are those of 8 chunks, one in every 5, from start to end."""
+    lines = [f"Line {i} names the planet{chr(97 + i % 26)}{i}." for i in range(40)]
+    heard = pl.DataFrame(
+        [
+            {
+                "video_id": "f1",
+                "movie_id": "film",
+                "content_hash": "h-f1",
+                "fingerprint": "w",
+                "language": "en",
+                "segments": [{"start": 10.0 * i, "end": 10.0 * i + 5, "text": t} for i, t in enumerate(lines)],
+                "error": None,
+            }
+        ],
+        schema=TRANSCRIPT_SCHEMA,
+    )
+    res = resolve_movies(videos(video("f1", sidecar_id="film", title="Film", year=2000)), {"f1": "en"}, None)
+    embedder, store = FakeEmbedder(), EdgeStore(tmp_path)
+    store.switch(store.create_version("movies__fake__1", embedder.dimension, "fake").name)
+    frame, _ = embed_partition(res.movies, heard, None, embedder)
+    sync_partition(store, "en", build_points("en", frame, res.movies, None, "fake", res.aliases, {"f1": "film"}))
+    terms = set(own_words(store, ["film"])["film"][0])
+    spread = query_vector(" ".join(lines[::5]), ["en"])[0]
+    assert terms == set(spread) and len(lines[::5]) == WORDS_CHUNKS

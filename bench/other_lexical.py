@@ -9,7 +9,8 @@ by the product's code from its cache) three ways for the queries that do not rea
 one's hybrid query otherwise as the product sends it (e5 and the second models' lists, DBSF, the
 renown formula): the lexical list as it is; dropped (the engine's request rebuilt here without its
 BM25 prefetch, which the product has no setting for); or made of the query's `names` alone (none:
-dropped). English queries are asked as they are, so descriptions and tags are the check that
+dropped), or as it is only where the query names something (else dropped). English queries are
+asked as they are, so descriptions and tags are the check that
 nothing else moved. The rule, fixed before the run as for renown: take a change only if it finds
 more on the tuning part of the cross-lingual or translated sets without costing another set's
 tuning part. Usage: python bench/other_lexical.py [--data ../shared/data]   (~3 min after
@@ -33,7 +34,7 @@ from movrec_dagster.core.lexical import Vector, names, query_vector, written_in
 from movrec_dagster.core.vectorstore import edge, types
 
 SETS = ("descriptions", "tags", "cross-lingual", "translated descriptions")
-MODES = ("as it is", "dropped", "names only")
+MODES = ("as it is", "dropped", "names only", "kept where the query names something")
 MODE = {"now": MODES[0]}
 _REQUEST = edge.EdgeStore._request
 
@@ -78,11 +79,14 @@ def request(search: types.Search, copies: bool = False) -> Any:
 
 
 def lexical(text: str, languages: Any, counts: types.TermCounts | None = None) -> Vector:
-    """The product's lexical vector, or for a query not read as English in "names only" its names'."""
-    if MODE["now"] != "names only" or written_in(text, ("en",)):
+    """The product's lexical vector; for a query not read as English, in "names only" its names', and
+    in both last modes none where it names nothing."""
+    if MODE["now"] not in MODES[2:] or written_in(text, ("en",)):
         return query_vector(text, languages, counts)
     named = " ".join(names(text))
-    return query_vector(named, languages, counts) if named else ([], [])
+    if not named:
+        return [], []
+    return query_vector(named if MODE["now"] == "names only" else text, languages, counts)
 
 
 def main() -> None:

@@ -316,8 +316,8 @@ def with_evidence(
     """Each hit found by its profile (a mean) explained by its own transcript line or overview closest
     to `vector`: the evidence a person can read. With `seeds` (a hit's movie id -> the movie it was
     found for: the one it is similar to, the liked one behind it), the sentence or line of that
-    evidence sharing the most of the seed's own words (`own_words`) is quoted. Two queries for all
-    the hits, and a third for the seeds' words and the chosen chunks' lines."""
+    evidence sharing the most of the seed's own words (`own_words`) is quoted. One query for all
+    the hits; with seeds, a scroll or two for their words and one for the chosen chunks' lines."""
     if not hits:
         return hits
     ids = tuple(h.movie_id for h in hits)

@@ -17,8 +17,8 @@ class MovieOut(BaseModel):
     sentiment: float = 0.0
     matched_kind: str = ""
     matched_text: str = ""
-    # the sentence or transcript line holding the query's words (search), or the words of the movie a
-    # similar movie or recommendation was found for
+    # of the matched text, the sentence or transcript line holding the query's words (search), or
+    # sharing the most words with the movie it was found for (similar movies, recommendations)
     matched_sentence: str | None = None
     start: float | None = None  # seconds into the video where the matched line is said
     video_id: str | None = None  # the video whose line matched

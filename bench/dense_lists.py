@@ -23,6 +23,7 @@ import argparse
 import hashlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,31 @@ def corpus(data: Path) -> tuple[pl.DataFrame, list[str], list[str], list[str]]:
     ids = movies["movie_id"].to_list()
     texts = [f"{t}. {o or ''}".strip() for t, o in movies.select("title", "overview").iter_rows()]
     return queries, ids, texts, list(dict.fromkeys(queries["query"].to_list()))
+
+
+@dataclass
+class FirstStage:
+    """What a simulation of movrec's first stage starts from: the query sets but titles (the
+    exact-title lookup answers those), the movies and their indexed texts, the distinct queries,
+    each packaged model's vectors of both, the TF-IDF rows standing in for BM25, and renown."""
+
+    queries: pl.DataFrame
+    ids: list[str]
+    texts: list[str]
+    asked: list[str]
+    vectors: dict[str, tuple[np.ndarray, np.ndarray]]
+    tfidf_docs: Any
+    tfidf_queries: Any
+    prior: np.ndarray
+
+
+def first_stage(data: Path) -> FirstStage:
+    queries, ids, texts, asked = corpus(data)
+    queries = queries.filter(queries["set"] != "titles")
+    docs, asked_rows = tfidf_matrices(texts, asked)
+    return FirstStage(
+        queries, ids, texts, asked, model_vectors(texts, asked), docs, asked_rows, renown_prior(data, ids)
+    )
 
 
 def tfidf_matrices(texts: list[str], asked: list[str]) -> tuple[Any, Any]:

@@ -29,15 +29,12 @@ import numpy as np
 from dense_lists import (
     FIRST_STAGE,
     arguments,
-    corpus,
     digest,
-    model_vectors,
+    first_stage,
     print_chosen,
     print_ranks,
     ranked,
     renown_fused,
-    renown_prior,
-    tfidf_matrices,
     top,
 )
 
@@ -75,11 +72,9 @@ def token_vectors(encoder: OnnxEncoder, text: str, kind: str) -> np.ndarray:
 
 def main() -> None:
     data, _ = arguments()
-    queries, ids, texts, asked = corpus(data)
-    queries = queries.filter(queries["set"] != "titles")  # the exact-title lookup answers those
-    vectors = model_vectors(texts, asked)
-    tfidf_docs, tfidf_queries = tfidf_matrices(texts, asked)
-    prior = renown_prior(data, ids)
+    stage = first_stage(data)
+    queries, ids, texts, asked, vectors = stage.queries, stage.ids, stage.texts, stage.asked, stage.vectors
+    tfidf_docs, tfidf_queries, prior = stage.tfidf_docs, stage.tfidf_queries, stage.prior
     english = Embedder(EmbedderSettings(model="all-MiniLM-L6-v2", second_model=None))  # who asks MiniLM
     wanted = list(dict.fromkeys(queries["query"].to_list()))
     tokens = {}

@@ -23,15 +23,12 @@ from dense_lists import (
     Ranked,
     arguments,
     cached,
-    corpus,
     encoders,
-    model_vectors,
+    first_stage,
     print_chosen,
     print_ranks,
     ranked,
     renown_fused,
-    renown_prior,
-    tfidf_matrices,
     top,
 )
 from search_quality import benchmark_movies
@@ -92,11 +89,9 @@ def variants(
 
 def main() -> None:
     data, _ = arguments()
-    queries, ids, texts, asked = corpus(data)
-    queries = queries.filter(queries["set"] != "titles")  # the exact-title lookup answers those
-    vectors = model_vectors(texts, asked)
-    tfidf_docs, tfidf_queries = tfidf_matrices(texts, asked)
-    prior = renown_prior(data, ids)
+    stage = first_stage(data)
+    queries, ids, asked, vectors = stage.queries, stage.ids, stage.asked, stage.vectors
+    tfidf_docs, tfidf_queries, prior = stage.tfidf_docs, stage.tfidf_queries, stage.prior
     movies, _ = benchmark_movies(data)
     pieces, owner = sentence_texts(list(movies.select("title", "overview").iter_rows()))
     print(f"{len(pieces)} sentences of {len(ids)} overviews", flush=True)

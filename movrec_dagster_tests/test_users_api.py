@@ -42,6 +42,8 @@ def test_a_new_user_gets_personalised_recommendations_in_the_same_request(client
     assert {r["strategy"] for r in recs} <= {"recent", "profile", "similar_users"}
     assert recs[0]["strategy"] == "recent" and recs[0]["evidence"] == {"liked": "the-martian"}
     assert recs[0]["movie_id"] == "apollo-13"  # the closest to The Martian (see test_pipeline)
+    # its evidence: the line of its trailer sharing The Martian's words, and when it is said
+    assert "astronauts" in recs[0]["matched_sentence"] and recs[0]["start"] is not None
     details = client.get("/users/ana").json()
     assert details["events"] == 2 and details["segment"] == "en" and details["by_event"] == {"like": 2}
 

@@ -182,7 +182,8 @@ def test_a_similar_movie_quotes_what_it_shares_with_the_one_it_is_like(tmp_path:
     back = similar(store, "casablanca", top_k=1)[0]
     assert back.movie_id == "tmdb-629" and back.matched_sentence == SUSPECTS.split(" A cop")[0]
     assert back.explanation() == f'its overview: "{back.matched_sentence}"'
-    # a movie sharing no word with the one it is like: its evidence quoted from the start, whole words
+    # a movie found for one whose words are not known (not in the index): its evidence quoted from the
+    # start, in whole sentences
     plain = with_evidence(store, np.ones(OneChunkEmbedder().dimension), [back], {back.movie_id: "unknown"})[0]
     assert plain.matched_sentence is None and plain.explanation() == f'its overview: "{SUSPECTS}"'
 
@@ -191,7 +192,7 @@ def test_an_excerpt_ends_at_a_sentence_or_a_word() -> None:
     assert excerpt(SHAWSHANK, 120) == SHAWSHANK.split(" He puts")[0]  # the second sentence would pass 120
     assert excerpt(SHAWSHANK, 200) == SHAWSHANK.split(" Dufresne comes")[0]
     assert excerpt(SHAWSHANK, len(SHAWSHANK)) == SHAWSHANK
-    assert excerpt(SHAWSHANK, 40) == "Framed in the 1940s for a double murder…"  # the comma's space at 41
+    assert excerpt(SHAWSHANK, 40) == "Framed in the 1940s for a double murder…"  # a space just after the 40th character
     assert excerpt(SHAWSHANK, 44) == "Framed in the 1940s for a double murder…"  # not "ban…"
     assert excerpt("") == "" and excerpt("One.") == "One."
 

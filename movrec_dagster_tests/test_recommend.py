@@ -37,7 +37,7 @@ def test_mmr_trades_relevance_for_diversity(indexed) -> None:  # noqa: ANN001
 
     def redundancy(ids: list[str]) -> float:
         """How alike the first two picks are: MMR's second pick trades relevance for being different."""
-        vectors = profiles(store, ids[:2])
+        vectors, _ = profiles(store, ids[:2])
         return float(vectors[ids[0]] @ vectors[ids[1]])
 
     plain = [r.hit.movie_id for r in recommend(store, ["the-martian"], top_k=4, mmr_lambda=1.0)]
@@ -45,9 +45,9 @@ def test_mmr_trades_relevance_for_diversity(indexed) -> None:  # noqa: ANN001
     assert plain[0] == diverse[0]  # the most relevant movie always comes first
     assert plain != diverse and redundancy(diverse) < redundancy(plain)
     # lambda 0 is pure diversity: the second pick is the candidate least like the first
-    others = [m for m in profiles(store, plain + diverse) if m not in ("the-martian", diverse[0])]
-    first = profiles(store, [diverse[0]])[diverse[0]]
-    candidates = profiles(store, others + [diverse[1]])
+    others = [m for m in profiles(store, plain + diverse)[0] if m not in ("the-martian", diverse[0])]
+    first = profiles(store, [diverse[0]])[0][diverse[0]]
+    candidates, _ = profiles(store, others + [diverse[1]])
     assert diverse[1] == min(candidates, key=lambda m: float(candidates[m] @ first))
 
 

@@ -56,18 +56,17 @@ class Recommendation:
         )
 
 
-def profiles(store: VectorStore, movie_ids: list[str], titles: dict[str, str] | None = None) -> dict[str, np.ndarray]:
-    """Each movie's profile vector; `titles`, where given, gets each one's title."""
+def profiles(store: VectorStore, movie_ids: list[str]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Each movie's profile vector, and its title (for people), from one scroll."""
     if not movie_ids:
-        return {}
+        return {}, {}
     found = store.scroll(PayloadFilter(movie_ids=tuple(movie_ids), kinds=("profile",)), with_vectors=True)
     vectors = {h.payload["movie_id"]: np.asarray(h.vector, dtype=np.float32) for h in found}
-    if titles is not None:
-        titles.update({h.payload["movie_id"]: h.payload.get("title") or h.payload["movie_id"] for h in found})
+    titles = {h.payload["movie_id"]: h.payload.get("title") or h.payload["movie_id"] for h in found}
     missing = sorted(set(movie_ids) - set(vectors))
     if missing:
         raise MovieNotFound(f"not in the index: {', '.join(missing)}")
-    return vectors
+    return vectors, titles
 
 
 def user_vector(liked: list[np.ndarray], disliked: list[np.ndarray]) -> np.ndarray:
@@ -160,9 +159,8 @@ def recommend(
     liked = list(dict.fromkeys(resolved[key] for key in liked))
     disliked = list(dict.fromkeys(resolved[key] for key in disliked))
     watched = [resolved.get(key, key) for key in watched or []]
-    titles: dict[str, str] = {}
-    liked_vectors = profiles(store, liked, titles)
-    disliked_vectors = profiles(store, disliked)
+    liked_vectors, titles = profiles(store, liked)
+    disliked_vectors, _ = profiles(store, disliked)
     liked_list, disliked_list = list(liked_vectors.values()), list(disliked_vectors.values())
     query = user_vector(liked_list, disliked_list)
     base = flt or PayloadFilter()

@@ -115,8 +115,7 @@ def movie_hit(hit: Hit, query: Vector | None = None) -> MovieHit:
         kind, text = "title", p.get("title") or ""
     sentence, start = None, p.get("start")
     if query is not None and kind in EVIDENCE_KINDS:
-        # a version written before `text_language`: the partition's language reads most of it
-        language = p.get("text_language") or p.get("language", "")
+        language = written_language(p)
         if p.get("lines"):  # a transcript chunk: its line with the query's words, and when it is said
             start, sentence = matched_line(p["lines"], query, language) or (start, None)
         else:  # an overview, or a chunk written before its lines were kept
@@ -138,6 +137,12 @@ def movie_hit(hit: Hit, query: Vector | None = None) -> MovieHit:
         renown=float(p.get("renown") or 0.0),
         matched_sentence=sentence,
     )
+
+
+def written_language(payload: dict[str, Any]) -> str:
+    """The language a point's text is written in (an overview's, read at indexing; a transcript's is
+    its partition's). A version written before `text_language`: the partition's reads most of it."""
+    return payload.get("text_language") or payload.get("language") or ""
 
 
 def title_matches(store: VectorStore, text: str, flt: PayloadFilter) -> list[Hit]:
@@ -379,6 +384,6 @@ def own_words(store: VectorStore, movie_ids: Sequence[str]) -> dict[str, Vector]
             parts.sort(key=lambda p: (p.get("video_id") or "", p.get("start") or 0.0))
             step = max(1, len(parts) // WORDS_CHUNKS)
             texts[movie] = [p["text"] for p in parts[::step][:WORDS_CHUNKS]]
-            language[movie] = parts[0].get("text_language") or parts[0].get("language") or "en"
+            language[movie] = written_language(parts[0])
     counts = store.terms()
     return {movie: query_vector(" ".join(parts), [language[movie]], counts) for movie, parts in texts.items()}

@@ -37,6 +37,9 @@ class QueryCache:
     def asked(self, text: str) -> bool:
         return self.embedder.asked(text)
 
+    def count_tokens(self, text: str) -> int:
+        return self.embedder.count_tokens(text)
+
     def encode(self, texts: list[str], kind: str = "passage") -> np.ndarray:
         return np.array([self.vectors[t] for t in texts]) if kind == "query" else self.embedder.encode(texts, kind)
 

@@ -37,7 +37,7 @@ from movrec_dagster.core.vectorstore.types import renown
 
 CACHE = Path.home() / ".cache" / "movrec" / "bench" / "dense_lists"
 DEPTH, K = 50, 10
-RENOWN = 0.8  # the product's weight (EVALUATION.md step 11)
+RENOWN = 0.8  # the product's weight for every query from step 11 to step 22 (EVALUATION.md)
 Ranked = tuple[np.ndarray, np.ndarray]  # (document indexes, scores), best first
 
 

@@ -199,8 +199,8 @@ def main() -> None:
     parser.add_argument(
         "--variants",
         default="",
-        help="extra fusion settings to measure, 'depth:dense_weight[:rrf|dbsf],...' (e.g. 5:1,2:1:dbsf); "
-        "tune on the 'tuning' subset",
+        help="extra fusion settings to measure, 'depth:dense_weight[:rrf|dbsf[:renown[:renown_not_english"
+        "[:renown_short_query]]]],...' (e.g. 5:1,2:1:dbsf,5:1:dbsf:0.5:0.5:1.0); tune on the 'tuning' subset",
     )
     args = parser.parse_args()
     variants = [v.split(":") for v in args.variants.split(",") if v]
@@ -278,12 +278,13 @@ def main() -> None:
                 timings.append(time.perf_counter() - t0)
                 two_lists = [h.movie_id for h in search(store, first_only, text, top_k=K)]
                 before_use = [h.movie_id for h in search(store, without_use, text, top_k=K)]
-                vtypes.FUSION = replace(default_fusion, renown_weight=0.0)
+                unknown = {"renown_weight": 0.0, "other_renown_weight": None, "short_renown_weight": None}
+                vtypes.FUSION = replace(default_fusion, **unknown)
                 no_renown = [h.movie_id for h in search(store, e5_queries, text, top_k=K)]
                 vtypes.FUSION = default_fusion
                 tried = {}
                 for depth, weight, *method in variants:
-                    vtypes.FUSION = vtypes.Fusion(int(depth), float(weight), *method)
+                    vtypes.FUSION = vtypes.Fusion(int(depth), float(weight), *method[:1], *map(float, method[1:]))
                     tried[f"movrec {vtypes.FUSION}"] = [h.movie_id for h in search(store, e5_queries, text, top_k=K)]
                     vtypes.FUSION = default_fusion
                 dense = top(e5_docs @ plain_queries[text], DEPTH)

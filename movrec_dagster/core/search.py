@@ -46,7 +46,7 @@ class MovieHit:
     picture_video: str | None = None  # the movie's video whose frame pictures it
     relevance: float | None = None  # `score` on 0-1, for people (see `search`)
     matched_sentence: str | None = None  # the overview sentence or transcript line with the query's words
-    renown: float = 0.0  # how widely known (0-1, `vtypes.renown`); search adds `Fusion.renown_weight` x it
+    renown: float = 0.0  # how widely known (0-1, `vtypes.renown`); search adds a weight x it (`Fusion.renown_for`)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -251,7 +251,9 @@ def search_many(
         limit, candidates = _depth(want)
         # reading the language costs 0.2 ms: only when the weight depends on it
         english = fusion.other_renown_weight is None or written_in(text, ("en",))
-        renown = fusion.renown_for(english)
+        # the first model's tokens: 0.05 ms, only when the weight depends on them
+        tokens = embedder.count_tokens(text) if fusion.short_renown_weight is not None else None
+        renown = fusion.renown_for(english, tokens)
         searches.append(Search(vector, content, limit, sparse, candidates, seconds=other, renown_weight=renown))
     firsts = store.query_batch(searches)
     out = []

@@ -48,6 +48,9 @@ class FakeEmbedder:
     def split_texts(self, texts: list[str]) -> list[list[str]]:
         return [[t] if t else [] for t in texts]
 
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
     def chunk_segments(self, segments: list[Any]) -> list[Chunk]:
         return [Chunk(s.text, s.start, s.end, ((s.start, s.text),)) for s in segments]
 

@@ -163,12 +163,39 @@ def test_queries_not_in_english_take_their_own_renown_weight(tmp_path, monkeypat
     store.switch(store.create_version("movies__fake__1", embedder.dimension, "fake").name)
     frame, _ = embed_partition(res.movies, None, None, embedder)
     sync_partition(store, "en", build_points("en", frame, res.movies, None, "fake"))
-    monkeypatch.setattr(types, "FUSION", replace(types.FUSION, other_renown_weight=0.0))
+    monkeypatch.setattr(types, "FUSION", replace(types.FUSION, other_renown_weight=0.0, short_renown_weight=None))
     english = search(store, embedder, "the overview of twins", top_k=2)
     spanish = search(store, embedder, "la historia de los gemelos que no se parecen", top_k=2)
     assert english[0].movie_id == "tmdb-12" and english[0].score > english[1].score
     assert spanish[0].score == spanish[1].score
     assert english[0].relevance == english[1].relevance and spanish[0].relevance == spanish[1].relevance
+
+
+def test_short_queries_take_their_own_renown_weight(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """`Fusion.short_renown_weight` weighs renown for queries of fewer than `short_tokens` tokens
+    (the embedder's count; here words), whatever their language; longer ones take `renown_weight`
+    (here 0: the twins tie)."""
+    from dataclasses import replace
+
+    from movrec_dagster.core.vectorstore import types
+
+    res = resolve_movies(videos(), {}, catalogue((11, "Twins", 1988, "en", 50.0), (12, "Twins", 1988, "en", 5000.0)))
+    embedder = FakeEmbedder()
+    store = EdgeStore(tmp_path)
+    store.switch(store.create_version("movies__fake__1", embedder.dimension, "fake").name)
+    frame, _ = embed_partition(res.movies, None, None, embedder)
+    sync_partition(store, "en", build_points("en", frame, res.movies, None, "fake"))
+    fusion = replace(types.FUSION, renown_weight=0.0, short_renown_weight=1.0, short_tokens=5)
+    monkeypatch.setattr(types, "FUSION", fusion)
+    short = search(store, embedder, "overview of twins", top_k=2)  # 3 tokens
+    spanish = search(store, embedder, "los gemelos", top_k=2)
+    long = search(store, embedder, "the overview of the twins", top_k=2)  # 5 tokens: not under 5
+    assert short[0].movie_id == spanish[0].movie_id == "tmdb-12"
+    assert short[0].score > short[1].score and spanish[0].score > spanish[1].score
+    assert long[0].score == long[1].score
+    assert short[0].relevance == short[1].relevance and long[0].relevance == long[1].relevance
+    assert fusion.renown_for(True, None) == fusion.renown_for(False, 5) == 0.0 == fusion.renown_for(True, 5)
+    assert fusion.renown_for(True, 4) == fusion.renown_for(False, 0) == 1.0
 
 
 def test_renown_is_log_scaled_between_a_fixed_floor_and_ceiling() -> None:

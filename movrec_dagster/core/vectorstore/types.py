@@ -90,16 +90,28 @@ class Fusion:
     # catalogue nothing, while tags and cross-lingual queries (about movies people watch) rank their
     # answers higher. 0.5 by the plain simulation (bench/renown_prior.py); 0.8 (of 0.5, 0.8, 1.0,
     # 1.2) by the product's own search since the query terms' IDF, with packaged or adapted models
-    # (bench/catalogue_adaptation.py --variants, EVALUATION.md step 11). 0: the fused score alone.
-    renown_weight: float = 0.8
+    # (bench/catalogue_adaptation.py --variants, EVALUATION.md step 11); 0.5 for whole sentences
+    # since short queries weigh it by their own `short_renown_weight` (below). 0: the fused score alone.
+    renown_weight: float = 0.5
     # the same for queries that do not read as English (`lexical.written_in`); None: `renown_weight`.
     # Measured from 0 to 3 (bench/catalogue_adaptation.py --sets, EVALUATION.md step 12): a heavier
     # prior finds more of the cross-lingual set's well-known films (2.0: held-out 0.57-0.59 -> 0.82) and
     # fewer of the translated descriptions of movies drawn from the whole catalogue (tuning part
     # 0.453 -> 0.391), whose best weight is 0.8 as for English queries; so one weight, by the same rule
     other_renown_weight: float | None = None
+    # for queries of fewer than `short_tokens` of the first model's tokens, in any language; None: as
+    # any other query. A few words say less about which film is meant than a whole sentence does, so
+    # the prior counts for more: by the rule above (the most cross-lingual queries found on the
+    # tuning part, no description or translated description lost there), 1.0 under 30 tokens and 0.5
+    # over, against 0.8 for all (bench/renown_by_confidence.py, then bench/search_quality.py
+    # --variants; EVALUATION.md step 23). 30 tokens is about 20 English words: tag lists and what
+    # people type fall under it, a film's described plot over it.
+    short_renown_weight: float | None = 1.0
+    short_tokens: int = 30
 
-    def renown_for(self, english: bool) -> float:
+    def renown_for(self, english: bool, tokens: int | None = None) -> float:
+        if self.short_renown_weight is not None and tokens is not None and tokens < self.short_tokens:
+            return self.short_renown_weight
         return self.renown_weight if english or self.other_renown_weight is None else self.other_renown_weight
 
     def formula_weight(self, search: Search) -> float:

@@ -1,5 +1,5 @@
 """Helpers the quality benchmarks share: the real embedder with query vectors computed once, the
-Wilson interval of a share, and a real embedded collection of a catalogue."""
+Wilson interval of a share, a real embedded collection of a catalogue, and fusion settings to try."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from movrec_dagster.core.home import read_table, write_table
 from movrec_dagster.core.indexing import build_points, sync_partition
 from movrec_dagster.core.stages import embed_partition
 from movrec_dagster.core.vectorstore import EdgeStore
+from movrec_dagster.core.vectorstore import types as vtypes
 
 
 class QueryCache:
@@ -75,3 +76,23 @@ def build_index(
         if report.processed:
             print(f"  index: embedded {report.processed} movies in {language} ({report.seconds:.0f} s)", flush=True)
     return store
+
+
+VARIANTS_HELP = (
+    "fusion settings to measure too, 'depth:dense_weight[:rrf|dbsf[:renown[:renown_not_english"
+    "[:renown_short_query]]]],...', a weight 'none' for the field's None (e.g. 8:1:dbsf,5:1:dbsf:0.8:none:none); "
+    "tune on the 'tuning' part"
+)
+
+
+def fusion_variants(spec: str) -> list[vtypes.Fusion]:
+    """`--variants` (VARIANTS_HELP) as the `types.Fusion`s they name, the fields left out as the defaults."""
+
+    def weight(text: str) -> float | None:
+        return None if text == "none" else float(text)
+
+    out = []
+    for variant in filter(None, spec.split(",")):
+        depth, dense_weight, *rest = variant.split(":")
+        out.append(vtypes.Fusion(int(depth), float(dense_weight), *rest[:1], *map(weight, rest[1:])))
+    return out

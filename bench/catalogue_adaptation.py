@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from _shared import QueryCache, build_index
+from _shared import VARIANTS_HELP, QueryCache, build_index, fusion_variants
 from search_quality import CACHE, HERE, K, benchmark_movies, index_cache, query_sets
 
 from movrec_dagster.core.adaptation import MEASURED, AdaptSettings, adapt
@@ -64,13 +64,7 @@ def main() -> None:
     parser.add_argument("--fusion-only", action="store_true", help="skip MiniLM alone (packaged and adapted)")
     parser.add_argument("--sets", default="", help="only these query sets, e.g. 'cross-lingual' (default: all)")
     parser.add_argument("--unseen", type=int, default=0, help="as bench/search_quality.py's: more descriptions")
-    parser.add_argument(
-        "--variants",
-        default="",
-        help="fusion settings to measure with each configuration too, "
-        "'depth:dense_weight[:rrf|dbsf[:renown[:renown_not_english]]],...'; "
-        "tune on the 'tuning' part",
-    )
+    parser.add_argument("--variants", default="", help=VARIANTS_HELP)
     args = parser.parse_args()
     data = Path(args.data)
     movies, firsts = benchmark_movies(data)
@@ -142,10 +136,7 @@ def main() -> None:
             )
         )
     default_fusion = vtypes.FUSION
-    variants = [
-        vtypes.Fusion(int(d), float(w), *(m[:1] + [float(r) for r in m[1:]]))
-        for d, w, *m in (v.split(":") for v in args.variants.split(",") if v)
-    ]
+    variants = fusion_variants(args.variants)
     for label, settings, cache, reuse in configs:
         embedder = Embedder(settings)
         vectors = QueryCache(embedder, asked)

@@ -54,7 +54,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from _shared import QueryCache, build_index, wilson
+from _shared import VARIANTS_HELP, QueryCache, build_index, fusion_variants, wilson
 
 from movrec_dagster.core.catalogue import read_catalogue
 from movrec_dagster.core.embedding import Embedder, EmbedderSettings
@@ -196,14 +196,9 @@ def main() -> None:
     parser.add_argument(
         "--unseen", type=int, default=0, help="this many more descriptions, after the first --per-set (4,648 exist)"
     )
-    parser.add_argument(
-        "--variants",
-        default="",
-        help="extra fusion settings to measure, 'depth:dense_weight[:rrf|dbsf[:renown[:renown_not_english"
-        "[:renown_short_query]]]],...' (e.g. 5:1,2:1:dbsf,5:1:dbsf:0.5:0.5:1.0); tune on the 'tuning' subset",
-    )
+    parser.add_argument("--variants", default="", help=VARIANTS_HELP)
     args = parser.parse_args()
-    variants = [v.split(":") for v in args.variants.split(",") if v]
+    variants = fusion_variants(args.variants)
     data = Path(args.data)
     CACHE.mkdir(parents=True, exist_ok=True)
     movies, firsts = benchmark_movies(data)
@@ -283,8 +278,8 @@ def main() -> None:
                 no_renown = [h.movie_id for h in search(store, e5_queries, text, top_k=K)]
                 vtypes.FUSION = default_fusion
                 tried = {}
-                for depth, weight, *method in variants:
-                    vtypes.FUSION = vtypes.Fusion(int(depth), float(weight), *method[:1], *map(float, method[1:]))
+                for fusion in variants:
+                    vtypes.FUSION = fusion
                     tried[f"movrec {vtypes.FUSION}"] = [h.movie_id for h in search(store, e5_queries, text, top_k=K)]
                     vtypes.FUSION = default_fusion
                 dense = top(e5_docs @ plain_queries[text], DEPTH)

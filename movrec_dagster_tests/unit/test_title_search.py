@@ -3,6 +3,8 @@ with fake vectors (no model), so it runs in the fast tier."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -150,6 +152,18 @@ def test_of_two_movies_the_lists_rank_alike_the_better_known_comes_first(tmp_pat
     assert hits[0].relevance == hits[1].relevance and hits[0].renown > hits[1].renown == 0.0
 
 
+def twins(folder: Path) -> tuple[EdgeStore, FakeEmbedder]:
+    """An index of two movies alike but for their renown: "Twins" known to 50 voters (tmdb-11) and
+    to 5,000 (tmdb-12)."""
+    res = resolve_movies(videos(), {}, catalogue((11, "Twins", 1988, "en", 50.0), (12, "Twins", 1988, "en", 5000.0)))
+    embedder = FakeEmbedder()
+    store = EdgeStore(folder)
+    store.switch(store.create_version("movies__fake__1", embedder.dimension, "fake").name)
+    frame, _ = embed_partition(res.movies, None, None, embedder)
+    sync_partition(store, "en", build_points("en", frame, res.movies, None, "fake"))
+    return store, embedder
+
+
 def test_queries_not_in_english_take_their_own_renown_weight(tmp_path, monkeypatch) -> None:  # noqa: ANN001
     """`Fusion.other_renown_weight` weighs renown for queries that do not read as English (here 0:
     the twins tie), `renown_weight` for the rest (the known twin ahead); both read as the same match."""
@@ -157,12 +171,7 @@ def test_queries_not_in_english_take_their_own_renown_weight(tmp_path, monkeypat
 
     from movrec_dagster.core.vectorstore import types
 
-    res = resolve_movies(videos(), {}, catalogue((11, "Twins", 1988, "en", 50.0), (12, "Twins", 1988, "en", 5000.0)))
-    embedder = FakeEmbedder()
-    store = EdgeStore(tmp_path)
-    store.switch(store.create_version("movies__fake__1", embedder.dimension, "fake").name)
-    frame, _ = embed_partition(res.movies, None, None, embedder)
-    sync_partition(store, "en", build_points("en", frame, res.movies, None, "fake"))
+    store, embedder = twins(tmp_path)
     monkeypatch.setattr(types, "FUSION", replace(types.FUSION, other_renown_weight=0.0, short_renown_weight=None))
     english = search(store, embedder, "the overview of twins", top_k=2)
     spanish = search(store, embedder, "la historia de los gemelos que no se parecen", top_k=2)
@@ -179,12 +188,7 @@ def test_short_queries_take_their_own_renown_weight(tmp_path, monkeypatch) -> No
 
     from movrec_dagster.core.vectorstore import types
 
-    res = resolve_movies(videos(), {}, catalogue((11, "Twins", 1988, "en", 50.0), (12, "Twins", 1988, "en", 5000.0)))
-    embedder = FakeEmbedder()
-    store = EdgeStore(tmp_path)
-    store.switch(store.create_version("movies__fake__1", embedder.dimension, "fake").name)
-    frame, _ = embed_partition(res.movies, None, None, embedder)
-    sync_partition(store, "en", build_points("en", frame, res.movies, None, "fake"))
+    store, embedder = twins(tmp_path)
     fusion = replace(types.FUSION, renown_weight=0.0, short_renown_weight=1.0, short_tokens=5)
     monkeypatch.setattr(types, "FUSION", fusion)
     short = search(store, embedder, "overview of twins", top_k=2)  # 3 tokens

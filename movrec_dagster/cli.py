@@ -399,8 +399,7 @@ def recommend_cmd(
     _print_hits(recs, as_json, explain)
     if not (as_json or explain):
         for rank, r in enumerate(recs, 1):
-            liked = f"{r.because_of_title} ({r.because_of})" if r.because_of_title else r.because_of
-            click.echo(f"  {rank}. {r.hit.movie_id}: because you liked {liked}")
+            click.echo(f"  {rank}. {r.hit.movie_id}: because you liked {r.liked}")
 
 
 def _recommend_for_user(home: MovrecHome, user_id: str, strategy: str, top_k: int, flt, as_json: bool) -> None:  # noqa: ANN001

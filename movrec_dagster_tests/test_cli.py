@@ -146,6 +146,8 @@ def test_explain_gives_the_evidence(indexed) -> None:  # noqa: ANN001
     assert "astronauts" in transcripts["apollo-13"]["matched_sentence"]
     out = runner.invoke(main, ["--home", str(home.root), "similar", "THE MARTIAN", "--explain", "--top-k", "2"])
     assert out.exit_code == 0 and out.output.count("why: ") == 2
+    out = runner.invoke(main, ["--home", str(home.root), "recommend", "--liked", "the-martian", "--top-k", "2"])
+    assert out.exit_code == 0 and out.output.count("because you liked The Martian (the-martian)") == 2, out.output
 
 
 def test_adapt_trains_on_the_homes_catalogue_and_says_how_to_use_it(tmp_path: Path) -> None:

@@ -47,11 +47,15 @@ class Recommendation:
         because = {"because_of": self.because_of, "because_of_title": self.because_of_title}
         return self.hit.to_dict() | because | {"signals": signals}
 
+    @property
+    def liked(self) -> str | None:
+        """The liked movie behind it, for people: "The Martian (tmdb-286217)", or its id alone."""
+        return f"{self.because_of_title} ({self.because_of})" if self.because_of_title else self.because_of
+
     def explanation(self) -> str:
         source = "people who liked it also liked this" if self.collaborative > 0 else "closest in content"
-        liked = f"{self.because_of_title} ({self.because_of})" if self.because_of_title else self.because_of
         return (
-            f"because you liked {liked} ({source}; content {self.content:.2f}, "
+            f"because you liked {self.liked} ({source}; content {self.content:.2f}, "
             f"collaborative {self.collaborative:.2f}); {self.hit.explanation()}"
         )
 
